@@ -1,0 +1,5 @@
+"""Datasets as numpy arrays: uint8 NHWC images and int32 labels, plus Table 1's balanced subsets."""
+from imbalance_jax.data.loaders import DatasetError, load
+from imbalance_jax.data.balanced import BalancedData, balanced_indices, load_balanced
+
+__all__ = ["DatasetError", "load", "BalancedData", "balanced_indices", "load_balanced"]

@@ -1,0 +1,54 @@
+"""Table 1's perfectly balanced subsets: each class capped at the same count by seeded subsampling."""
+from typing import NamedTuple, Optional
+
+import numpy as np
+
+from imbalance_jax.data.loaders import DatasetError, load
+
+
+class BalancedData(NamedTuple):
+    """A balanced training and test set; labels are 0..num_classes-1."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+
+    @property
+    def n_max(self) -> int:
+        """Examples per class in the balanced training set."""
+        return len(self.y_train) // self.num_classes
+
+
+def balanced_indices(labels: np.ndarray, per_class: Optional[int], seed: int) -> np.ndarray:
+    """Sorted indices holding the same number of examples of every class, drawn uniformly.
+
+    per_class=None takes the smallest class's count; a per_class above it is an error.
+    """
+    classes, counts = np.unique(labels, return_counts=True)
+    smallest = int(counts.min())
+    if per_class is None:
+        per_class = smallest
+    if per_class < 1 or per_class > smallest:
+        raise DatasetError(
+            f"per_class={per_class} but the smallest class has {smallest} examples; "
+            f"use a value from 1 to {smallest}")
+    rng = np.random.default_rng(seed)
+    chosen = [rng.choice(np.flatnonzero(labels == c), per_class, replace=False) for c in classes]
+    return np.sort(np.concatenate(chosen))
+
+
+def load_balanced(name: str, train_per_class: Optional[int], test_per_class: Optional[int],
+                  seed: int = 0) -> BalancedData:
+    """Loads a dataset and cuts Table 1's balanced train and test sets from it."""
+    x_train, y_train = load(name, "train")
+    x_test, y_test = load(name, "test")
+    classes = np.unique(y_train)
+    if not np.array_equal(classes, np.arange(len(classes))) or not np.isin(y_test, classes).all():
+        raise DatasetError(
+            f"dataset={name!r} labels must be 0..C-1 in both splits; found train {classes.tolist()} "
+            f"and test {np.unique(y_test).tolist()}")
+    train = balanced_indices(y_train, train_per_class, seed)
+    test = balanced_indices(y_test, test_per_class, seed + 1)
+    return BalancedData(x_train[train], y_train[train], x_test[test], y_test[test], len(classes))

@@ -1,0 +1,11 @@
+"""Models by name."""
+from imbalance_jax.models.lenet5 import LeNet5
+
+MODELS = {"lenet5": LeNet5}
+
+
+def get_model(name: str, **kwargs):
+    """Returns the flax module called name, built with kwargs."""
+    if name not in MODELS:
+        raise ValueError(f"model={name!r} is unknown; use one of {sorted(MODELS)}")
+    return MODELS[name](**kwargs)

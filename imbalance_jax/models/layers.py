@@ -1,0 +1,63 @@
+"""Layers shared by the models: a convolution with a choice of lowering, and 2x2 max pooling."""
+import flax.linen as nn
+import jax.numpy as jnp
+from jax import lax
+
+# Caffe's "xavier" filler with its default variance_norm FAN_IN: uniform in +-sqrt(3 / fan_in).
+caffe_xavier = nn.initializers.variance_scaling(1.0, "fan_in", "uniform")
+
+CONV_IMPLS = ("xla", "im2col")
+
+
+def im2col_conv(x, kernel, dtype):
+    """VALID stride-1 conv as shifted slices concatenated on channels, then one matmul."""
+    kh, kw, cin, cout = kernel.shape
+    h, w = x.shape[1] - kh + 1, x.shape[2] - kw + 1
+    patches = jnp.concatenate(
+        [x[:, i:i + h, j:j + w, :] for i in range(kh) for j in range(kw)], axis=-1)
+    return jnp.einsum("bhwk,ko->bhwo", patches.astype(dtype), kernel.reshape(kh * kw * cin, cout).astype(dtype),
+                      preferred_element_type=jnp.float32)
+
+
+class Conv(nn.Module):
+    """VALID, stride-1 convolution with Caffe-Xavier weights and zero bias; impl picks the lowering."""
+
+    features: int
+    kernel_size: int
+    impl: str = "im2col"
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, x):
+        k = self.kernel_size
+        kernel = self.param("kernel", caffe_xavier, (k, k, x.shape[-1], self.features))
+        bias = self.param("bias", nn.initializers.zeros, (self.features,))
+        if self.impl == "im2col":
+            y = im2col_conv(x, kernel, self.dtype)
+        elif self.impl == "xla":
+            y = lax.conv_general_dilated(
+                x.astype(self.dtype), kernel.astype(self.dtype), (1, 1), "VALID",
+                dimension_numbers=("NHWC", "HWIO", "NHWC"), preferred_element_type=jnp.float32)
+        else:
+            raise ValueError(f"conv impl={self.impl!r} is unknown; use one of {CONV_IMPLS}")
+        return y + bias
+
+
+class Dense(nn.Module):
+    """Fully connected layer with Caffe-Xavier weights and zero bias, fp32 accumulation."""
+
+    features: int
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, x):
+        kernel = self.param("kernel", caffe_xavier, (x.shape[-1], self.features))
+        bias = self.param("bias", nn.initializers.zeros, (self.features,))
+        return jnp.dot(x.astype(self.dtype), kernel.astype(self.dtype),
+                       preferred_element_type=jnp.float32) + bias
+
+
+def max_pool_2x2(x):
+    """2x2 stride-2 max pooling as reshape + max (its gradient is cheaper than select_and_scatter)."""
+    b, h, w, c = x.shape
+    return x.reshape(b, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))

@@ -1,0 +1,27 @@
+"""LeNet-5 as in Table 2 of the paper (Caffe's MNIST example network)."""
+import flax.linen as nn
+import jax.numpy as jnp
+
+from imbalance_jax.models.layers import Conv, Dense, max_pool_2x2
+
+
+class LeNet5(nn.Module):
+    """conv5x5(20) - pool - conv5x5(50) - pool - fc500 - ReLU - fc(num_classes); returns logits.
+
+    The paper's Table 2 has no nonlinearity after the convolutions, as in Caffe's example.
+    """
+
+    num_classes: int = 10
+    conv_impl: str = "im2col"
+    dtype: jnp.dtype = jnp.float32
+
+    # The output layer, which two-phase training fine-tunes (Section 3.2).
+    last_layers = ("fc2",)
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        x = max_pool_2x2(Conv(20, 5, self.conv_impl, self.dtype, name="conv1")(x))
+        x = max_pool_2x2(Conv(50, 5, self.conv_impl, self.dtype, name="conv2")(x))
+        x = x.reshape(x.shape[0], -1)
+        x = nn.relu(Dense(500, self.dtype, name="fc1")(x))
+        return Dense(self.num_classes, self.dtype, name="fc2")(x)

@@ -1,0 +1,132 @@
+"""Sampling methods as index lists, and the fixed-shape index tables that training walks.
+
+Oversampling and undersampling return indices into the imbalanced set they are given; the trainer
+only ever sees index tables, so one compiled step serves every imbalance setting and method.
+"""
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def _class_counts(labels):
+    labels = np.asarray(labels)
+    if labels.size == 0:
+        raise ValueError("labels is empty; sampling needs at least one example")
+    classes, counts = np.unique(labels, return_counts=True)
+    return labels, classes, counts
+
+
+def _check_target(target_rho):
+    if not target_rho >= 1:
+        raise ValueError(f"target_rho={target_rho} must be >= 1 (1 balances the classes fully)")
+
+
+def oversample(labels: np.ndarray, seed: int, target_rho: float = 1.0) -> np.ndarray:
+    """Indices that replicate examples of each class below max_count / target_rho up to that size.
+
+    Every original example is kept; a class grows by whole copies of itself plus a random
+    draw without replacement for the remainder, so replication is as even as it can be.
+    """
+    _check_target(target_rho)
+    labels, classes, counts = _class_counts(labels)
+    target = int(round(counts.max() / target_rho))
+    rng = np.random.default_rng(seed)
+    out = []
+    for c, n in zip(classes, counts):
+        members = np.flatnonzero(labels == c)
+        out.append(members)
+        if n < target:
+            extra = target - n
+            out.append(np.tile(members, extra // n))
+            out.append(rng.choice(members, extra % n, replace=False))
+    return np.sort(np.concatenate(out))
+
+
+def undersample(labels: np.ndarray, seed: int, target_rho: float = 1.0) -> np.ndarray:
+    """Indices that keep a random min_count * target_rho examples of each class above that size."""
+    _check_target(target_rho)
+    labels, classes, counts = _class_counts(labels)
+    target = int(round(counts.min() * target_rho))
+    rng = np.random.default_rng(seed)
+    out = []
+    for c, n in zip(classes, counts):
+        members = np.flatnonzero(labels == c)
+        out.append(members if n <= target else rng.choice(members, target, replace=False))
+    return np.sort(np.concatenate(out))
+
+
+class IndexTable(NamedTuple):
+    """Training sets of many networks in one fixed shape: rows padded to a common width."""
+
+    indices: np.ndarray  # int32 [networks, width]; row i's first lengths[i] entries are its set
+    lengths: np.ndarray  # int32 [networks]
+
+
+def index_table(index_sets: list[np.ndarray], width: int | None = None) -> IndexTable:
+    """Packs per-network index arrays (into the device dataset) into one padded IndexTable."""
+    lengths = np.array([len(s) for s in index_sets], np.int32)
+    if (lengths == 0).any():
+        raise ValueError(f"network {int(np.argmin(lengths))} has an empty training set")
+    width = int(lengths.max()) if width is None else width
+    if lengths.max() > width:
+        raise ValueError(f"width={width} is below the largest set ({lengths.max()}); pass a larger width")
+    table = np.zeros((len(index_sets), width), np.int32)
+    for row, s in zip(table, index_sets):
+        row[: len(s)] = s
+    return IndexTable(table, lengths)
+
+
+# --- per-epoch permutations computed on the device -------------------------------------------
+# Each epoch walks a fresh pseudo-random permutation of the network's set. A keyed Feistel
+# network permutes [0, 4^h) for the smallest 4^h >= n; cycle walking (re-applying it until the
+# value lands below n) restricts it to a permutation of [0, n). It costs a few integer ops per
+# example, so a batch's positions are computed inside the compiled step with no tables of orders.
+
+_FEISTEL_ROUNDS = 4
+
+
+def _mix32(x):
+    """A 32-bit integer hash (the lowbias32 finaliser)."""
+    x = x ^ (x >> 16)
+    x = x * jnp.uint32(0x7FEB352D)
+    x = x ^ (x >> 15)
+    x = x * jnp.uint32(0x846CA68B)
+    return x ^ (x >> 16)
+
+
+def _feistel(x, half_bits, key):
+    mask = (jnp.uint32(1) << half_bits) - 1
+    left, right = x >> half_bits, x & mask
+    for r in range(_FEISTEL_ROUNDS):
+        f = _mix32(right ^ _mix32(key + jnp.uint32((r * 0x9E3779B9) & 0xFFFFFFFF))) & mask
+        left, right = right, left ^ f
+    return (left << half_bits) | right
+
+
+def permute(positions: jax.Array, n: jax.Array, key: jax.Array) -> jax.Array:
+    """Applies a keyed pseudo-random permutation of [0, n) to positions (each < n); uint32 key."""
+    n = n.astype(jnp.uint32)
+    bits = jnp.ceil(jnp.log2(jnp.maximum(n, 2).astype(jnp.float32))).astype(jnp.uint32)
+    half_bits = (bits + 1) // 2
+    x = _feistel(positions.astype(jnp.uint32), half_bits, key)
+
+    def outside(x):
+        return jnp.any(x >= n)
+
+    x = jax.lax.while_loop(outside, lambda x: jnp.where(x >= n, _feistel(x, half_bits, key), x), x)
+    return x.astype(jnp.int32)
+
+
+def batch_positions(step: jax.Array, batch_size: int, length: jax.Array, seed: jax.Array) -> jax.Array:
+    """Row positions of the batch at a training step: epoch e walks permutation e of [0, length).
+
+    The walk is continuous across epochs, as a sequential reader's would be: the batch that
+    crosses an epoch's end takes the remainder of one permutation and the start of the next.
+    """
+    flat = step.astype(jnp.uint32) * batch_size + jnp.arange(batch_size, dtype=jnp.uint32)
+    length = length.astype(jnp.uint32)
+    epoch, offset = flat // length, flat % length
+    key = _mix32(seed.astype(jnp.uint32) * jnp.uint32(0x85EBCA6B) + _mix32(epoch))
+    return permute(offset, length, key)

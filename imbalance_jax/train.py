@@ -1,0 +1,164 @@
+"""Cohort training: many networks, one compiled step, a leading network axis on every state leaf.
+
+A cohort's state is a plain pytree {"params", "velocity", "step"}; params and velocity carry
+the network axis, step is shared. Training reads the dataset resident on the device as uint8
+and gathers each network's batch by index from its row of an IndexTable inside the compiled
+step; `train_chunk` scans many steps per call so Python never runs per step.
+"""
+import dataclasses
+from typing import Any, NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from imbalance_jax import sampling
+
+PyTree = Any
+LR_POLICIES = ("fixed", "inv", "multistep", "poly")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainHParams:
+    """Hyperparameters shared by every network of a cohort (Caffe's solver fields)."""
+
+    batch_size: int = 64
+    base_lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    lr_policy: str = "inv"
+    lr_gamma: float = 1e-4
+    lr_power: float = 0.75
+    lr_steps: tuple = ()
+    max_iter: int = 10_000
+    input_scale: float = 1 / 255
+
+    def __post_init__(self):
+        if self.lr_policy not in LR_POLICIES:
+            raise ValueError(f"lr_policy={self.lr_policy!r} is unknown; use one of {LR_POLICIES}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size={self.batch_size} must be positive")
+
+
+def learning_rate(hp: TrainHParams, step: jax.Array) -> jax.Array:
+    """Caffe's learning-rate policies at iteration `step` (before any per-network scale)."""
+    t = step.astype(jnp.float32)
+    if hp.lr_policy == "inv":
+        return hp.base_lr * (1.0 + hp.lr_gamma * t) ** (-hp.lr_power)
+    if hp.lr_policy == "multistep":
+        passed = sum((step >= s).astype(jnp.float32) for s in hp.lr_steps) if hp.lr_steps else 0.0
+        return hp.base_lr * hp.lr_gamma ** passed
+    if hp.lr_policy == "poly":
+        return hp.base_lr * (1.0 - t / hp.max_iter) ** hp.lr_power
+    return jnp.asarray(hp.base_lr, jnp.float32)
+
+
+class CohortData(NamedTuple):
+    """The dataset on the device: every network's index table points into it."""
+
+    images: jax.Array  # uint8 [n, h, w, c]
+    labels: jax.Array  # int32 [n]
+
+
+class CohortPlan(NamedTuple):
+    """Per-network training inputs, each with a leading network axis."""
+
+    table: jax.Array  # int32 [N, width]: indices into CohortData
+    lengths: jax.Array  # int32 [N]
+    seeds: jax.Array  # uint32 [N]: data order and dropout
+    lr_scales: jax.Array  # float32 [N]: multiplies the schedule (0.1 for two-phase)
+    finetune_last: jax.Array  # bool [N]: train only the model's last_layers
+
+
+def init_state(model: nn.Module, init_seeds: np.ndarray, input_shape: tuple) -> PyTree:
+    """A fresh cohort state: network i initialised from jax.random.key(init_seeds[i])."""
+    dummy = jnp.zeros((1, *input_shape), jnp.float32)
+    keys = jax.vmap(jax.random.key)(jnp.asarray(init_seeds, jnp.uint32))
+    params = jax.jit(jax.vmap(lambda k: model.init(k, dummy)))(keys)
+    return fresh_state(params)
+
+
+def fresh_state(params: PyTree) -> PyTree:
+    """Cohort state at step 0 with zero velocity around the given (stacked) params."""
+    return {"params": params, "velocity": jax.tree.map(jnp.zeros_like, params),
+            "step": jnp.zeros((), jnp.int32)}
+
+
+def _update_multipliers(params, finetune_last, last_layers):
+    """1 for every leaf a network trains, 0 for the layers two-phase training freezes."""
+    def leaf_mult(path, _):
+        layer = path[1].key if len(path) > 1 else None  # params["params"][layer][...]
+        return jnp.where(finetune_last, 1.0 if layer in last_layers else 0.0, 1.0)
+    return jax.tree_util.tree_map_with_path(leaf_mult, params)
+
+
+def make_train_step(model: nn.Module, hp: TrainHParams):
+    """The pure cohort step: (state, batch_indices [N, B], key, data, plan) -> (state, metrics)."""
+    last_layers = tuple(getattr(model, "last_layers", ()))
+
+    def loss_fn(params, images, labels, key):
+        x = images.astype(jnp.float32) * hp.input_scale
+        logits = model.apply(params, x, train=True, rngs={"dropout": key})
+        loss = -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), labels[:, None], axis=1))
+        return loss, (loss, jnp.mean(jnp.argmax(logits, -1) == labels))
+
+    def network_step(params, velocity, images, labels, lr, finetune_last, key):
+        grads, (loss, acc) = jax.grad(loss_fn, has_aux=True)(params, images, labels, key)
+        mult = _update_multipliers(params, finetune_last, last_layers)
+        # Caffe's SGD: the learning rate sits inside the velocity.
+        velocity = jax.tree.map(
+            lambda v, g, p, m: hp.momentum * v + (lr * m) * (g + hp.weight_decay * p),
+            velocity, grads, params, mult)
+        params = jax.tree.map(lambda p, v: p - v, params, velocity)
+        return params, velocity, loss, acc
+
+    def train_step(state, batch_indices, key, data: CohortData, plan: CohortPlan):
+        images = data.images[batch_indices]
+        labels = data.labels[batch_indices]
+        lr = learning_rate(hp, state["step"]) * plan.lr_scales
+        keys = jax.vmap(lambda s: jax.random.fold_in(key, s))(plan.seeds)
+        params, velocity, loss, acc = jax.vmap(network_step)(
+            state["params"], state["velocity"], images, labels, lr, plan.finetune_last, keys)
+        return ({"params": params, "velocity": velocity, "step": state["step"] + 1},
+                {"loss": loss, "accuracy": acc})
+
+    return train_step
+
+
+def batch_indices(plan: CohortPlan, step: jax.Array, batch_size: int) -> jax.Array:
+    """Dataset indices of every network's batch at a step: [N, batch_size]."""
+    def one(row, length, seed):
+        return row[sampling.batch_positions(step, batch_size, length, seed)]
+    return jax.vmap(one)(plan.table, plan.lengths, plan.seeds)
+
+
+def make_train_chunk(model: nn.Module, hp: TrainHParams, dropout_seed: int = 0):
+    """jit-compiled: (state, data, plan, num_steps) -> (state, mean loss and accuracy per network)."""
+    train_step = make_train_step(model, hp)
+    root = jax.random.key(dropout_seed)
+
+    def chunk(state, data, plan, num_steps):
+        def body(state, _):
+            idx = batch_indices(plan, state["step"], hp.batch_size)
+            key = jax.random.fold_in(root, state["step"])
+            return train_step(state, idx, key, data, plan)
+
+        state, metrics = jax.lax.scan(body, state, None, length=num_steps)
+        return state, jax.tree.map(lambda m: m.mean(0), metrics)
+
+    return jax.jit(chunk, static_argnums=3, donate_argnums=0)
+
+
+def make_predict(model: nn.Module, input_scale: float, batch_size: int = 1000):
+    """Returns predict(params [N...], images uint8) -> softmax probabilities [N, n, classes]."""
+    @jax.jit
+    def predict_batch(params, images):
+        x = images.astype(jnp.float32) * input_scale
+        return jax.vmap(lambda p: jax.nn.softmax(model.apply(p, x, train=False)))(params)
+
+    def predict(params, images):
+        outs = [predict_batch(params, images[i:i + batch_size]) for i in range(0, len(images), batch_size)]
+        return jnp.concatenate(outs, axis=1)
+
+    return predict
