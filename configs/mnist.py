@@ -1,0 +1,58 @@
+"""The paper's MNIST study (Section 3.3.1): 4,500 imbalanced sets x 5 trained methods = 22,500 LeNet-5.
+
+  uv run python -m launch.study --config=configs/mnist.py --workdir=runs/mnist
+  uv run python -m launch.study --config=configs/mnist.py --workdir=runs/fashion \
+      --config.dataset=idx:/usr/share/datasets/fashion-mnist
+
+--config.dataset takes mnist, fashion_mnist (TFDS) or idx:<dir> (MNIST-format files).
+"""
+import ml_collections
+from ml_collections import config_dict
+
+from imbalance_jax.methods import PAPER_METHODS
+
+RHOS = (10, 25, 50, 100, 250, 500, 1000, 2500, 5000)
+
+
+def get_config() -> ml_collections.ConfigDict:
+    """Config of the paper's full MNIST grid."""
+    config = ml_collections.ConfigDict()
+    config.dataset = "mnist"
+    # Table 1: 5000 training images per class, a balanced test set (MNIST's smallest test class
+    # has 892 images, so None takes that count; Fashion-MNIST has 1000 of each).
+    config.train_per_class = config_dict.placeholder(int)
+    config.train_per_class = 5000
+    config.test_per_class = config_dict.placeholder(int)
+    config.data_seed = 0
+    config.seed = 0
+
+    config.imbalance = ml_collections.ConfigDict()
+    config.imbalance.step_rhos = RHOS
+    config.imbalance.step_mus = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+    config.imbalance.linear_rhos = RHOS
+    config.imbalance.repetitions = 50
+    config.imbalance.minority = "random"  # new minority classes every repetition
+
+    config.methods = PAPER_METHODS
+
+    config.model = "lenet5"
+    config.conv_impl = "im2col"  # 'xla' for lax.conv; the outputs agree to float tolerance
+    config.compute_dtype = "float32"  # 'bfloat16' on GPUs: bf16 operands, fp32 accumulation
+
+    config.train = ml_collections.ConfigDict()
+    config.train.batch_size = 64
+    config.train.iterations = 10_000
+    config.train.base_lr = 0.01
+    config.train.momentum = 0.9
+    config.train.weight_decay = 5e-4
+    config.train.lr_policy = "inv"  # Caffe: base_lr * (1 + gamma * t) ** -power
+    config.train.lr_gamma = 1e-4
+    config.train.lr_power = 0.75
+    config.train.lr_steps = ()
+    config.train.input_scale = 1 / 255
+    config.two_phase_lr_factor = 0.1
+
+    config.cohort_size = 1024
+    config.steps_per_call = 500
+    config.report = True
+    return config

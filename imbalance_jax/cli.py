@@ -1,0 +1,41 @@
+"""Helpers for the absl entry points."""
+import contextlib
+import logging as std_logging
+import os
+import sys
+
+from absl import logging
+
+from imbalance_jax.checkpoint import CheckpointError
+from imbalance_jax.data import DatasetError
+
+
+class _QuietLibraries(std_logging.Filter):
+    """Drops the per-save INFO chatter of orbax so progress lines stay readable."""
+
+    def filter(self, record):
+        return record.levelno >= std_logging.WARNING or "orbax" not in record.pathname
+
+
+def quiet_library_logs() -> None:
+    """Keeps INFO logs of this project, warnings and errors of everything."""
+    logging.get_absl_handler().addFilter(_QuietLibraries())
+
+
+@contextlib.contextmanager
+def one_line_errors():
+    """Turns errors a user can fix (bad config, data or checkpoint) into one line and exit 2.
+
+    IMBALANCE_JAX_TRACEBACK=1 shows the full traceback instead.
+    """
+    quiet_library_logs()
+    try:
+        yield
+    except (ValueError, DatasetError, CheckpointError, FileNotFoundError) as e:
+        if os.environ.get("IMBALANCE_JAX_TRACEBACK"):
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted: finished cohorts are saved; rerun the same command to resume", file=sys.stderr)
+        sys.exit(130)

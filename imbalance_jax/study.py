@@ -1,0 +1,332 @@
+"""A study: config -> networks -> cohorts -> train / resume -> checkpoints -> evaluation -> results.csv.
+
+Imbalance parameters stop here: each network becomes an index table, and every cohort trains
+through the same compiled step whatever its networks' settings and methods.
+"""
+import csv
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import time
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from absl import logging
+
+from imbalance_jax import checkpoint, imbalance, methods, metrics, sampling, train
+from imbalance_jax.data import BalancedData, load_balanced
+from imbalance_jax.models import get_model
+
+RESULT_COLUMNS = (
+    "dataset", "imbalance", "rho", "mu", "minority_classes", "seed", "repetition", "method",
+    "auc", "accuracy", "balanced_accuracy", "train_size", "iterations", "network", "cohort",
+)
+# Fields that may change between a run and its resumption without changing what it computes.
+RESUMABLE_FIELDS = ("steps_per_call", "report")
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkSpec:
+    """One trained network of the study: its imbalanced set, method and seeds."""
+
+    name: str
+    set_name: str
+    imbalance: str
+    rho: float
+    mu: Optional[float]
+    repetition: int
+    set_seed: int
+    class_counts: tuple  # examples per label in the imbalanced set (before sampling)
+    method: str  # the trained network's method name
+    reported: tuple  # the method names whose results this network produces
+    parent: Optional[str] = None
+
+    @property
+    def minority_classes(self) -> list:
+        """Labels with fewer examples than the largest class."""
+        return imbalance.minority_classes(np.array(self.class_counts))
+
+
+def _seed(*parts) -> int:
+    """A stable 31-bit seed from any printable parts."""
+    return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:4], "little") & 0x7FFFFFFF
+
+
+def imbalanced_sets(config: ml_collections.ConfigDict, num_classes: int, n_max: int) -> list[dict]:
+    """The config's grid of imbalanced training sets: one dict per (type, rho, mu, repetition)."""
+    grid = config.imbalance
+    settings = [("step", float(rho), float(mu)) for rho in grid.step_rhos for mu in grid.step_mus]
+    settings += [("linear", float(rho), None) for rho in grid.linear_rhos]
+    if not settings:
+        raise ValueError("the config's grid is empty; give imbalance.step_rhos with step_mus, or linear_rhos")
+    sets = []
+    for kind, rho, mu in settings:
+        counts = (imbalance.step_counts(num_classes, n_max, rho, mu) if kind == "step"
+                  else imbalance.linear_counts(num_classes, n_max, rho))
+        for rep in range(grid.repetitions):
+            set_seed = _seed(config.seed, kind, rho, mu, rep)
+            by_label = imbalance.assign_counts(counts, grid.minority, set_seed)
+            name = f"{kind}_rho{rho:g}" + (f"_mu{mu:g}" if mu is not None else "") + f"_rep{rep}"
+            sets.append(dict(set_name=name, imbalance=kind, rho=rho, mu=mu, repetition=rep,
+                             set_seed=set_seed, class_counts=tuple(int(c) for c in by_label)))
+    return sets
+
+
+def plan_networks(config: ml_collections.ConfigDict, num_classes: int, n_max: int) -> list[NetworkSpec]:
+    """Every network the study trains, parents (stage 0) before two-phase networks (stage 1)."""
+    requested = list(config.methods)
+    if not requested:
+        raise ValueError("config.methods is empty; list at least one method, e.g. 'baseline'")
+    parsed = [methods.parse(name) for name in requested]
+    trained = methods.trained_networks(requested)
+    specs = []
+    for stage in (0, 1):
+        for s in imbalanced_sets(config, num_classes, n_max):
+            for network in trained:
+                method = methods.parse(network)
+                if (method.parent is not None) != bool(stage):
+                    continue
+                reported = tuple(m.name for m in parsed if m.network == network)
+                specs.append(NetworkSpec(
+                    name=f"{s['set_name']}/{network}", method=network, reported=reported,
+                    parent=f"{s['set_name']}/{method.parent}" if method.parent else None, **s))
+    return specs
+
+
+def training_indices(spec: NetworkSpec, labels: np.ndarray) -> np.ndarray:
+    """Indices into the balanced training set that this network trains on (imbalanced, then sampled)."""
+    subset = imbalance.subsample(labels, np.array(spec.class_counts), spec.set_seed)
+    method = methods.parse(spec.method)
+    if method.sampler == "oversample":
+        return subset[sampling.oversample(labels[subset], spec.set_seed + 1, method.target_rho)]
+    if method.sampler == "undersample":
+        return subset[sampling.undersample(labels[subset], spec.set_seed + 1, method.target_rho)]
+    return subset
+
+
+def pack_cohorts(specs: list[NetworkSpec], cohort_size: int) -> list[list[NetworkSpec]]:
+    """Consecutive groups of at most cohort_size networks; a cohort never mixes the two stages."""
+    if cohort_size < 1:
+        raise ValueError(f"cohort_size={cohort_size} must be at least 1")
+    cohorts = []
+    for stage in (False, True):
+        staged = [s for s in specs if (s.parent is not None) == stage]
+        cohorts += [staged[i:i + cohort_size] for i in range(0, len(staged), cohort_size)]
+    return cohorts
+
+
+def hparams(config: ml_collections.ConfigDict) -> train.TrainHParams:
+    """The config's solver settings as TrainHParams."""
+    t = config.train
+    return train.TrainHParams(
+        batch_size=t.batch_size, base_lr=t.base_lr, momentum=t.momentum, weight_decay=t.weight_decay,
+        lr_policy=t.lr_policy, lr_gamma=t.lr_gamma, lr_power=t.lr_power, lr_steps=tuple(t.lr_steps),
+        max_iter=t.iterations, input_scale=t.input_scale)
+
+
+def build_model(config: ml_collections.ConfigDict, num_classes: int):
+    """The config's model, with its conv lowering and compute dtype."""
+    return get_model(config.model, num_classes=num_classes, conv_impl=config.conv_impl,
+                     dtype=jnp.dtype(config.compute_dtype))
+
+
+class Study:
+    """A study bound to a workdir: plans networks, trains missing cohorts, evaluates, writes results."""
+
+    def __init__(self, config: ml_collections.ConfigDict, workdir: str):
+        self.config = config
+        self.workdir = workdir
+        self.data: BalancedData = load_balanced(
+            config.dataset, config.train_per_class, config.test_per_class, config.data_seed)
+        self.specs = plan_networks(config, self.data.num_classes, self.data.n_max)
+        self.cohorts = pack_cohorts(self.specs, config.cohort_size)
+        self.model = build_model(config, self.data.num_classes)
+        self.hp = hparams(config)
+        self._check_workdir()
+
+    # --- workdir bookkeeping -----------------------------------------------------------------
+    def cohort_dir(self, index: int) -> str:
+        """Where cohort `index` keeps its checkpoint."""
+        return os.path.join(self.workdir, "cohorts", f"cohort_{index:05d}")
+
+    def eval_path(self, index: int) -> str:
+        """Where the evaluation of cohort `index` is written."""
+        return os.path.join(self.workdir, "eval", f"cohort_{index:05d}.json")
+
+    def _check_workdir(self):
+        os.makedirs(self.workdir, exist_ok=True)
+        path = os.path.join(self.workdir, "config.json")
+        current = json.loads(self.config.to_json())
+        if os.path.exists(path):
+            with open(path) as f:
+                saved = json.load(f)
+            changed = sorted(k for k in set(saved) | set(current)
+                             if k not in RESUMABLE_FIELDS and saved.get(k) != current.get(k))
+            if changed:
+                raise ValueError(
+                    f"workdir {self.workdir} holds a study with a different config (changed: "
+                    f"{', '.join(changed)}); use a new --workdir or restore the old values")
+        checkpoint.write_json(path, current)
+
+    # --- training ----------------------------------------------------------------------------
+    def run(self) -> list[dict]:
+        """Trains every unfinished cohort, evaluates every unevaluated one, writes results.csv."""
+        self.train_all()
+        self.evaluate_all()
+        return self.write_results()
+
+    def train_all(self) -> None:
+        """Trains the cohorts without a finished checkpoint, in order, logging progress."""
+        todo = [i for i in range(len(self.cohorts)) if not checkpoint.is_complete(self.cohort_dir(i))]
+        total = len(self.specs)
+        done = total - sum(len(self.cohorts[i]) for i in todo)
+        logging.info("%d networks in %d cohorts; %d cohorts to train (%d networks already trained)",
+                     total, len(self.cohorts), len(todo), done)
+        if not todo:
+            return
+        chunk = train.make_train_chunk(self.model, self.hp, self.config.seed)
+        data = train.CohortData(jnp.asarray(self.data.x_train), jnp.asarray(self.data.y_train))
+        start = time.perf_counter()
+        images_done = 0
+        images_total = sum(len(self.cohorts[i]) for i in todo) * self.hp.batch_size * self.config.train.iterations
+        for i in todo:
+            cohort = self.cohorts[i]
+            state, plan = self._cohort_inputs(cohort)
+            iterations = self.config.train.iterations
+            step = 0
+            while step < iterations:
+                n = min(self.config.steps_per_call, iterations - step)
+                state, chunk_metrics = chunk(state, data, plan, n)
+                jax.block_until_ready(state)
+                step += n
+                images_done += n * len(cohort) * self.hp.batch_size
+                elapsed = time.perf_counter() - start
+                rate = images_done / elapsed
+                logging.info(
+                    "cohort %d/%d step %d/%d | networks %d/%d | %.0f img/s | train loss %.3f acc %.3f | %s left",
+                    i + 1, len(self.cohorts), step, iterations, done, total, rate,
+                    float(chunk_metrics["loss"].mean()), float(chunk_metrics["accuracy"].mean()),
+                    _duration((images_total - images_done) / max(rate, 1e-9)))
+            done += len(cohort)
+            meta = {"networks": [dataclasses.asdict(s) for s in cohort], "step": int(state["step"]),
+                    "train_sizes": [int(n) for n in plan.lengths]}
+            checkpoint.save(self.cohort_dir(i), state, meta)
+        logging.info("trained %d cohorts in %s", len(todo), _duration(time.perf_counter() - start))
+
+    def _cohort_inputs(self, cohort: list[NetworkSpec]):
+        labels = self.data.y_train
+        index_sets = [training_indices(s, labels) for s in cohort]
+        # One width for the whole study, so every cohort reuses the same compiled step.
+        table = sampling.index_table(index_sets, width=len(labels))
+        plan = train.CohortPlan(
+            table=jnp.asarray(table.indices), lengths=jnp.asarray(table.lengths),
+            seeds=jnp.asarray([s.set_seed for s in cohort], jnp.uint32),
+            lr_scales=jnp.asarray([self.config.two_phase_lr_factor if s.parent else 1.0 for s in cohort],
+                                  jnp.float32),
+            finetune_last=jnp.asarray([s.parent is not None for s in cohort]))
+        if cohort[0].parent is None:
+            state = train.init_state(self.model, np.array([s.set_seed for s in cohort]),
+                                     self.data.x_train.shape[1:])
+        else:
+            state = train.fresh_state(self.parent_params([s.parent for s in cohort]))
+        return state, plan
+
+    def parent_params(self, names: list[str]):
+        """Stacked params of the named (already trained) networks, in the order given."""
+        where = {s.name: (ci, j) for ci, cohort in enumerate(self.cohorts) for j, s in enumerate(cohort)}
+        restored = {}
+        rows = []
+        for name in names:
+            ci, j = where[name]
+            if ci not in restored:
+                restored[ci] = self.restore(ci)["params"]
+            rows.append(jax.tree.map(lambda x: x[j], restored[ci]))
+        return jax.tree.map(lambda *xs: jnp.stack(xs), *rows)
+
+    def restore(self, index: int):
+        """The trained state of cohort `index` from its checkpoint."""
+        n = len(self.cohorts[index])
+        abstract = jax.eval_shape(
+            lambda: train.init_state(self.model, np.zeros(n, np.uint32), self.data.x_train.shape[1:]))
+        return checkpoint.restore(self.cohort_dir(index), abstract)
+
+    # --- evaluation ----------------------------------------------------------------------------
+    def evaluate_all(self, force: bool = False) -> None:
+        """Evaluates every trained cohort that has no evaluation yet (all of them with force)."""
+        predict = train.make_predict(self.model, self.hp.input_scale)
+        x_test, y_test = jnp.asarray(self.data.x_test), jnp.asarray(self.data.y_test)
+        for i, cohort in enumerate(self.cohorts):
+            if not checkpoint.is_complete(self.cohort_dir(i)):
+                raise checkpoint.CheckpointError(
+                    f"cohort {i} ({self.cohort_dir(i)}) is not trained; run launch.study to train it first")
+            if os.path.exists(self.eval_path(i)) and not force:
+                continue
+            probs = predict(self.restore(i)["params"], x_test)
+            train_sizes = checkpoint.read_meta(self.cohort_dir(i))["train_sizes"]
+            rows = evaluate_cohort(cohort, train_sizes, probs, y_test, self.config, i)
+            os.makedirs(os.path.dirname(self.eval_path(i)), exist_ok=True)
+            checkpoint.write_json(self.eval_path(i), rows)
+            logging.info("evaluated cohort %d/%d (%d networks)", i + 1, len(self.cohorts), len(cohort))
+
+    def write_results(self) -> list[dict]:
+        """Gathers every cohort's evaluation into workdir/results.csv and returns its rows."""
+        rows = []
+        for i in range(len(self.cohorts)):
+            with open(self.eval_path(i)) as f:
+                rows += json.load(f)
+        path = os.path.join(self.workdir, "results.csv")
+        tmp = path + ".tmp"
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, RESULT_COLUMNS, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(tmp, path)
+        logging.info("wrote %d rows to %s", len(rows), path)
+        return rows
+
+
+@jax.jit
+def _scores(probs, labels, prior):
+    """Per-network metrics of probs and of the prior-thresholded probs: probs [N, n, C]."""
+    def one(p, pr):
+        t = metrics.threshold(p, pr)
+        out = {}
+        for key, s in (("plain", p), ("thresholded", t)):
+            out[key] = {"auc": metrics.multiclass_auc(s, labels), "accuracy": metrics.accuracy(s, labels),
+                        "balanced_accuracy": jnp.mean(metrics.per_class_recall(s, labels))}
+        return out
+    return jax.vmap(one)(probs, prior)
+
+
+def evaluate_cohort(cohort: list[NetworkSpec], train_sizes: list[int], probs: jax.Array, labels: jax.Array,
+                    config: ml_collections.ConfigDict, cohort_index: int) -> list[dict]:
+    """Result rows of every (network, reported method) of a cohort from its test probabilities."""
+    counts = np.array([s.class_counts for s in cohort], np.float32)
+    prior = jnp.asarray(counts / counts.sum(1, keepdims=True))
+    scores = jax.tree.map(np.asarray, _scores(probs, labels, prior))
+    rows = []
+    for j, spec in enumerate(cohort):
+        for name in spec.reported:
+            kind = "thresholded" if methods.parse(name).thresholded else "plain"
+            rows.append(dict(
+                dataset=config.dataset, imbalance=spec.imbalance, rho=spec.rho,
+                mu="" if spec.mu is None else spec.mu,
+                minority_classes=" ".join(map(str, spec.minority_classes)), seed=spec.set_seed,
+                repetition=spec.repetition, method=name,
+                auc=float(scores[kind]["auc"][j]), accuracy=float(scores[kind]["accuracy"][j]),
+                balanced_accuracy=float(scores[kind]["balanced_accuracy"][j]),
+                train_size=train_sizes[j], iterations=config.train.iterations,
+                network=spec.name, cohort=cohort_index))
+    return rows
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(math.ceil(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
