@@ -122,7 +122,7 @@ def _load_tfds(name, split):
                 f"it failed ({first_line}); prepare it once with network access and `uv sync --extra "
                 f"tfds-prepare`, set TFDS_DATA_DIR, or use idx:<dir> for MNIST-format files"
             ) from not_prepared
-    records = source.__getitems__(list(range(len(source))))
+    records = [source[i] for i in range(len(source))]
     images = np.stack([np.asarray(r["image"], np.uint8) for r in records])
     labels = np.asarray([r["label"] for r in records], np.int32)
     if images.ndim == 3:

@@ -1,0 +1,46 @@
+import jax.numpy as jnp
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from imbalance_jax import metrics
+
+
+def _sklearn_multiclass_auc(scores, labels):
+    return np.mean([roc_auc_score(labels == c, scores[:, c]) for c in range(scores.shape[1])])
+
+
+def test_auc_matches_sklearn_with_ties():
+    rng = np.random.default_rng(0)
+    for trial in range(5):
+        labels = rng.integers(0, 5, 700)
+        scores = np.round(rng.random((700, 5)), 1).astype(np.float32)  # many ties
+        scores[:, 2] += 0.3 * (labels == 2)  # one informative class
+        ours = float(metrics.multiclass_auc(jnp.asarray(scores), jnp.asarray(labels)))
+        assert abs(ours - _sklearn_multiclass_auc(scores, labels)) < 1e-6
+
+
+def test_auc_extremes():
+    labels = jnp.array([0, 0, 1, 1])
+    perfect = jnp.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.1, 0.9]])
+    assert float(metrics.multiclass_auc(perfect, labels)) == 1.0
+    assert float(metrics.multiclass_auc(jnp.full((4, 2), 0.5), labels)) == 0.5
+
+
+def test_accuracy_and_recall():
+    labels = jnp.array([0, 1, 1, 2])
+    scores = jnp.array([[1.0, 0, 0], [0, 1.0, 0], [1.0, 0, 0], [0, 0, 1.0]])
+    assert float(metrics.accuracy(scores, labels)) == 0.75
+    assert np.allclose(metrics.per_class_recall(scores, labels), [1.0, 0.5, 1.0])
+
+
+def test_threshold_keeps_auc_and_can_change_accuracy():
+    rng = np.random.default_rng(1)
+    labels = np.repeat(np.arange(3), 100)
+    logits = rng.normal(size=(300, 3)) + np.eye(3)[labels]
+    logits[:, 0] += 1.5  # a network biased towards the majority class 0
+    probs = jnp.asarray(np.exp(logits) / np.exp(logits).sum(1, keepdims=True), jnp.float32)
+    prior = jnp.array([0.8, 0.1, 0.1])
+    thresholded = metrics.threshold(probs, prior)
+    assert np.allclose(thresholded, probs / prior)
+    assert abs(float(metrics.multiclass_auc(thresholded, labels)) - float(metrics.multiclass_auc(probs, labels))) < 1e-6
+    assert float(metrics.accuracy(thresholded, labels)) > float(metrics.accuracy(probs, labels))

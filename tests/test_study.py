@@ -1,0 +1,115 @@
+import csv
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from imbalance_jax import checkpoint, study
+from imbalance_jax.methods import PAPER_METHODS
+
+
+def _read(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture
+def finished(tiny_config, tmp_path_factory):
+    workdir = str(tmp_path_factory.mktemp("study"))
+    s = study.Study(tiny_config, workdir)
+    s.run()
+    return s
+
+
+def test_results_have_a_row_per_network_and_method(finished):
+    rows = _read(f"{finished.workdir}/results.csv")
+    assert list(rows[0]) == list(study.RESULT_COLUMNS)
+    assert sorted(r["method"] for r in rows) == sorted(PAPER_METHODS)
+    for r in rows:
+        assert r["dataset"] == "digits" and r["imbalance"] == "step" and float(r["rho"]) == 10
+        assert float(r["mu"]) == 0.5 and len(r["minority_classes"].split()) == 5
+        assert 0.5 < float(r["auc"]) <= 1 and 0 <= float(r["accuracy"]) <= 1
+        assert int(r["iterations"]) == 20
+    n_max = finished.data.n_max
+    sizes = {r["method"]: int(r["train_size"]) for r in rows}
+    minority = round(n_max / 10)
+    assert sizes["baseline"] == sizes["thresholding"] == 5 * minority + 5 * n_max
+    assert sizes["oversampling"] == 10 * n_max and sizes["undersampling"] == 10 * minority
+    by_method = {r["method"]: r for r in rows}
+    assert float(by_method["thresholding"]["auc"]) == pytest.approx(float(by_method["baseline"]["auc"]), abs=1e-6)
+
+
+def test_two_phase_changes_only_the_last_layer(finished):
+    index = {s.name: (ci, j) for ci, c in enumerate(finished.cohorts) for j, s in enumerate(c)}
+    child = next(s for c in finished.cohorts for s in c if s.method == "two_phase_oversampling")
+    ci, j = index[child.name]
+    pi, pj = index[child.parent]
+    got = finished.restore(ci)["params"]["params"]
+    parent = finished.restore(pi)["params"]["params"]
+    for layer in ("conv1", "conv2", "fc1"):
+        for leaf in ("kernel", "bias"):
+            assert np.array_equal(got[layer][leaf][j], parent[layer][leaf][pj])
+    assert not np.array_equal(got["fc2"]["kernel"][j], parent["fc2"]["kernel"][pj])
+
+
+def test_rerun_trains_and_evaluates_nothing(finished, monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("a finished cohort was trained or evaluated again")
+    monkeypatch.setattr(study.train, "make_train_chunk", fail)
+    monkeypatch.setattr(study, "evaluate_cohort", fail)
+    before = open(f"{finished.workdir}/results.csv").read()
+    study.Study(finished.config, finished.workdir).run()
+    assert open(f"{finished.workdir}/results.csv").read() == before
+
+
+def test_interrupted_run_resumes_without_retraining(tiny_config, tmp_path, finished, monkeypatch):
+    real_save = checkpoint.save
+    saved = []
+
+    def save_then_die(cohort_dir, state, meta):
+        real_save(cohort_dir, state, meta)
+        saved.append(cohort_dir)
+        if len(saved) == 1:
+            raise KeyboardInterrupt  # killed while the second cohort would start
+
+    monkeypatch.setattr(checkpoint, "save", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        study.Study(tiny_config, str(tmp_path)).run()
+    study.Study(tiny_config, str(tmp_path)).run()
+    assert len(saved) == len(finished.cohorts)  # every cohort trained exactly once
+    assert len(set(saved)) == len(saved)
+    rows, expected = _read(tmp_path / "results.csv"), _read(f"{finished.workdir}/results.csv")
+    assert [r["auc"] for r in rows] == [r["auc"] for r in expected]  # resuming changes nothing
+
+
+def test_changed_config_in_same_workdir_is_refused(finished):
+    config = finished.config.copy_and_resolve_references()
+    config.train.iterations = 30
+    with pytest.raises(ValueError, match="train"):
+        study.Study(config, finished.workdir)
+
+
+def test_cohort_plan_packs_stages_apart(tiny_config):
+    specs = study.plan_networks(tiny_config, 10, 100)
+    assert [s.method for s in specs] == [
+        "baseline", "oversampling", "undersampling", "two_phase_oversampling", "two_phase_undersampling"]
+    cohorts = study.pack_cohorts(specs, 2)
+    assert [[s.method for s in c] for c in cohorts] == [
+        ["baseline", "oversampling"], ["undersampling"], ["two_phase_oversampling", "two_phase_undersampling"]]
+
+
+def test_unknown_method_is_named(tiny_config):
+    tiny_config.methods = ("baseline", "smote")
+    with pytest.raises(ValueError, match="method='smote'"):
+        study.plan_networks(tiny_config, 10, 100)
+
+
+def test_launch_study_bad_input_is_one_line(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "launch.study", "--config=configs/quick.py", f"--workdir={tmp_path}",
+         "--config.imbalance.step_mus=(0.25,)"], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1].startswith("error: mu=0.25")
+    assert "Traceback" not in out.stderr
