@@ -22,6 +22,14 @@ def quiet_library_logs() -> None:
     logging.get_absl_handler().addFilter(_QuietLibraries())
 
 
+def use_compilation_cache(workdir: str) -> None:
+    """Keeps compiled steps in workdir/jax_cache, so resuming or re-evaluating does not recompile."""
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", os.path.join(os.path.abspath(workdir), "jax_cache"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+
+
 @contextlib.contextmanager
 def one_line_errors():
     """Turns errors a user can fix (bad config, data or checkpoint) into one line and exit 2.

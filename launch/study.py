@@ -17,6 +17,7 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Where checkpoints and results g
 def main(argv):
     del argv
     with cli.one_line_errors():
+        cli.use_compilation_cache(_WORKDIR.value)
         config = _CONFIG.value
         study = Study(config, _WORKDIR.value)
         rows = study.run()

@@ -1,0 +1,28 @@
+"""Evaluates a study's saved checkpoints (never trains) and rewrites results.csv.
+
+  uv run python -m launch.evaluate --config=configs/quick.py --workdir=runs/quick --force
+
+Without --force only cohorts with no evaluation yet are evaluated.
+"""
+from absl import app, flags
+
+from imbalance_jax import cli, report
+from imbalance_jax.study import Study
+from ml_collections import config_flags
+
+_CONFIG = config_flags.DEFINE_config_file("config", "configs/quick.py", "The study's config file.")
+_WORKDIR = flags.DEFINE_string("workdir", None, "The study's workdir.", required=True)
+_FORCE = flags.DEFINE_bool("force", False, "Re-evaluate cohorts that already have an evaluation.")
+
+
+def main(argv):
+    del argv
+    with cli.one_line_errors():
+        cli.use_compilation_cache(_WORKDIR.value)
+        study = Study(_CONFIG.value, _WORKDIR.value)
+        study.evaluate_all(force=_FORCE.value)
+        print(report.summary_table(study.write_results()))
+
+
+if __name__ == "__main__":
+    app.run(main)
