@@ -214,7 +214,8 @@ class Study:
                     _duration((images_total - images_done) / max(rate, 1e-9)))
             done += len(cohort)
             meta = {"networks": [dataclasses.asdict(s) for s in cohort], "step": int(state["step"]),
-                    "train_sizes": [int(n) for n in plan.lengths]}
+                    "train_sizes": [int(n) for n in plan.lengths],
+                    "config": json.loads(self.config.to_json())}
             checkpoint.save(self.cohort_dir(i), state, meta)
         logging.info("trained %d cohorts in %s", len(todo), _duration(time.perf_counter() - start))
 

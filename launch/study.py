@@ -22,6 +22,8 @@ def main(argv):
         study = Study(config, _WORKDIR.value)
         rows = study.run()
         print(report.summary_table(rows))
+        if config.report:
+            logging.info("report in %s", report.write_report(_WORKDIR.value))
         logging.info("results in %s/results.csv", _WORKDIR.value)
 
 

@@ -113,3 +113,15 @@ def test_launch_study_bad_input_is_one_line(tmp_path):
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1].startswith("error: mu=0.25")
     assert "Traceback" not in out.stderr
+
+
+def test_mnist_config_plans_the_papers_22500_networks():
+    from configs import mnist
+
+    specs = study.plan_networks(mnist.get_config(), 10, 5000)
+    assert len(specs) == 22_500
+    sets = {s.set_name for s in specs}
+    assert len(sets) == 4_500 and sum(n.startswith("linear") for n in sets) == 450
+    assert {len(s.minority_classes) for s in specs if s.imbalance == "step"} == set(range(1, 10))
+    rho_5000 = next(s for s in specs if s.imbalance == "linear" and s.rho == 5000)
+    assert min(rho_5000.class_counts) == 1 and max(rho_5000.class_counts) == 5000
