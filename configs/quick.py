@@ -23,4 +23,5 @@ def get_config() -> ml_collections.ConfigDict:
     config.train.iterations = 300
     config.cohort_size = 18
     config.steps_per_call = 100
+    config.curve_every = 50
     return config

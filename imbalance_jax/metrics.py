@@ -41,6 +41,16 @@ def per_class_recall(scores: jax.Array, labels: jax.Array) -> jax.Array:
     return hits.sum(0) / jnp.maximum(jax.nn.one_hot(labels, scores.shape[-1]).sum(0), 1)
 
 
+def macro_f1(scores: jax.Array, labels: jax.Array) -> jax.Array:
+    """Mean over classes of F1 (a class never predicted and never present counts 0)."""
+    num_classes = scores.shape[-1]
+    predicted = jax.nn.one_hot(jnp.argmax(scores, -1), num_classes)
+    actual = jax.nn.one_hot(labels, num_classes)
+    true_pos = (predicted * actual).sum(0)
+    denominator = predicted.sum(0) + actual.sum(0)
+    return jnp.mean(jnp.where(denominator > 0, 2 * true_pos / jnp.maximum(denominator, 1), 0.0))
+
+
 def threshold(probs: jax.Array, prior: jax.Array) -> jax.Array:
     """Thresholding with prior class probabilities (Section 2.2): probs / prior, per class."""
     return probs / prior

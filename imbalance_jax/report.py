@@ -240,6 +240,44 @@ def _fig7(path, rows, title):
     plt.close(fig)
 
 
+def fig8(curves_path: str, path: str) -> str:
+    """Training and test accuracy against iterations for baseline, ROS and RUS; returns the title."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(curves_path) as f:
+        rows = list(csv.DictReader(f))
+    step_rows = [r for r in rows if r["imbalance"] == "step"] or rows
+    # The paper's Fig. 8 shows a strongly imbalanced step setting: take the largest rho, then the
+    # mu closest to one half.
+    rho = max(float(r["rho"]) for r in step_rows)
+    mus = {r["mu"] for r in step_rows if float(r["rho"]) == rho}
+    mu = min(mus, key=lambda m: abs(float(m) - 0.5) if m else 0)
+    chosen = [r for r in step_rows if float(r["rho"]) == rho and r["mu"] == mu]
+    panels = [m for m in ("baseline", "oversampling", "undersampling") if any(r["method"] == m for r in chosen)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
+    for ax, method in zip(axes.flat, panels):
+        sel = [r for r in chosen if r["method"] == method]
+        steps = sorted({int(r["step"]) for r in sel})
+        for key, style in (("train_accuracy", "--"), ("test_accuracy", "-")):
+            means = [np.mean([float(r[key]) for r in sel if int(r["step"]) == s]) for s in steps]
+            ax.plot(steps, means, style, color=METHOD_COLORS[method], label=key.replace("_", " "))
+        ax.set_title(METHOD_LABELS[method])
+        ax.set_xlabel("iteration")
+        ax.set_ylabel("accuracy")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    setting = f"step rho={rho:g}" + (f" mu={float(mu):g}" if mu else "")
+    title = f"Fig. 8: convergence of baseline and sampling ({setting})"
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return title
+
+
 def write_report(workdir: str) -> str:
     """Turns workdir/results.csv into workdir/report.md and PNG figures; returns the report's path."""
     path = os.path.join(workdir, "results.csv")
@@ -247,6 +285,9 @@ def write_report(workdir: str) -> str:
         raise FileNotFoundError(f"{path} does not exist; run launch.study with --workdir={workdir} first")
     rows = read_results(path)
     made = figures(rows, workdir)
+    curves = os.path.join(workdir, "curves.csv")
+    if os.path.exists(curves):
+        made["fig8_convergence.png"] = fig8(curves, os.path.join(workdir, "fig8_convergence.png"))
     datasets = sorted({r["dataset"] for r in rows})
     lines = [f"# Class imbalance study: {', '.join(datasets)}", "",
              f"{len(rows)} results of {len({r['network'] for r in rows})} trained networks; "

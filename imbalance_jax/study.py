@@ -24,10 +24,13 @@ from imbalance_jax.models import get_model
 
 RESULT_COLUMNS = (
     "dataset", "imbalance", "rho", "mu", "minority_classes", "seed", "repetition", "method",
-    "auc", "accuracy", "balanced_accuracy", "train_size", "iterations", "network", "cohort",
+    "auc", "accuracy", "balanced_accuracy", "macro_f1", "train_size", "iterations", "network", "cohort",
+    "per_class_recall", "per_class_auc",
 )
+CURVE_COLUMNS = ("network", "method", "imbalance", "rho", "mu", "repetition", "step",
+                 "train_accuracy", "test_accuracy")
 # Fields that may change between a run and its resumption without changing what it computes.
-RESUMABLE_FIELDS = ("steps_per_call", "report")
+RESUMABLE_FIELDS = ("steps_per_call", "report", "curve_every")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -183,41 +186,55 @@ class Study:
     def train_all(self) -> None:
         """Trains the cohorts without a finished checkpoint, in order, logging progress."""
         todo = [i for i in range(len(self.cohorts)) if not checkpoint.is_complete(self.cohort_dir(i))]
-        total = len(self.specs)
-        done = total - sum(len(self.cohorts[i]) for i in todo)
+        progress = _Progress(
+            total_networks=len(self.specs),
+            done_networks=len(self.specs) - sum(len(self.cohorts[i]) for i in todo),
+            images_total=sum(len(self.cohorts[i]) for i in todo) * self.hp.batch_size * self.hp.max_iter)
         logging.info("%d networks in %d cohorts; %d cohorts to train (%d networks already trained)",
-                     total, len(self.cohorts), len(todo), done)
+                     progress.total_networks, len(self.cohorts), len(todo), progress.done_networks)
         if not todo:
             return
         chunk = train.make_train_chunk(self.model, self.hp, self.config.seed)
         data = train.CohortData(jnp.asarray(self.data.x_train), jnp.asarray(self.data.y_train))
-        start = time.perf_counter()
-        images_done = 0
-        images_total = sum(len(self.cohorts[i]) for i in todo) * self.hp.batch_size * self.config.train.iterations
         for i in todo:
-            cohort = self.cohorts[i]
-            state, plan = self._cohort_inputs(cohort)
-            iterations = self.config.train.iterations
-            step = 0
-            while step < iterations:
-                n = min(self.config.steps_per_call, iterations - step)
-                state, chunk_metrics = chunk(state, data, plan, n)
-                jax.block_until_ready(state)
-                step += n
-                images_done += n * len(cohort) * self.hp.batch_size
-                elapsed = time.perf_counter() - start
-                rate = images_done / elapsed
-                logging.info(
-                    "cohort %d/%d step %d/%d | networks %d/%d | %.0f img/s | train loss %.3f acc %.3f | %s left",
-                    i + 1, len(self.cohorts), step, iterations, done, total, rate,
-                    float(chunk_metrics["loss"].mean()), float(chunk_metrics["accuracy"].mean()),
-                    _duration((images_total - images_done) / max(rate, 1e-9)))
-            done += len(cohort)
-            meta = {"networks": [dataclasses.asdict(s) for s in cohort], "step": int(state["step"]),
-                    "train_sizes": [int(n) for n in plan.lengths],
-                    "config": json.loads(self.config.to_json())}
+            state, curves, train_sizes = self._train_cohort(i, chunk, data, progress)
+            meta = {"networks": [dataclasses.asdict(s) for s in self.cohorts[i]], "step": int(state["step"]),
+                    "train_sizes": train_sizes,
+                    "curves": curves, "config": json.loads(self.config.to_json())}
             checkpoint.save(self.cohort_dir(i), state, meta)
-        logging.info("trained %d cohorts in %s", len(todo), _duration(time.perf_counter() - start))
+            progress.done_networks += len(self.cohorts[i])
+        logging.info("trained %d cohorts in %s", len(todo), _duration(progress.elapsed()))
+
+    def _train_cohort(self, index, chunk, data, progress):
+        """Trains one cohort to the end; returns its state, accuracy curves and training-set sizes."""
+        cohort = self.cohorts[index]
+        state, plan = self._cohort_inputs(cohort)
+        iterations, every = self.hp.max_iter, self.config.curve_every
+        curves = {"step": [], "train_accuracy": [], "test_accuracy": []}
+        test_accuracy = self._test_accuracy_fn() if every > 0 else None
+        step, since_point, train_acc_sum = 0, 0, 0.0
+        while step < iterations:
+            n = min(self.config.steps_per_call, iterations - step)
+            if every > 0:
+                n = min(n, every - step % every)
+            state, chunk_metrics = chunk(state, data, plan, n)
+            step += n
+            since_point += n
+            train_acc_sum = train_acc_sum + chunk_metrics["accuracy"] * n
+            if every > 0 and (step % every == 0 or step == iterations):
+                # Training accuracy: the mean over the batches seen since the last point.
+                curves["step"].append(step)
+                curves["train_accuracy"].append(np.asarray(train_acc_sum / since_point).tolist())
+                curves["test_accuracy"].append(np.asarray(test_accuracy(state["params"])).tolist())
+                since_point, train_acc_sum = 0, 0.0
+            progress.log(index, len(self.cohorts), step, iterations, n * len(cohort) * self.hp.batch_size,
+                         chunk_metrics)
+        return state, curves, [int(n) for n in plan.lengths]
+
+    def _test_accuracy_fn(self):
+        predict = train.make_predict(self.model, self.hp.input_scale)
+        x_test, y_test = jnp.asarray(self.data.x_test), jnp.asarray(self.data.y_test)
+        return lambda params: jax.vmap(metrics.accuracy, (0, None))(predict(params, x_test), y_test)
 
     def _cohort_inputs(self, cohort: list[NetworkSpec]):
         labels = self.data.y_train
@@ -275,20 +292,40 @@ class Study:
             logging.info("evaluated cohort %d/%d (%d networks)", i + 1, len(self.cohorts), len(cohort))
 
     def write_results(self) -> list[dict]:
-        """Gathers every cohort's evaluation into workdir/results.csv and returns its rows."""
-        rows = []
-        for i in range(len(self.cohorts)):
+        """Gathers every cohort's evaluation into results.csv (and curves into curves.csv); returns the rows."""
+        rows, curves = [], []
+        for i, cohort in enumerate(self.cohorts):
             with open(self.eval_path(i)) as f:
                 rows += json.load(f)
-        path = os.path.join(self.workdir, "results.csv")
-        tmp = path + ".tmp"
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, RESULT_COLUMNS, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, path)
-        logging.info("wrote %d rows to %s", len(rows), path)
+            curves += curve_rows(cohort, checkpoint.read_meta(self.cohort_dir(i)).get("curves"))
+        _write_csv(os.path.join(self.workdir, "results.csv"), RESULT_COLUMNS, rows)
+        if curves:
+            _write_csv(os.path.join(self.workdir, "curves.csv"), CURVE_COLUMNS, curves)
+        logging.info("wrote %d rows to %s", len(rows), os.path.join(self.workdir, "results.csv"))
         return rows
+
+
+def _write_csv(path, columns, rows):
+    tmp = path + ".tmp"
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def curve_rows(cohort: list[NetworkSpec], curves: Optional[dict]) -> list[dict]:
+    """Rows of curves.csv: train and test accuracy of each network at each recorded step."""
+    if not curves or not curves["step"]:
+        return []
+    rows = []
+    for j, spec in enumerate(cohort):
+        for k, step in enumerate(curves["step"]):
+            rows.append(dict(network=spec.name, method=spec.method, imbalance=spec.imbalance, rho=spec.rho,
+                             mu="" if spec.mu is None else spec.mu, repetition=spec.repetition, step=step,
+                             train_accuracy=curves["train_accuracy"][k][j],
+                             test_accuracy=curves["test_accuracy"][k][j]))
+    return rows
 
 
 @jax.jit
@@ -298,8 +335,11 @@ def _scores(probs, labels, prior):
         t = metrics.threshold(p, pr)
         out = {}
         for key, s in (("plain", p), ("thresholded", t)):
-            out[key] = {"auc": metrics.multiclass_auc(s, labels), "accuracy": metrics.accuracy(s, labels),
-                        "balanced_accuracy": jnp.mean(metrics.per_class_recall(s, labels))}
+            recall = metrics.per_class_recall(s, labels)
+            class_auc = metrics.per_class_auc(s, labels)
+            out[key] = {"auc": jnp.mean(class_auc), "accuracy": metrics.accuracy(s, labels),
+                        "balanced_accuracy": jnp.mean(recall), "macro_f1": metrics.macro_f1(s, labels),
+                        "per_class_recall": recall, "per_class_auc": class_auc}
         return out
     return jax.vmap(one)(probs, prior)
 
@@ -321,9 +361,33 @@ def evaluate_cohort(cohort: list[NetworkSpec], train_sizes: list[int], probs: ja
                 repetition=spec.repetition, method=name,
                 auc=float(scores[kind]["auc"][j]), accuracy=float(scores[kind]["accuracy"][j]),
                 balanced_accuracy=float(scores[kind]["balanced_accuracy"][j]),
+                macro_f1=float(scores[kind]["macro_f1"][j]),
+                per_class_recall=" ".join(f"{v:.4f}" for v in scores[kind]["per_class_recall"][j]),
+                per_class_auc=" ".join(f"{v:.4f}" for v in scores[kind]["per_class_auc"][j]),
                 train_size=train_sizes[j], iterations=config.train.iterations,
                 network=spec.name, cohort=cohort_index))
     return rows
+
+
+class _Progress:
+    """Counts networks and images across cohorts and logs a line per compiled call."""
+
+    def __init__(self, total_networks, done_networks, images_total):
+        self.total_networks, self.done_networks = total_networks, done_networks
+        self.images_total, self.images_done = images_total, 0
+        self.start = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def log(self, cohort, num_cohorts, step, iterations, images, chunk_metrics):
+        self.images_done += images
+        rate = self.images_done / self.elapsed()
+        logging.info(
+            "cohort %d/%d step %d/%d | networks %d/%d | %.0f img/s | train loss %.3f acc %.3f | %s left",
+            cohort + 1, num_cohorts, step, iterations, self.done_networks, self.total_networks, rate,
+            float(chunk_metrics["loss"].mean()), float(chunk_metrics["accuracy"].mean()),
+            _duration((self.images_total - self.images_done) / max(rate, 1e-9)))
 
 
 def _duration(seconds: float) -> str:

@@ -13,5 +13,6 @@ def tiny_config():
     config.imbalance.repetitions = 1
     config.train.iterations = 20
     config.steps_per_call = 10
+    config.curve_every = 10
     config.cohort_size = 2
     return config

@@ -1,6 +1,6 @@
 import jax.numpy as jnp
 import numpy as np
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import f1_score, roc_auc_score
 
 from imbalance_jax import metrics
 
@@ -44,3 +44,12 @@ def test_threshold_keeps_auc_and_can_change_accuracy():
     assert np.allclose(thresholded, probs / prior)
     assert abs(float(metrics.multiclass_auc(thresholded, labels)) - float(metrics.multiclass_auc(probs, labels))) < 1e-6
     assert float(metrics.accuracy(thresholded, labels)) > float(metrics.accuracy(probs, labels))
+
+
+def test_macro_f1_matches_sklearn():
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 4, 300)
+    scores = rng.random((300, 4)).astype(np.float32)
+    scores[:, 3] = 0  # class 3 never predicted
+    expected = f1_score(labels, scores.argmax(1), average="macro", labels=range(4), zero_division=0)
+    assert abs(float(metrics.macro_f1(jnp.asarray(scores), jnp.asarray(labels))) - expected) < 1e-6

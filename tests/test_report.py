@@ -30,8 +30,16 @@ def _write_results(path):
 
 def test_report_writes_every_figure_and_true_means(tmp_path):
     rows = _write_results(tmp_path / "results.csv")
+    with open(tmp_path / "curves.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, ("network", "method", "imbalance", "rho", "mu", "repetition", "step",
+                                    "train_accuracy", "test_accuracy"))
+        writer.writeheader()
+        for m in ("baseline", "oversampling", "undersampling"):
+            for step in (10, 20, 30):
+                writer.writerow(dict(network=m, method=m, imbalance="step", rho=100, mu=0.5, repetition=0,
+                                     step=step, train_accuracy=0.5 + step / 100, test_accuracy=0.4 + step / 100))
     path = report.write_report(str(tmp_path))
-    for name in ("fig3_auc_vs_minority_classes.png", "fig4_auc_vs_rho.png", "fig5_linear_auc_vs_rho.png",
+    for name in ("fig8_convergence.png", "fig3_auc_vs_minority_classes.png", "fig4_auc_vs_rho.png", "fig5_linear_auc_vs_rho.png",
                  "fig6_accuracy_vs_minority_classes.png", "fig7_partial_sampling.png"):
         assert os.path.getsize(tmp_path / name) > 10_000, name
     text = open(path).read()

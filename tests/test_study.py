@@ -41,6 +41,21 @@ def test_results_have_a_row_per_network_and_method(finished):
     assert float(by_method["thresholding"]["auc"]) == pytest.approx(float(by_method["baseline"]["auc"]), abs=1e-6)
 
 
+def test_per_class_metrics_and_curves(finished):
+    rows = _read(f"{finished.workdir}/results.csv")
+    for r in rows:
+        recall = [float(v) for v in r["per_class_recall"].split()]
+        class_auc = [float(v) for v in r["per_class_auc"].split()]
+        assert len(recall) == len(class_auc) == 10
+        assert abs(np.mean(recall) - float(r["balanced_accuracy"])) < 1e-3
+        assert abs(np.mean(class_auc) - float(r["auc"])) < 1e-3
+        assert 0 <= float(r["macro_f1"]) <= 1
+    curves = _read(f"{finished.workdir}/curves.csv")
+    assert sorted({int(c["step"]) for c in curves}) == [10, 20]
+    assert len(curves) == 2 * len(finished.specs)
+    assert all(0 <= float(c["test_accuracy"]) <= 1 and 0 <= float(c["train_accuracy"]) <= 1 for c in curves)
+
+
 def test_two_phase_changes_only_the_last_layer(finished):
     index = {s.name: (ci, j) for ci, c in enumerate(finished.cohorts) for j, s in enumerate(c)}
     child = next(s for c in finished.cohorts for s in c if s.method == "two_phase_oversampling")
