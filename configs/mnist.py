@@ -52,7 +52,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.train.input_scale = 1 / 255
     config.two_phase_lr_factor = 0.1
 
-    config.cohort_size = 1024
+    # Networks per compiled step; 0 picks the most that fit the device's free memory.
+    config.cohort_size = 0
+    config.eval_batch_size = 1000
     config.steps_per_call = 500
     # Record training and test accuracy every this many steps (Fig. 8); 0 turns it off.
     config.curve_every = 1000

@@ -18,7 +18,7 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from imbalance_jax import checkpoint, imbalance, methods, metrics, sampling, train
+from imbalance_jax import checkpoint, imbalance, methods, metrics, sampling, sizing, train
 from imbalance_jax.data import BalancedData, load_balanced
 from imbalance_jax.models import get_model
 
@@ -147,10 +147,11 @@ class Study:
         self.data: BalancedData = load_balanced(
             config.dataset, config.train_per_class, config.test_per_class, config.data_seed)
         self.specs = plan_networks(config, self.data.num_classes, self.data.n_max)
-        self.cohorts = pack_cohorts(self.specs, config.cohort_size)
         self.model = build_model(config, self.data.num_classes)
         self.hp = hparams(config)
         self._check_workdir()
+        self.cohort_size = self._resolve_cohort_size()
+        self.cohorts = pack_cohorts(self.specs, self.cohort_size)
 
     # --- workdir bookkeeping -----------------------------------------------------------------
     def cohort_dir(self, index: int) -> str:
@@ -175,6 +176,28 @@ class Study:
                     f"workdir {self.workdir} holds a study with a different config (changed: "
                     f"{', '.join(changed)}); use a new --workdir or restore the old values")
         checkpoint.write_json(path, current)
+
+    def _resolve_cohort_size(self) -> int:
+        """config.cohort_size, or for 0 the most networks that fit the device (kept for resuming)."""
+        if self.config.cohort_size < 0:
+            raise ValueError(f"cohort_size={self.config.cohort_size} must be positive, or 0 to fit the device")
+        if self.config.cohort_size > 0:
+            return self.config.cohort_size
+        path = os.path.join(self.workdir, "cohort_size.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                return json.load(f)["cohort_size"]
+        fixed, per_network = sizing.measured_footprint(
+            self.model, self.hp, self.data.x_train.shape, len(self.data.y_train),
+            self.config.eval_batch_size, self.config.steps_per_call)
+        free = sizing.free_device_bytes()
+        largest_stage = max(sum(s.parent is None for s in self.specs), sum(s.parent is not None for s in self.specs))
+        size = sizing.cohort_size_for(fixed, per_network, free, largest_stage)
+        logging.info("cohort size %d: %.1f MiB per network measured, %.1f GiB free on %s",
+                     size, per_network / 2**20, free / 2**30, jax.devices()[0].device_kind)
+        checkpoint.write_json(path, {"cohort_size": size, "bytes_per_network": per_network,
+                                     "fixed_bytes": fixed, "free_bytes": free})
+        return size
 
     # --- training ----------------------------------------------------------------------------
     def run(self) -> list[dict]:
@@ -232,7 +255,7 @@ class Study:
         return state, curves, [int(n) for n in plan.lengths]
 
     def _test_accuracy_fn(self):
-        predict = train.make_predict(self.model, self.hp.input_scale)
+        predict = train.make_predict(self.model, self.hp.input_scale, self.config.eval_batch_size)
         x_test, y_test = jnp.asarray(self.data.x_test), jnp.asarray(self.data.y_test)
         return lambda params: jax.vmap(metrics.accuracy, (0, None))(predict(params, x_test), y_test)
 
@@ -276,7 +299,7 @@ class Study:
     # --- evaluation ----------------------------------------------------------------------------
     def evaluate_all(self, force: bool = False) -> None:
         """Evaluates every trained cohort that has no evaluation yet (all of them with force)."""
-        predict = train.make_predict(self.model, self.hp.input_scale)
+        predict = train.make_predict(self.model, self.hp.input_scale, self.config.eval_batch_size)
         x_test, y_test = jnp.asarray(self.data.x_test), jnp.asarray(self.data.y_test)
         for i, cohort in enumerate(self.cohorts):
             if not checkpoint.is_complete(self.cohort_dir(i)):

@@ -1,0 +1,61 @@
+"""Cohort sizes that fit the device: memory per network measured from XLA's compiled programs."""
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from imbalance_jax import train
+
+# Leave room for XLA's fragmentation and what the process holds beside the compiled step.
+USABLE_FRACTION = {"gpu": 0.8, "tpu": 0.8, "cpu": 0.5}
+MAX_COHORT = 4096
+
+
+def _abstract_inputs(model, n, data_shape, width):
+    state = jax.eval_shape(lambda: train.init_state(model, np.zeros(n, np.uint32), data_shape[1:]))
+    data = train.CohortData(jax.ShapeDtypeStruct(data_shape, jnp.uint8),
+                            jax.ShapeDtypeStruct(data_shape[:1], jnp.int32))
+    vector = lambda dtype: jax.ShapeDtypeStruct((n,), dtype)  # noqa: E731
+    plan = train.CohortPlan(jax.ShapeDtypeStruct((n, width), jnp.int32), vector(jnp.int32),
+                            vector(jnp.uint32), vector(jnp.float32), vector(jnp.bool_))
+    return state, data, plan
+
+
+def _bytes(compiled) -> int:
+    stats = compiled.memory_analysis()
+    return (stats.argument_size_in_bytes + stats.output_size_in_bytes - stats.alias_size_in_bytes
+            + stats.temp_size_in_bytes)
+
+
+def measured_footprint(model, hp: train.TrainHParams, data_shape: tuple, width: int,
+                       eval_batch: int, steps_per_call: int) -> tuple[int, int]:
+    """(fixed bytes, bytes per network) of the compiled train chunk or evaluation, whichever needs more."""
+    chunk = train.make_train_chunk(model, hp)
+
+    def train_bytes(n):
+        return _bytes(chunk.lower(*_abstract_inputs(model, n, data_shape, width), steps_per_call).compile())
+
+    def eval_bytes(n):
+        params = _abstract_inputs(model, n, data_shape, width)[0]["params"]
+        images = jax.ShapeDtypeStruct((eval_batch, *data_shape[1:]), jnp.uint8)
+        predict = jax.jit(lambda p, x: jax.vmap(lambda q: model.apply(q, x.astype(jnp.float32)))(p))
+        return _bytes(predict.lower(params, images).compile())
+
+    one = max(train_bytes(1), eval_bytes(1))
+    two = max(train_bytes(2), eval_bytes(2))
+    return max(one - (two - one), 0), max(two - one, 1)
+
+
+def free_device_bytes() -> int:
+    """Bytes free on the first device (host memory available, on the CPU)."""
+    stats = jax.devices()[0].memory_stats()
+    if stats and "bytes_limit" in stats:
+        return int(stats["bytes_limit"] - stats.get("bytes_in_use", 0))
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def cohort_size_for(fixed_bytes: int, per_network_bytes: int, free_bytes: int, num_networks: int) -> int:
+    """The most networks whose footprint fits the usable part of free_bytes (at least 1)."""
+    usable = free_bytes * USABLE_FRACTION.get(jax.default_backend(), 0.5) - fixed_bytes
+    return int(max(1, min(usable // per_network_bytes, num_networks, MAX_COHORT)))
