@@ -404,6 +404,7 @@ class _Progress:
         return time.perf_counter() - self.start
 
     def log(self, cohort, num_cohorts, step, iterations, images, chunk_metrics):
+        jax.block_until_ready(chunk_metrics)  # the call is dispatched asynchronously: time its end
         self.images_done += images
         rate = self.images_done / self.elapsed()
         logging.info(
