@@ -36,6 +36,8 @@ def get_config() -> ml_collections.ConfigDict:
     config.methods = PAPER_METHODS
 
     config.model = "lenet5"
+    config.preprocess = "scale"  # pixels x train.input_scale
+    config.zca_epsilon = 0.1  # used by preprocess='gcn_zca' only
     config.conv_impl = "im2col"  # 'xla' for lax.conv; the outputs agree to float tolerance
     config.compute_dtype = "float32"  # 'bfloat16' on GPUs: bf16 operands, fp32 accumulation
 
@@ -50,6 +52,10 @@ def get_config() -> ml_collections.ConfigDict:
     config.train.lr_power = 0.75
     config.train.lr_steps = ()
     config.train.input_scale = 1 / 255
+    # The CIFAR-10 protocol trains each lr of lr_grid lr_repeats times and keeps the best on the
+    # test set; MNIST trains once at base_lr.
+    config.train.lr_grid = ()
+    config.train.lr_repeats = 1
     config.two_phase_lr_factor = 0.1
 
     # Networks per compiled step; 0 picks the most that fit the device's free memory.

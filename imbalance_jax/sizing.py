@@ -3,7 +3,6 @@ import os
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from imbalance_jax import train
 
@@ -12,8 +11,8 @@ USABLE_FRACTION = {"gpu": 0.8, "tpu": 0.8, "cpu": 0.5}
 MAX_COHORT = 4096
 
 
-def _abstract_inputs(model, n, data_shape, width):
-    state = jax.eval_shape(lambda: train.init_state(model, np.zeros(n, np.uint32), data_shape[1:]))
+def _abstract_inputs(model, n, data_shape, width, preprocess):
+    state = train.abstract_state(model, n, data_shape[1:], preprocess)
     data = train.CohortData(jax.ShapeDtypeStruct(data_shape, jnp.uint8),
                             jax.ShapeDtypeStruct(data_shape[:1], jnp.int32))
     vector = lambda dtype: jax.ShapeDtypeStruct((n,), dtype)  # noqa: E731
@@ -34,13 +33,14 @@ def measured_footprint(model, hp: train.TrainHParams, data_shape: tuple, width: 
     chunk = train.make_train_chunk(model, hp)
 
     def train_bytes(n):
-        return _bytes(chunk.lower(*_abstract_inputs(model, n, data_shape, width), steps_per_call).compile())
+        inputs = _abstract_inputs(model, n, data_shape, width, hp.preprocess)
+        return _bytes(chunk.lower(*inputs, steps_per_call).compile())
 
     def eval_bytes(n):
-        params = _abstract_inputs(model, n, data_shape, width)[0]["params"]
+        state = _abstract_inputs(model, n, data_shape, width, hp.preprocess)[0]
         images = jax.ShapeDtypeStruct((eval_batch, *data_shape[1:]), jnp.uint8)
         predict = jax.jit(lambda p, x: jax.vmap(lambda q: model.apply(q, x.astype(jnp.float32)))(p))
-        return _bytes(predict.lower(params, images).compile())
+        return _bytes(predict.lower(state["params"], images).compile())
 
     one = max(train_bytes(1), eval_bytes(1))
     two = max(train_bytes(2), eval_bytes(2))

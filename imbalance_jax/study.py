@@ -19,7 +19,7 @@ import numpy as np
 from absl import logging
 
 from imbalance_jax import checkpoint, imbalance, methods, metrics, sampling, sizing, train
-from imbalance_jax.data import BalancedData, load_balanced
+from imbalance_jax.data import BalancedData, load_balanced, preprocessing
 from imbalance_jax.models import get_model
 
 RESULT_COLUMNS = (
@@ -48,6 +48,9 @@ class NetworkSpec:
     method: str  # the trained network's method name
     reported: tuple  # the method names whose results this network produces
     parent: Optional[str] = None
+    base_lr: float = 0.01  # this network's base learning rate (before the two-phase factor)
+    lr_run: int = 0  # which repeat of the learning-rate protocol
+    init_seed: int = 0  # initial weights, data order and dropout
 
     @property
     def minority_classes(self) -> list:
@@ -87,6 +90,7 @@ def plan_networks(config: ml_collections.ConfigDict, num_classes: int, n_max: in
         raise ValueError("config.methods is empty; list at least one method, e.g. 'baseline'")
     parsed = [methods.parse(name) for name in requested]
     trained = methods.trained_networks(requested)
+    runs = learning_rate_runs(config)
     specs = []
     for stage in (0, 1):
         for s in imbalanced_sets(config, num_classes, n_max):
@@ -95,10 +99,28 @@ def plan_networks(config: ml_collections.ConfigDict, num_classes: int, n_max: in
                 if (method.parent is not None) != bool(stage):
                     continue
                 reported = tuple(m.name for m in parsed if m.network == network)
-                specs.append(NetworkSpec(
-                    name=f"{s['set_name']}/{network}", method=network, reported=reported,
-                    parent=f"{s['set_name']}/{method.parent}" if method.parent else None, **s))
+                for lr, run, suffix in runs:
+                    specs.append(NetworkSpec(
+                        name=f"{s['set_name']}/{network}{suffix}", method=network, reported=reported,
+                        parent=f"{s['set_name']}/{method.parent}{suffix}" if method.parent else None,
+                        base_lr=lr, lr_run=run, init_seed=_seed(s["set_seed"], run) if run else s["set_seed"],
+                        **s))
     return specs
+
+
+def learning_rate_runs(config: ml_collections.ConfigDict) -> list[tuple]:
+    """(base_lr, run, name suffix) of each network trained per (set, method): lr_grid x lr_repeats.
+
+    The CIFAR-10 protocol (Section 3.3.2) trains every lr of the grid twice and keeps the
+    network with the best test AUC; a single lr and repeat gives one network and no suffix.
+    """
+    grid = tuple(config.train.lr_grid) or (config.train.base_lr,)
+    repeats = config.train.lr_repeats
+    if repeats < 1 or any(lr <= 0 for lr in grid):
+        raise ValueError(f"lr_grid={grid} and lr_repeats={repeats} must be positive")
+    if len(grid) * repeats == 1:
+        return [(grid[0], 0, "")]
+    return [(lr, run, f"/lr{lr:g}_run{run}") for lr in grid for run in range(repeats)]
 
 
 def training_indices(spec: NetworkSpec, labels: np.ndarray) -> np.ndarray:
@@ -129,7 +151,7 @@ def hparams(config: ml_collections.ConfigDict) -> train.TrainHParams:
     return train.TrainHParams(
         batch_size=t.batch_size, base_lr=t.base_lr, momentum=t.momentum, weight_decay=t.weight_decay,
         lr_policy=t.lr_policy, lr_gamma=t.lr_gamma, lr_power=t.lr_power, lr_steps=tuple(t.lr_steps),
-        max_iter=t.iterations, input_scale=t.input_scale)
+        max_iter=t.iterations, input_scale=t.input_scale, preprocess=config.preprocess)
 
 
 def build_model(config: ml_collections.ConfigDict, num_classes: int):
@@ -248,16 +270,16 @@ class Study:
                 # Training accuracy: the mean over the batches seen since the last point.
                 curves["step"].append(step)
                 curves["train_accuracy"].append(np.asarray(train_acc_sum / since_point).tolist())
-                curves["test_accuracy"].append(np.asarray(test_accuracy(state["params"])).tolist())
+                curves["test_accuracy"].append(np.asarray(test_accuracy(state)).tolist())
                 since_point, train_acc_sum = 0, 0.0
             progress.log(index, len(self.cohorts), step, iterations, n * len(cohort) * self.hp.batch_size,
                          chunk_metrics)
         return state, curves, [int(n) for n in plan.lengths]
 
     def _test_accuracy_fn(self):
-        predict = train.make_predict(self.model, self.hp.input_scale, self.config.eval_batch_size)
+        predict = train.make_predict(self.model, self.hp, self.config.eval_batch_size)
         x_test, y_test = jnp.asarray(self.data.x_test), jnp.asarray(self.data.y_test)
-        return lambda params: jax.vmap(metrics.accuracy, (0, None))(predict(params, x_test), y_test)
+        return lambda state: jax.vmap(metrics.accuracy, (0, None))(predict(state, x_test), y_test)
 
     def _cohort_inputs(self, cohort: list[NetworkSpec]):
         labels = self.data.y_train
@@ -266,40 +288,52 @@ class Study:
         table = sampling.index_table(index_sets, width=len(labels))
         plan = train.CohortPlan(
             table=jnp.asarray(table.indices), lengths=jnp.asarray(table.lengths),
-            seeds=jnp.asarray([s.set_seed for s in cohort], jnp.uint32),
-            lr_scales=jnp.asarray([self.config.two_phase_lr_factor if s.parent else 1.0 for s in cohort],
-                                  jnp.float32),
+            seeds=jnp.asarray([s.init_seed for s in cohort], jnp.uint32),
+            lr_scales=jnp.asarray([s.base_lr / self.hp.base_lr * (self.config.two_phase_lr_factor if s.parent else 1.0)
+                                   for s in cohort], jnp.float32),
             finetune_last=jnp.asarray([s.parent is not None for s in cohort]))
         if cohort[0].parent is None:
-            state = train.init_state(self.model, np.array([s.set_seed for s in cohort]),
-                                     self.data.x_train.shape[1:])
+            state = train.init_state(self.model, np.array([s.init_seed for s in cohort]),
+                                     self.data.x_train.shape[1:], self._fit_preprocess(cohort))
         else:
-            state = train.fresh_state(self.parent_params([s.parent for s in cohort]))
+            parents = self.parent_states([s.parent for s in cohort])
+            state = train.fresh_state(parents["params"], parents["preprocess"])
         return state, plan
 
-    def parent_params(self, names: list[str]):
-        """Stacked params of the named (already trained) networks, in the order given."""
+    def _fit_preprocess(self, cohort: list[NetworkSpec]):
+        """Each network's input transform, fitted on its imbalanced set before sampling (CIFAR-10's ZCA)."""
+        if self.hp.preprocess != "gcn_zca":
+            return None
+        fitted = {}
+        for s in cohort:
+            if s.set_name not in fitted:
+                subset = imbalance.subsample(self.data.y_train, np.array(s.class_counts), s.set_seed)
+                fitted[s.set_name] = preprocessing.fit_zca(self.data.x_train[subset], self.config.zca_epsilon)
+        return jax.tree.map(lambda *xs: jnp.stack(xs), *[fitted[s.set_name] for s in cohort])
+
+    def parent_states(self, names: list[str]):
+        """Params and input transforms of the named (already trained) networks, stacked in that order."""
         where = {s.name: (ci, j) for ci, cohort in enumerate(self.cohorts) for j, s in enumerate(cohort)}
         restored = {}
         rows = []
         for name in names:
             ci, j = where[name]
             if ci not in restored:
-                restored[ci] = self.restore(ci)["params"]
+                state = self.restore(ci)
+                restored[ci] = {"params": state["params"], "preprocess": state["preprocess"]}
             rows.append(jax.tree.map(lambda x: x[j], restored[ci]))
         return jax.tree.map(lambda *xs: jnp.stack(xs), *rows)
 
     def restore(self, index: int):
         """The trained state of cohort `index` from its checkpoint."""
-        n = len(self.cohorts[index])
-        abstract = jax.eval_shape(
-            lambda: train.init_state(self.model, np.zeros(n, np.uint32), self.data.x_train.shape[1:]))
+        abstract = train.abstract_state(self.model, len(self.cohorts[index]), self.data.x_train.shape[1:],
+                                        self.hp.preprocess)
         return checkpoint.restore(self.cohort_dir(index), abstract)
 
     # --- evaluation ----------------------------------------------------------------------------
     def evaluate_all(self, force: bool = False) -> None:
         """Evaluates every trained cohort that has no evaluation yet (all of them with force)."""
-        predict = train.make_predict(self.model, self.hp.input_scale, self.config.eval_batch_size)
+        predict = train.make_predict(self.model, self.hp, self.config.eval_batch_size)
         x_test, y_test = jnp.asarray(self.data.x_test), jnp.asarray(self.data.y_test)
         for i, cohort in enumerate(self.cohorts):
             if not checkpoint.is_complete(self.cohort_dir(i)):
@@ -307,7 +341,7 @@ class Study:
                     f"cohort {i} ({self.cohort_dir(i)}) is not trained; run launch.study to train it first")
             if os.path.exists(self.eval_path(i)) and not force:
                 continue
-            probs = predict(self.restore(i)["params"], x_test)
+            probs = predict(self.restore(i), x_test)
             train_sizes = checkpoint.read_meta(self.cohort_dir(i))["train_sizes"]
             rows = evaluate_cohort(cohort, train_sizes, probs, y_test, self.config, i)
             os.makedirs(os.path.dirname(self.eval_path(i)), exist_ok=True)

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from imbalance_jax import sampling
+from imbalance_jax.data import preprocessing
 
 PyTree = Any
 LR_POLICIES = ("fixed", "inv", "multistep", "poly")
@@ -33,10 +34,13 @@ class TrainHParams:
     lr_steps: tuple = ()
     max_iter: int = 10_000
     input_scale: float = 1 / 255
+    preprocess: str = "scale"  # or 'gcn_zca' (CIFAR-10): the transform lives in state["preprocess"]
 
     def __post_init__(self):
         if self.lr_policy not in LR_POLICIES:
             raise ValueError(f"lr_policy={self.lr_policy!r} is unknown; use one of {LR_POLICIES}")
+        if self.preprocess not in preprocessing.PREPROCESSORS:
+            raise ValueError(f"preprocess={self.preprocess!r} is unknown; use one of {preprocessing.PREPROCESSORS}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size={self.batch_size} must be positive")
 
@@ -71,18 +75,35 @@ class CohortPlan(NamedTuple):
     finetune_last: jax.Array  # bool [N]: train only the model's last_layers
 
 
-def init_state(model: nn.Module, init_seeds: np.ndarray, input_shape: tuple) -> PyTree:
+def init_state(model: nn.Module, init_seeds: np.ndarray, input_shape: tuple,
+               preprocess: PyTree = None) -> PyTree:
     """A fresh cohort state: network i initialised from jax.random.key(init_seeds[i])."""
     dummy = jnp.zeros((1, *input_shape), jnp.float32)
     keys = jax.vmap(jax.random.key)(jnp.asarray(init_seeds, jnp.uint32))
     params = jax.jit(jax.vmap(lambda k: model.init(k, dummy)))(keys)
-    return fresh_state(params)
+    return fresh_state(params, preprocess)
 
 
-def fresh_state(params: PyTree) -> PyTree:
-    """Cohort state at step 0 with zero velocity around the given (stacked) params."""
+def abstract_state(model: nn.Module, num_networks: int, input_shape: tuple, preprocess: str = "scale") -> PyTree:
+    """Shapes and dtypes of a cohort state, without computing it (the restore target orbax wants)."""
+    pre = None
+    if preprocess == "gcn_zca":
+        d = int(np.prod(input_shape))
+        pre = {"mean": jax.ShapeDtypeStruct((num_networks, d), jnp.float32),
+               "whiten": jax.ShapeDtypeStruct((num_networks, d, d), jnp.float32)}
+    state = jax.eval_shape(lambda: init_state(model, np.zeros(num_networks, np.uint32), input_shape))
+    state["preprocess"] = pre or {}
+    return state
+
+
+def fresh_state(params: PyTree, preprocess: PyTree = None) -> PyTree:
+    """Cohort state at step 0 with zero velocity around the given (stacked) params.
+
+    preprocess holds each network's fitted input transform (e.g. its ZCA), saved with the state
+    so evaluation applies exactly what training did; it is never trained.
+    """
     return {"params": params, "velocity": jax.tree.map(jnp.zeros_like, params),
-            "step": jnp.zeros((), jnp.int32)}
+            "step": jnp.zeros((), jnp.int32), "preprocess": preprocess or {}}
 
 
 def _update_multipliers(params, finetune_last, last_layers):
@@ -97,14 +118,14 @@ def make_train_step(model: nn.Module, hp: TrainHParams):
     """The pure cohort step: (state, batch_indices [N, B], key, data, plan) -> (state, metrics)."""
     last_layers = tuple(getattr(model, "last_layers", ()))
 
-    def loss_fn(params, images, labels, key):
-        x = images.astype(jnp.float32) * hp.input_scale
+    def loss_fn(params, images, labels, key, preprocess):
+        x = preprocessing.apply(hp.preprocess, images, preprocess, hp.input_scale)
         logits = model.apply(params, x, train=True, rngs={"dropout": key})
         loss = -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), labels[:, None], axis=1))
         return loss, (loss, jnp.mean(jnp.argmax(logits, -1) == labels))
 
-    def network_step(params, velocity, images, labels, lr, finetune_last, key):
-        grads, (loss, acc) = jax.grad(loss_fn, has_aux=True)(params, images, labels, key)
+    def network_step(params, velocity, images, labels, lr, finetune_last, key, preprocess):
+        grads, (loss, acc) = jax.grad(loss_fn, has_aux=True)(params, images, labels, key, preprocess)
         mult = _update_multipliers(params, finetune_last, last_layers)
         # Caffe's SGD: the learning rate sits inside the velocity.
         velocity = jax.tree.map(
@@ -119,8 +140,9 @@ def make_train_step(model: nn.Module, hp: TrainHParams):
         lr = learning_rate(hp, state["step"]) * plan.lr_scales
         keys = jax.vmap(lambda s: jax.random.fold_in(key, s))(plan.seeds)
         params, velocity, loss, acc = jax.vmap(network_step)(
-            state["params"], state["velocity"], images, labels, lr, plan.finetune_last, keys)
-        return ({"params": params, "velocity": velocity, "step": state["step"] + 1},
+            state["params"], state["velocity"], images, labels, lr, plan.finetune_last, keys, state["preprocess"])
+        return ({"params": params, "velocity": velocity, "step": state["step"] + 1,
+                 "preprocess": state["preprocess"]},
                 {"loss": loss, "accuracy": acc})
 
     return train_step
@@ -150,15 +172,18 @@ def make_train_chunk(model: nn.Module, hp: TrainHParams, dropout_seed: int = 0):
     return jax.jit(chunk, static_argnums=3, donate_argnums=0)
 
 
-def make_predict(model: nn.Module, input_scale: float, batch_size: int = 1000):
-    """Returns predict(params [N...], images uint8) -> softmax probabilities [N, n, classes]."""
+def make_predict(model: nn.Module, hp: TrainHParams, batch_size: int = 1000):
+    """Returns predict(state, images uint8) -> softmax probabilities [N, n, classes] of a cohort state."""
     @jax.jit
-    def predict_batch(params, images):
-        x = images.astype(jnp.float32) * input_scale
-        return jax.vmap(lambda p: jax.nn.softmax(model.apply(p, x, train=False)))(params)
+    def predict_batch(params, preprocess, images):
+        def one(p, pre):
+            x = preprocessing.apply(hp.preprocess, images, pre, hp.input_scale)
+            return jax.nn.softmax(model.apply(p, x, train=False))
+        return jax.vmap(one)(params, preprocess)
 
-    def predict(params, images):
-        outs = [predict_batch(params, images[i:i + batch_size]) for i in range(0, len(images), batch_size)]
+    def predict(state, images):
+        outs = [predict_batch(state["params"], state["preprocess"], images[i:i + batch_size])
+                for i in range(0, len(images), batch_size)]
         return jnp.concatenate(outs, axis=1)
 
     return predict

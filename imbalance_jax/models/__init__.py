@@ -1,7 +1,8 @@
 """Models by name."""
+from imbalance_jax.models.allcnn import AllCNN
 from imbalance_jax.models.lenet5 import LeNet5
 
-MODELS = {"lenet5": LeNet5}
+MODELS = {"lenet5": LeNet5, "allcnn": AllCNN}
 
 
 def get_model(name: str, **kwargs):

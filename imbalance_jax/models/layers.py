@@ -1,4 +1,6 @@
 """Layers shared by the models: a convolution with a choice of lowering, and 2x2 max pooling."""
+from typing import Any
+
 import flax.linen as nn
 import jax.numpy as jnp
 from jax import lax
@@ -9,38 +11,47 @@ caffe_xavier = nn.initializers.variance_scaling(1.0, "fan_in", "uniform")
 CONV_IMPLS = ("xla", "im2col")
 
 
-def im2col_conv(x, kernel, dtype):
-    """VALID stride-1 conv as shifted slices concatenated on channels, then one matmul."""
+def im2col_conv(x, kernel, dtype, stride=1, padding=0):
+    """Conv as strided shifted slices concatenated on channels, then one matmul (no grouped conv under vmap)."""
     kh, kw, cin, cout = kernel.shape
-    h, w = x.shape[1] - kh + 1, x.shape[2] - kw + 1
+    if padding:
+        x = jnp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+    h, w = (x.shape[1] - kh) // stride + 1, (x.shape[2] - kw) // stride + 1
     patches = jnp.concatenate(
-        [x[:, i:i + h, j:j + w, :] for i in range(kh) for j in range(kw)], axis=-1)
+        [x[:, i:i + stride * (h - 1) + 1:stride, j:j + stride * (w - 1) + 1:stride, :]
+         for i in range(kh) for j in range(kw)], axis=-1)
     return jnp.einsum("bhwk,ko->bhwo", patches.astype(dtype), kernel.reshape(kh * kw * cin, cout).astype(dtype),
                       preferred_element_type=jnp.float32)
 
 
 class Conv(nn.Module):
-    """VALID, stride-1 convolution with Caffe-Xavier weights and zero bias; impl picks the lowering."""
+    """Square convolution with zero padding, Caffe-Xavier weights and zero bias; impl picks the lowering."""
 
     features: int
     kernel_size: int
     impl: str = "im2col"
     dtype: jnp.dtype = jnp.float32
+    stride: int = 1
+    padding: int = 0
+    use_bias: bool = True
+    kernel_init: Any = caffe_xavier
 
     @nn.compact
     def __call__(self, x):
         k = self.kernel_size
-        kernel = self.param("kernel", caffe_xavier, (k, k, x.shape[-1], self.features))
-        bias = self.param("bias", nn.initializers.zeros, (self.features,))
+        kernel = self.param("kernel", self.kernel_init, (k, k, x.shape[-1], self.features))
         if self.impl == "im2col":
-            y = im2col_conv(x, kernel, self.dtype)
+            y = im2col_conv(x, kernel, self.dtype, self.stride, self.padding)
         elif self.impl == "xla":
             y = lax.conv_general_dilated(
-                x.astype(self.dtype), kernel.astype(self.dtype), (1, 1), "VALID",
-                dimension_numbers=("NHWC", "HWIO", "NHWC"), preferred_element_type=jnp.float32)
+                x.astype(self.dtype), kernel.astype(self.dtype), (self.stride, self.stride),
+                [(self.padding, self.padding)] * 2, dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                preferred_element_type=jnp.float32)
         else:
             raise ValueError(f"conv impl={self.impl!r} is unknown; use one of {CONV_IMPLS}")
-        return y + bias
+        if self.use_bias:
+            y = y + self.param("bias", nn.initializers.zeros, (self.features,))
+        return y
 
 
 class Dense(nn.Module):
