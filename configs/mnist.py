@@ -61,6 +61,8 @@ def get_config() -> ml_collections.ConfigDict:
     # Networks per compiled step; 0 picks the most that fit the device's free memory.
     config.cohort_size = 0
     config.eval_batch_size = 1000
+    # Devices that split each network's batch; the rest split the cohort's networks.
+    config.data_parallel = 1
     config.steps_per_call = 500
     # Record training and test accuracy every this many steps (Fig. 8); 0 turns it off.
     config.curve_every = 1000

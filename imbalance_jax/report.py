@@ -27,9 +27,9 @@ THRESHOLDED = ("thresholding", "oversampling_thresholding", "undersampling_thres
 
 
 def read_results(path: str) -> list[dict]:
-    """Rows of a results.csv with numeric fields as floats (mu None for linear imbalance)."""
+    """Selected rows of a results.csv (the best of each learning-rate protocol), numbers as floats."""
     with open(path) as f:
-        rows = list(csv.DictReader(f))
+        rows = [r for r in csv.DictReader(f) if r.get("selected", "1") in ("1", "")]
     for r in rows:
         for key in ("rho", "auc", "accuracy"):
             r[key] = float(r[key])
@@ -71,6 +71,7 @@ def _sorted_keys(rows, means):
 
 def summary_table(rows: list[dict]) -> str:
     """Markdown table of mean multi-class ROC AUC and accuracy per imbalance setting and method."""
+    rows = [r for r in rows if str(r.get("selected", 1)) in ("1", "")]
     means = mean_by_setting(rows)
     lines = ["| setting | method | runs | ROC AUC (mean ± sd) | accuracy |", "|---|---|---|---|---|"]
     for setting, method in _sorted_keys(rows, means):

@@ -18,19 +18,19 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from imbalance_jax import checkpoint, imbalance, methods, metrics, sampling, sizing, train
+from imbalance_jax import checkpoint, distributed, imbalance, methods, metrics, sampling, sizing, train
 from imbalance_jax.data import BalancedData, load_balanced, preprocessing
 from imbalance_jax.models import get_model
 
 RESULT_COLUMNS = (
     "dataset", "imbalance", "rho", "mu", "minority_classes", "seed", "repetition", "method",
-    "auc", "accuracy", "balanced_accuracy", "macro_f1", "train_size", "iterations", "network", "cohort",
-    "per_class_recall", "per_class_auc",
+    "auc", "accuracy", "balanced_accuracy", "macro_f1", "train_size", "iterations", "lr", "lr_run",
+    "selected", "network", "cohort", "per_class_recall", "per_class_auc",
 )
 CURVE_COLUMNS = ("network", "method", "imbalance", "rho", "mu", "repetition", "step",
                  "train_accuracy", "test_accuracy")
 # Fields that may change between a run and its resumption without changing what it computes.
-RESUMABLE_FIELDS = ("steps_per_call", "report", "curve_every")
+RESUMABLE_FIELDS = ("steps_per_call", "report", "curve_every", "eval_batch_size", "data_parallel")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,6 +174,8 @@ class Study:
         self._check_workdir()
         self.cohort_size = self._resolve_cohort_size()
         self.cohorts = pack_cohorts(self.specs, self.cohort_size)
+        self.mesh = distributed.make_mesh(config.data_parallel)
+        self.predict = train.make_predict(self.model, self.hp, config.eval_batch_size)
 
     # --- workdir bookkeeping -----------------------------------------------------------------
     def cohort_dir(self, index: int) -> str:
@@ -226,11 +228,13 @@ class Study:
         """Trains every unfinished cohort, evaluates every unevaluated one, writes results.csv."""
         self.train_all()
         self.evaluate_all()
+        _barrier("evaluated")
         return self.write_results()
 
     def train_all(self) -> None:
-        """Trains the cohorts without a finished checkpoint, in order, logging progress."""
-        todo = [i for i in range(len(self.cohorts)) if not checkpoint.is_complete(self.cohort_dir(i))]
+        """Trains this host's cohorts that have no finished checkpoint, stage by stage, logging progress."""
+        mine = distributed.my_cohorts(len(self.cohorts))
+        todo = [i for i in mine if not checkpoint.is_complete(self.cohort_dir(i))]
         progress = _Progress(
             total_networks=len(self.specs),
             done_networks=len(self.specs) - sum(len(self.cohorts[i]) for i in todo),
@@ -239,9 +243,14 @@ class Study:
                      progress.total_networks, len(self.cohorts), len(todo), progress.done_networks)
         if not todo:
             return
-        chunk = train.make_train_chunk(self.model, self.hp, self.config.seed)
+        chunk = train.make_train_chunk(self.model, self.hp, self.config.seed, distributed.batch_sharding(self.mesh))
         data = train.CohortData(jnp.asarray(self.data.x_train), jnp.asarray(self.data.y_train))
-        for i in todo:
+        if self.mesh is not None:
+            data = distributed.replicate(data, self.mesh)
+        stage_of = lambda i: self.cohorts[i][0].parent is not None  # noqa: E731
+        for k, i in enumerate(todo):
+            if k and stage_of(i) != stage_of(todo[k - 1]):
+                _barrier("parents trained")  # two-phase cohorts read other hosts' parents
             state, curves, train_sizes = self._train_cohort(i, chunk, data, progress)
             meta = {"networks": [dataclasses.asdict(s) for s in self.cohorts[i]], "step": int(state["step"]),
                     "train_sizes": train_sizes,
@@ -254,6 +263,11 @@ class Study:
         """Trains one cohort to the end; returns its state, accuracy curves and training-set sizes."""
         cohort = self.cohorts[index]
         state, plan = self._cohort_inputs(cohort)
+        if self.mesh is not None:  # the network axis split over devices, padded to divide evenly
+            multiple = self.mesh.shape["networks"]
+            state = distributed.shard_networks(distributed.pad_networks(state, multiple), self.mesh)
+            plan = distributed.shard_networks(distributed.pad_networks(plan, multiple), self.mesh)
+        real = len(cohort)
         iterations, every = self.hp.max_iter, self.config.curve_every
         curves = {"step": [], "train_accuracy": [], "test_accuracy": []}
         test_accuracy = self._test_accuracy_fn() if every > 0 else None
@@ -269,17 +283,17 @@ class Study:
             if every > 0 and (step % every == 0 or step == iterations):
                 # Training accuracy: the mean over the batches seen since the last point.
                 curves["step"].append(step)
-                curves["train_accuracy"].append(np.asarray(train_acc_sum / since_point).tolist())
-                curves["test_accuracy"].append(np.asarray(test_accuracy(state)).tolist())
+                curves["train_accuracy"].append(np.asarray(train_acc_sum / since_point)[:real].tolist())
+                curves["test_accuracy"].append(np.asarray(test_accuracy(state))[:real].tolist())
                 since_point, train_acc_sum = 0, 0.0
-            progress.log(index, len(self.cohorts), step, iterations, n * len(cohort) * self.hp.batch_size,
+            progress.log(index, len(self.cohorts), step, iterations, n * real * self.hp.batch_size,
                          chunk_metrics)
-        return state, curves, [int(n) for n in plan.lengths]
+        state = distributed.unpad_networks(state, real)
+        return state, curves, [int(n) for n in plan.lengths[:real]]
 
     def _test_accuracy_fn(self):
-        predict = train.make_predict(self.model, self.hp, self.config.eval_batch_size)
         x_test, y_test = jnp.asarray(self.data.x_test), jnp.asarray(self.data.y_test)
-        return lambda state: jax.vmap(metrics.accuracy, (0, None))(predict(state, x_test), y_test)
+        return lambda state: jax.vmap(metrics.accuracy, (0, None))(self.predict(state, x_test), y_test)
 
     def _cohort_inputs(self, cohort: list[NetworkSpec]):
         labels = self.data.y_train
@@ -332,16 +346,16 @@ class Study:
 
     # --- evaluation ----------------------------------------------------------------------------
     def evaluate_all(self, force: bool = False) -> None:
-        """Evaluates every trained cohort that has no evaluation yet (all of them with force)."""
-        predict = train.make_predict(self.model, self.hp, self.config.eval_batch_size)
+        """Evaluates this host's trained cohorts that have no evaluation yet (all of them with force)."""
         x_test, y_test = jnp.asarray(self.data.x_test), jnp.asarray(self.data.y_test)
-        for i, cohort in enumerate(self.cohorts):
+        for i in distributed.my_cohorts(len(self.cohorts)):
+            cohort = self.cohorts[i]
             if not checkpoint.is_complete(self.cohort_dir(i)):
                 raise checkpoint.CheckpointError(
                     f"cohort {i} ({self.cohort_dir(i)}) is not trained; run launch.study to train it first")
             if os.path.exists(self.eval_path(i)) and not force:
                 continue
-            probs = predict(self.restore(i), x_test)
+            probs = self.predict(self.restore(i), x_test)
             train_sizes = checkpoint.read_meta(self.cohort_dir(i))["train_sizes"]
             rows = evaluate_cohort(cohort, train_sizes, probs, y_test, self.config, i)
             os.makedirs(os.path.dirname(self.eval_path(i)), exist_ok=True)
@@ -355,11 +369,33 @@ class Study:
             with open(self.eval_path(i)) as f:
                 rows += json.load(f)
             curves += curve_rows(cohort, checkpoint.read_meta(self.cohort_dir(i)).get("curves"))
-        _write_csv(os.path.join(self.workdir, "results.csv"), RESULT_COLUMNS, rows)
-        if curves:
-            _write_csv(os.path.join(self.workdir, "curves.csv"), CURVE_COLUMNS, curves)
+        mark_selected(rows)
+        if jax.process_index() == 0:
+            _write_csv(os.path.join(self.workdir, "results.csv"), RESULT_COLUMNS, rows)
+            if curves:
+                _write_csv(os.path.join(self.workdir, "curves.csv"), CURVE_COLUMNS, curves)
         logging.info("wrote %d rows to %s", len(rows), os.path.join(self.workdir, "results.csv"))
         return rows
+
+
+def _barrier(name: str) -> None:
+    """Waits for every host (a no-op with one process)."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
+
+
+def mark_selected(rows: list[dict]) -> None:
+    """Sets selected=1 on the best-AUC row of each (imbalanced set, method) over its learning-rate runs."""
+    best = {}
+    for row in rows:
+        key = (row["network"].split("/")[0], row["method"])
+        if key not in best or row["auc"] > best[key]["auc"]:
+            best[key] = row
+    chosen = {id(r) for r in best.values()}
+    for row in rows:
+        row["selected"] = int(id(row) in chosen)
 
 
 def _write_csv(path, columns, rows):
@@ -422,6 +458,7 @@ def evaluate_cohort(cohort: list[NetworkSpec], train_sizes: list[int], probs: ja
                 per_class_recall=" ".join(f"{v:.4f}" for v in scores[kind]["per_class_recall"][j]),
                 per_class_auc=" ".join(f"{v:.4f}" for v in scores[kind]["per_class_auc"][j]),
                 train_size=train_sizes[j], iterations=config.train.iterations,
+                lr=spec.base_lr, lr_run=spec.lr_run,
                 network=spec.name, cohort=cohort_index))
     return rows
 

@@ -155,14 +155,20 @@ def batch_indices(plan: CohortPlan, step: jax.Array, batch_size: int) -> jax.Arr
     return jax.vmap(one)(plan.table, plan.lengths, plan.seeds)
 
 
-def make_train_chunk(model: nn.Module, hp: TrainHParams, dropout_seed: int = 0):
-    """jit-compiled: (state, data, plan, num_steps) -> (state, mean loss and accuracy per network)."""
+def make_train_chunk(model: nn.Module, hp: TrainHParams, dropout_seed: int = 0, batch_sharding=None):
+    """jit-compiled: (state, data, plan, num_steps) -> (state, mean loss and accuracy per network).
+
+    batch_sharding (optional) splits each step's [networks, batch] indices over a device mesh;
+    XLA then partitions the whole step to match, data-parallel within a network.
+    """
     train_step = make_train_step(model, hp)
     root = jax.random.key(dropout_seed)
 
     def chunk(state, data, plan, num_steps):
         def body(state, _):
             idx = batch_indices(plan, state["step"], hp.batch_size)
+            if batch_sharding is not None:
+                idx = jax.lax.with_sharding_constraint(idx, batch_sharding)
             key = jax.random.fold_in(root, state["step"])
             return train_step(state, idx, key, data, plan)
 

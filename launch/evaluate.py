@@ -11,6 +11,8 @@ from imbalance_jax.study import Study
 from ml_collections import config_flags
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/quick.py", "The study's config file.")
+_MULTIHOST = flags.DEFINE_bool(
+    "multihost", False, "Call jax.distributed.initialize(): each host trains its share of the cohorts.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "The study's workdir.", required=True)
 _FORCE = flags.DEFINE_bool("force", False, "Re-evaluate cohorts that already have an evaluation.")
 
@@ -18,6 +20,10 @@ _FORCE = flags.DEFINE_bool("force", False, "Re-evaluate cohorts that already hav
 def main(argv):
     del argv
     with cli.one_line_errors():
+        if _MULTIHOST.value:
+            import jax
+
+            jax.distributed.initialize()
         cli.use_compilation_cache(_WORKDIR.value)
         study = Study(_CONFIG.value, _WORKDIR.value)
         study.evaluate_all(force=_FORCE.value)

@@ -11,12 +11,18 @@ from imbalance_jax import cli, report
 from imbalance_jax.study import Study
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/quick.py", "Study config file.")
+_MULTIHOST = flags.DEFINE_bool(
+    "multihost", False, "Call jax.distributed.initialize(): each host trains its share of the cohorts.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Where checkpoints and results go.", required=True)
 
 
 def main(argv):
     del argv
     with cli.one_line_errors():
+        if _MULTIHOST.value:
+            import jax
+
+            jax.distributed.initialize()
         cli.use_compilation_cache(_WORKDIR.value)
         config = _CONFIG.value
         study = Study(config, _WORKDIR.value)

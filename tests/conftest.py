@@ -1,18 +1,9 @@
 import pytest
 
-from configs import quick
+import tiny
 
 
 @pytest.fixture
 def tiny_config():
-    """The quick study shrunk to seconds: one step setting, one repetition, 20 iterations."""
-    config = quick.get_config()
-    config.imbalance.step_rhos = (10,)
-    config.imbalance.step_mus = (0.5,)
-    config.imbalance.linear_rhos = ()
-    config.imbalance.repetitions = 1
-    config.train.iterations = 20
-    config.steps_per_call = 10
-    config.curve_every = 10
-    config.cohort_size = 2
-    return config
+    """The quick study shrunk to seconds (tests/tiny.py)."""
+    return tiny.tiny_config()

@@ -140,3 +140,27 @@ def test_mnist_config_plans_the_papers_22500_networks():
     assert {len(s.minority_classes) for s in specs if s.imbalance == "step"} == set(range(1, 10))
     rho_5000 = next(s for s in specs if s.imbalance == "linear" and s.rho == 5000)
     assert min(rho_5000.class_counts) == 1 and max(rho_5000.class_counts) == 5000
+
+
+def test_cifar10_config_plans_the_papers_640_networks():
+    from configs import cifar10
+
+    specs = study.plan_networks(cifar10.get_config(), 10, 5000)
+    assert len(specs) == 640
+    cohorts = study.pack_cohorts(specs, 8)
+    for cohort in cohorts:  # each cohort: one (set, method), the 4 lrs x 2 repeats
+        assert len({(s.set_name, s.method) for s in cohort}) == 1
+        assert sorted((s.base_lr, s.lr_run) for s in cohort) == sorted(
+            (lr, r) for lr in (0.05, 0.005, 0.0005, 0.00005) for r in (0, 1))
+    step = [s for s in specs if s.imbalance == "step" and s.mu == 0.2]
+    assert all(s.minority_classes == [0, 1] for s in step)  # lowest labels are the minority
+    child = next(s for s in specs if s.parent)
+    assert child.parent.endswith(child.name.rsplit("/", 1)[1])  # fine-tuned from the same lr run
+
+
+def test_mark_selected_keeps_the_best_lr_run():
+    rows = [dict(network=f"setA/baseline/lr{lr}_run0", method="baseline", auc=auc)
+            for lr, auc in ((0.1, 0.7), (0.01, 0.9), (0.001, 0.8))]
+    rows += [dict(network="setB/baseline", method="baseline", auc=0.5)]
+    study.mark_selected(rows)
+    assert [r["selected"] for r in rows] == [0, 1, 0, 1]

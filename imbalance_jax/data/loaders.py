@@ -25,10 +25,12 @@ def load(name: str, split: str) -> tuple[np.ndarray, np.ndarray]:
         return _load_digits(split)
     if name.startswith("idx:"):
         return _load_idx_dir(name[len("idx:"):], split)
+    if name.startswith("cifar:"):
+        return _load_cifar_dir(name[len("cifar:"):], split)
     if name in TFDS_NAMES:
         return _load_tfds(name, split)
     raise DatasetError(
-        f"dataset={name!r} is unknown; use 'digits', 'idx:<dir>' or one of {', '.join(TFDS_NAMES)}")
+        f"dataset={name!r} is unknown; use 'digits', 'idx:<dir>', 'cifar:<dir>' or one of {', '.join(TFDS_NAMES)}")
 
 
 def _load_digits(split):
@@ -98,6 +100,26 @@ def _load_idx_dir(directory, split):
             f"dataset='idx:{directory}' {split}: images {images.shape} and labels {labels.shape} do not "
             "match; expected [n, h, w] images and [n] labels")
     return np.ascontiguousarray(images.astype(np.uint8)[..., None]), labels.astype(np.int32)
+
+
+def _load_cifar_dir(directory, split):
+    """CIFAR-10's python version: data_batch_1..5 and test_batch pickles (as in cifar-10-python.tar.gz)."""
+    import pickle
+
+    files = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
+    images, labels = [], []
+    for file in files:
+        path = os.path.join(directory, file)
+        if not os.path.exists(path):
+            raise DatasetError(
+                f"dataset='cifar:{directory}' has no {file}; point cifar: at the extracted "
+                "cifar-10-batches-py folder")
+        with open(path, "rb") as f:
+            batch = pickle.load(f, encoding="bytes")
+        data = np.asarray(batch[b"data"], np.uint8)
+        images.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+        labels.append(np.asarray(batch[b"labels"], np.int32))
+    return np.ascontiguousarray(np.concatenate(images)), np.concatenate(labels)
 
 
 def _load_tfds(name, split):

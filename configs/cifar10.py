@@ -1,0 +1,46 @@
+"""The paper's CIFAR-10 study (Section 3.3.2): 16 imbalanced sets x 5 trained methods x 8 lr runs = 640 All-CNN.
+
+  uv run python -m launch.study --config=configs/cifar10.py --workdir=runs/cifar10
+  uv run python -m launch.study --config=configs/cifar10.py --workdir=runs/cifar10 \
+      --config.dataset=cifar:/data/cifar-10-batches-py
+
+--config.dataset takes cifar10 (TFDS) or cifar:<dir> (CIFAR-10's python-pickle folder). Every
+(set, method) trains with each lr of train.lr_grid twice, as one 8-network cohort, and the report
+keeps the network with the best test ROC AUC.
+"""
+import ml_collections
+
+from configs import mnist
+
+
+def get_config() -> ml_collections.ConfigDict:
+    """Config of the paper's CIFAR-10 grid."""
+    config = mnist.get_config()
+    config.dataset = "cifar10"
+    config.train_per_class = 5000
+    config.test_per_class = 1000
+
+    config.imbalance.step_rhos = (2, 10, 20, 50)
+    config.imbalance.step_mus = (0.2, 0.5, 0.8)
+    config.imbalance.linear_rhos = (2, 10, 20, 50)
+    config.imbalance.repetitions = 1
+    config.imbalance.minority = "lowest"  # the lowest labels are the minority classes
+
+    config.model = "allcnn"
+    config.conv_impl = "xla"
+    config.preprocess = "gcn_zca"  # GCN then ZCA, fitted on each imbalanced training set
+    config.zca_epsilon = 0.1
+
+    config.train.batch_size = 256
+    config.train.iterations = 70_000
+    config.train.base_lr = 0.05
+    config.train.lr_grid = (0.05, 0.005, 0.0005, 0.00005)
+    config.train.lr_repeats = 2
+    config.train.weight_decay = 1e-3
+    config.train.lr_policy = "multistep"  # lr x 0.1 at 40k, 50k and 60k iterations
+    config.train.lr_gamma = 0.1
+    config.train.lr_steps = (40_000, 50_000, 60_000)
+    config.cohort_size = 8  # the 8 learning-rate runs of one (set, method) train together
+    config.steps_per_call = 250
+    config.curve_every = 1000
+    return config

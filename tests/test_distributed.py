@@ -1,0 +1,65 @@
+"""Sharding over 4 simulated CPU devices gives the single-device results."""
+import csv
+import os
+import subprocess
+import sys
+
+import pytest
+
+from imbalance_jax import distributed, study
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = """
+import sys, jax
+import tiny
+from imbalance_jax import study
+assert len(jax.devices()) == 4, jax.devices()
+config = tiny.tiny_config()
+config.cohort_size = 3  # 3 networks on 4 devices: padded
+config.data_parallel = int(sys.argv[2])
+study.Study(config, sys.argv[1]).run()
+"""
+
+
+def _aucs(path):
+    with open(path) as f:
+        return {(r["network"], r["method"]): float(r["auc"]) for r in csv.DictReader(f)}
+
+
+@pytest.fixture(scope="module")
+def single_device(tmp_path_factory):
+    import tiny
+
+    config = tiny.tiny_config()
+    config.cohort_size = 3
+    workdir = tmp_path_factory.mktemp("single")
+    study.Study(config, str(workdir)).run()
+    return _aucs(workdir / "results.csv")
+
+
+@pytest.mark.parametrize("data_parallel", [1, 4])
+def test_four_devices_match_one(tmp_path, single_device, data_parallel):
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
+               PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "tests")]))
+    out = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path), str(data_parallel)],
+                         env=env, capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    sharded = _aucs(tmp_path / "results.csv")
+    assert sharded.keys() == single_device.keys()
+    for key, auc in single_device.items():
+        assert abs(sharded[key] - auc) < 2e-3, key
+
+
+def test_cohorts_are_shared_between_hosts(monkeypatch):
+    monkeypatch.setattr(distributed.jax, "process_index", lambda: 1)
+    monkeypatch.setattr(distributed.jax, "process_count", lambda: 3)
+    assert distributed.my_cohorts(8) == [1, 4, 7]
+
+
+def test_padding_round_trip():
+    import jax.numpy as jnp
+
+    tree = {"a": jnp.arange(6).reshape(3, 2), "step": jnp.int32(5)}
+    padded = distributed.pad_networks(tree, 4)
+    assert padded["a"].shape == (4, 2) and padded["a"][3].tolist() == [4, 5] and int(padded["step"]) == 5
+    assert distributed.unpad_networks(padded, 3)["a"].tolist() == tree["a"].tolist()
