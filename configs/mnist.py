@@ -30,11 +30,16 @@ def get_config() -> ml_collections.ConfigDict:
     config.imbalance.step_rhos = RHOS
     config.imbalance.step_mus = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
     config.imbalance.linear_rhos = RHOS
+    config.imbalance.step_settings = ()  # extra (mu, rho, repetitions) step settings
     config.imbalance.repetitions = 50
     config.imbalance.minority = "random"  # new minority classes every repetition
 
     config.methods = PAPER_METHODS
 
+    # 'resident': the dataset sits on the device as uint8; 'stream': read and cropped on the host
+    # (ImageNet), config.stream says how.
+    config.input_pipeline = "resident"
+    config.stream = ml_collections.ConfigDict({"resize": 256, "crop": 224, "workers": 8})
     config.model = "lenet5"
     config.preprocess = "scale"  # pixels x train.input_scale
     config.zca_epsilon = 0.1  # used by preprocess='gcn_zca' only

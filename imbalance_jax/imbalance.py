@@ -47,10 +47,11 @@ def _check_n_max(n_max):
         raise ValueError(f"n_max={n_max} must be a positive number of examples per class")
 
 
-def assign_counts(counts: np.ndarray, order: str, seed: int) -> np.ndarray:
+def assign_counts(counts: np.ndarray, order: str, seed: int, forced_minority=()) -> np.ndarray:
     """Maps counts (minority first) to labels: label c gets the returned value [c].
 
-    order='random' shuffles which labels are minority with the seed (the MNIST protocol);
+    order='random' shuffles which labels are minority with the seed (the MNIST protocol), always
+    taking the forced_minority labels first (ImageNet's classes with fewer than n_max images);
     order='lowest' gives the first counts to the lowest labels (the CIFAR-10 protocol).
     """
     counts = np.asarray(counts)
@@ -58,6 +59,9 @@ def assign_counts(counts: np.ndarray, order: str, seed: int) -> np.ndarray:
         return counts.copy()
     if order == "random":
         labels = np.random.default_rng(seed).permutation(len(counts))
+        if len(forced_minority):
+            forced = np.isin(labels, forced_minority)
+            labels = np.concatenate([labels[forced], labels[~forced]])
         by_label = np.empty_like(counts)
         by_label[labels] = counts
         return by_label

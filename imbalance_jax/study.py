@@ -19,7 +19,7 @@ import numpy as np
 from absl import logging
 
 from imbalance_jax import checkpoint, distributed, imbalance, methods, metrics, sampling, sizing, train
-from imbalance_jax.data import BalancedData, load_balanced, preprocessing
+from imbalance_jax.data import BalancedData, load_balanced, preprocessing, streaming
 from imbalance_jax.models import get_model
 
 RESULT_COLUMNS = (
@@ -63,27 +63,37 @@ def _seed(*parts) -> int:
     return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:4], "little") & 0x7FFFFFFF
 
 
-def imbalanced_sets(config: ml_collections.ConfigDict, num_classes: int, n_max: int) -> list[dict]:
-    """The config's grid of imbalanced training sets: one dict per (type, rho, mu, repetition)."""
+def imbalanced_sets(config: ml_collections.ConfigDict, num_classes: int, n_max: int,
+                    available: Optional[np.ndarray] = None) -> list[dict]:
+    """The config's grid of imbalanced training sets: one dict per (type, rho, mu, repetition).
+
+    available (examples per class) marks classes with fewer than n_max, which are always minority.
+    """
     grid = config.imbalance
-    settings = [("step", float(rho), float(mu)) for rho in grid.step_rhos for mu in grid.step_mus]
-    settings += [("linear", float(rho), None) for rho in grid.linear_rhos]
+    short = [] if available is None else np.flatnonzero(np.asarray(available) < n_max).tolist()
+    repetitions = grid.repetitions
+    settings = [("step", float(rho), float(mu), repetitions) for rho in grid.step_rhos for mu in grid.step_mus]
+    # Individual (mu, rho, repetitions) settings, beside the rho x mu product (the ImageNet grid).
+    settings += [("step", float(rho), float(mu), int(reps)) for mu, rho, reps in grid.get("step_settings", ())]
+    settings += [("linear", float(rho), None, repetitions) for rho in grid.linear_rhos]
     if not settings:
-        raise ValueError("the config's grid is empty; give imbalance.step_rhos with step_mus, or linear_rhos")
+        raise ValueError("the config's grid is empty; give imbalance.step_rhos with step_mus, step_settings "
+                         "or linear_rhos")
     sets = []
-    for kind, rho, mu in settings:
+    for kind, rho, mu, reps in settings:
         counts = (imbalance.step_counts(num_classes, n_max, rho, mu) if kind == "step"
                   else imbalance.linear_counts(num_classes, n_max, rho))
-        for rep in range(grid.repetitions):
+        for rep in range(reps):
             set_seed = _seed(config.seed, kind, rho, mu, rep)
-            by_label = imbalance.assign_counts(counts, grid.minority, set_seed)
+            by_label = imbalance.assign_counts(counts, grid.minority, set_seed, short)
             name = f"{kind}_rho{rho:g}" + (f"_mu{mu:g}" if mu is not None else "") + f"_rep{rep}"
             sets.append(dict(set_name=name, imbalance=kind, rho=rho, mu=mu, repetition=rep,
                              set_seed=set_seed, class_counts=tuple(int(c) for c in by_label)))
     return sets
 
 
-def plan_networks(config: ml_collections.ConfigDict, num_classes: int, n_max: int) -> list[NetworkSpec]:
+def plan_networks(config: ml_collections.ConfigDict, num_classes: int, n_max: int,
+                  available: Optional[np.ndarray] = None) -> list[NetworkSpec]:
     """Every network the study trains, parents (stage 0) before two-phase networks (stage 1)."""
     requested = list(config.methods)
     if not requested:
@@ -93,7 +103,7 @@ def plan_networks(config: ml_collections.ConfigDict, num_classes: int, n_max: in
     runs = learning_rate_runs(config)
     specs = []
     for stage in (0, 1):
-        for s in imbalanced_sets(config, num_classes, n_max):
+        for s in imbalanced_sets(config, num_classes, n_max, available):
             for network in trained:
                 method = methods.parse(network)
                 if (method.parent is not None) != bool(stage):
@@ -166,9 +176,22 @@ class Study:
     def __init__(self, config: ml_collections.ConfigDict, workdir: str):
         self.config = config
         self.workdir = workdir
-        self.data: BalancedData = load_balanced(
-            config.dataset, config.train_per_class, config.test_per_class, config.data_seed)
-        self.specs = plan_networks(config, self.data.num_classes, self.data.n_max)
+        self.streaming = config.input_pipeline == "stream"
+        if config.input_pipeline not in ("resident", "stream"):
+            raise ValueError(f"input_pipeline={config.input_pipeline!r} must be 'resident' or 'stream'")
+        if self.streaming:
+            if not config.train_per_class or not config.cohort_size:
+                raise ValueError("input_pipeline='stream' needs train_per_class (the majority cap) and a "
+                                 "cohort_size above 0")
+            self.data = streaming.load_stream(config.dataset, config.train_per_class, config.test_per_class,
+                                              config.stream.resize, config.stream.crop, config.data_seed)
+            self.input_shape = self.data.input_shape
+        else:
+            self.data: BalancedData = load_balanced(
+                config.dataset, config.train_per_class, config.test_per_class, config.data_seed)
+            self.input_shape = self.data.x_train.shape[1:]
+        self.specs = plan_networks(config, self.data.num_classes, self.data.n_max,
+                                   np.bincount(self.data.y_train, minlength=self.data.num_classes))
         self.model = build_model(config, self.data.num_classes)
         self.hp = hparams(config)
         self._check_workdir()
@@ -243,15 +266,12 @@ class Study:
                      progress.total_networks, len(self.cohorts), len(todo), progress.done_networks)
         if not todo:
             return
-        chunk = train.make_train_chunk(self.model, self.hp, self.config.seed, distributed.batch_sharding(self.mesh))
-        data = train.CohortData(jnp.asarray(self.data.x_train), jnp.asarray(self.data.y_train))
-        if self.mesh is not None:
-            data = distributed.replicate(data, self.mesh)
+        run_chunk = self._stream_runner() if self.streaming else self._resident_runner()
         stage_of = lambda i: self.cohorts[i][0].parent is not None  # noqa: E731
         for k, i in enumerate(todo):
             if k and stage_of(i) != stage_of(todo[k - 1]):
                 _barrier("parents trained")  # two-phase cohorts read other hosts' parents
-            state, curves, train_sizes = self._train_cohort(i, chunk, data, progress)
+            state, curves, train_sizes = self._train_cohort(i, run_chunk, progress)
             meta = {"networks": [dataclasses.asdict(s) for s in self.cohorts[i]], "step": int(state["step"]),
                     "train_sizes": train_sizes,
                     "curves": curves, "config": json.loads(self.config.to_json())}
@@ -259,10 +279,36 @@ class Study:
             progress.done_networks += len(self.cohorts[i])
         logging.info("trained %d cohorts in %s", len(todo), _duration(progress.elapsed()))
 
-    def _train_cohort(self, index, chunk, data, progress):
+    def _resident_runner(self):
+        """run_chunk for datasets held on the device: batches gathered inside the compiled step."""
+        chunk = train.make_train_chunk(self.model, self.hp, self.config.seed, distributed.batch_sharding(self.mesh))
+        data = train.CohortData(jnp.asarray(self.data.x_train), jnp.asarray(self.data.y_train))
+        if self.mesh is not None:
+            data = distributed.replicate(data, self.mesh)
+        return lambda state, plan, host_table, step, n, next_n: chunk(state, data, plan, n)
+
+    def _stream_runner(self):
+        """run_chunk for streamed datasets: the host reads K steps of batches ahead of the device."""
+        chunk = train.make_stream_chunk(self.model, self.hp, self.config.seed)
+        streams = {}
+
+        def run(state, plan, host_table, step, n, next_n):
+            key = id(host_table)
+            if key not in streams:
+                streams.clear()
+                streams[key] = streaming.BatchStream(self.data, host_table, np.asarray(plan.lengths),
+                                                     np.asarray(plan.seeds), self.hp.batch_size,
+                                                     self.config.stream.workers)
+            images, labels = streams[key].chunk(step, n, next_n)
+            return chunk(state, images, labels, plan)
+
+        return run
+
+    def _train_cohort(self, index, run_chunk, progress):
         """Trains one cohort to the end; returns its state, accuracy curves and training-set sizes."""
         cohort = self.cohorts[index]
         state, plan = self._cohort_inputs(cohort)
+        host_table = np.asarray(plan.table)
         if self.mesh is not None:  # the network axis split over devices, padded to divide evenly
             multiple = self.mesh.shape["networks"]
             state = distributed.shard_networks(distributed.pad_networks(state, multiple), self.mesh)
@@ -272,11 +318,14 @@ class Study:
         curves = {"step": [], "train_accuracy": [], "test_accuracy": []}
         test_accuracy = self._test_accuracy_fn() if every > 0 else None
         step, since_point, train_acc_sum = 0, 0, 0.0
-        while step < iterations:
+        def steps_from(step):
             n = min(self.config.steps_per_call, iterations - step)
-            if every > 0:
-                n = min(n, every - step % every)
-            state, chunk_metrics = chunk(state, data, plan, n)
+            return min(n, every - step % every) if every > 0 else n
+
+        while step < iterations:
+            n = steps_from(step)
+            next_n = steps_from(step + n) if step + n < iterations else 0
+            state, chunk_metrics = run_chunk(state, plan, host_table, step, n, next_n)
             step += n
             since_point += n
             train_acc_sum = train_acc_sum + chunk_metrics["accuracy"] * n
@@ -291,8 +340,13 @@ class Study:
         state = distributed.unpad_networks(state, real)
         return state, curves, [int(n) for n in plan.lengths[:real]]
 
+    def _test_images(self):
+        if self.streaming:
+            return streaming.TestImages(self.data, self.config.stream.workers)
+        return jnp.asarray(self.data.x_test)
+
     def _test_accuracy_fn(self):
-        x_test, y_test = jnp.asarray(self.data.x_test), jnp.asarray(self.data.y_test)
+        x_test, y_test = self._test_images(), jnp.asarray(self.data.y_test)
         return lambda state: jax.vmap(metrics.accuracy, (0, None))(self.predict(state, x_test), y_test)
 
     def _cohort_inputs(self, cohort: list[NetworkSpec]):
@@ -308,7 +362,7 @@ class Study:
             finetune_last=jnp.asarray([s.parent is not None for s in cohort]))
         if cohort[0].parent is None:
             state = train.init_state(self.model, np.array([s.init_seed for s in cohort]),
-                                     self.data.x_train.shape[1:], self._fit_preprocess(cohort))
+                                     self.input_shape, self._fit_preprocess(cohort))
         else:
             parents = self.parent_states([s.parent for s in cohort])
             state = train.fresh_state(parents["params"], parents["preprocess"])
@@ -340,14 +394,14 @@ class Study:
 
     def restore(self, index: int):
         """The trained state of cohort `index` from its checkpoint."""
-        abstract = train.abstract_state(self.model, len(self.cohorts[index]), self.data.x_train.shape[1:],
+        abstract = train.abstract_state(self.model, len(self.cohorts[index]), self.input_shape,
                                         self.hp.preprocess)
         return checkpoint.restore(self.cohort_dir(index), abstract)
 
     # --- evaluation ----------------------------------------------------------------------------
     def evaluate_all(self, force: bool = False) -> None:
         """Evaluates this host's trained cohorts that have no evaluation yet (all of them with force)."""
-        x_test, y_test = jnp.asarray(self.data.x_test), jnp.asarray(self.data.y_test)
+        x_test, y_test = self._test_images(), jnp.asarray(self.data.y_test)
         for i in distributed.my_cohorts(len(self.cohorts)):
             cohort = self.cohorts[i]
             if not checkpoint.is_complete(self.cohort_dir(i)):

@@ -96,54 +96,71 @@ def abstract_state(model: nn.Module, num_networks: int, input_shape: tuple, prep
     return state
 
 
-def fresh_state(params: PyTree, preprocess: PyTree = None) -> PyTree:
-    """Cohort state at step 0 with zero velocity around the given (stacked) params.
+def fresh_state(variables: PyTree, preprocess: PyTree = None) -> PyTree:
+    """Cohort state at step 0 with zero velocity around the given (stacked) model variables.
 
-    preprocess holds each network's fitted input transform (e.g. its ZCA), saved with the state
-    so evaluation applies exactly what training did; it is never trained.
+    state["params"] holds all of flax's variables ({"params", and "batch_stats" for models with
+    batch norm}); velocity exists for the trainable "params" only. preprocess holds each network's
+    fitted input transform (e.g. its ZCA), saved with the state so evaluation applies exactly what
+    training did; it is never trained.
     """
-    return {"params": params, "velocity": jax.tree.map(jnp.zeros_like, params),
+    return {"params": variables, "velocity": jax.tree.map(jnp.zeros_like, variables["params"]),
             "step": jnp.zeros((), jnp.int32), "preprocess": preprocess or {}}
 
 
-def _update_multipliers(params, finetune_last, last_layers):
+def _update_multipliers(trainable, finetune_last, last_layers):
     """1 for every leaf a network trains, 0 for the layers two-phase training freezes."""
     def leaf_mult(path, _):
-        layer = path[1].key if len(path) > 1 else None  # params["params"][layer][...]
-        return jnp.where(finetune_last, 1.0 if layer in last_layers else 0.0, 1.0)
-    return jax.tree_util.tree_map_with_path(leaf_mult, params)
+        return jnp.where(finetune_last, 1.0 if path[0].key in last_layers else 0.0, 1.0)
+    return jax.tree_util.tree_map_with_path(leaf_mult, trainable)
+
+
+def make_update(model: nn.Module, hp: TrainHParams):
+    """The pure cohort update from a batch: (state, images [N, B, ...], labels, key, plan) -> (state, metrics)."""
+    last_layers = tuple(getattr(model, "last_layers", ()))
+
+    def loss_fn(trainable, others, images, labels, key, preprocess):
+        x = preprocessing.apply(hp.preprocess, images, preprocess, hp.input_scale)
+        mutable = list(others)
+        out = model.apply({"params": trainable, **others}, x, train=True, rngs={"dropout": key},
+                          mutable=mutable or False)
+        logits, new_others = out if mutable else (out, {})
+        loss = -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), labels[:, None], axis=1))
+        return loss, (loss, jnp.mean(jnp.argmax(logits, -1) == labels), new_others)
+
+    def network_step(variables, velocity, images, labels, lr, finetune_last, key, preprocess):
+        trainable = variables["params"]
+        others = {k: v for k, v in variables.items() if k != "params"}
+        grads, (loss, acc, new_others) = jax.grad(loss_fn, has_aux=True)(
+            trainable, others, images, labels, key, preprocess)
+        mult = _update_multipliers(trainable, finetune_last, last_layers)
+        # Caffe's SGD: the learning rate sits inside the velocity.
+        velocity = jax.tree.map(
+            lambda v, g, p, m: hp.momentum * v + (lr * m) * (g + hp.weight_decay * p),
+            velocity, grads, trainable, mult)
+        trainable = jax.tree.map(lambda p, v: p - v, trainable, velocity)
+        # Fine-tuning only the last layers leaves the frozen layers' batch statistics as they were.
+        new_others = jax.tree.map(lambda old, new: jnp.where(finetune_last, old, new), others, dict(new_others))
+        return {"params": trainable, **new_others}, velocity, loss, acc
+
+    def update(state, images, labels, key, plan: CohortPlan):
+        lr = learning_rate(hp, state["step"]) * plan.lr_scales
+        keys = jax.vmap(lambda s: jax.random.fold_in(key, s))(plan.seeds)
+        variables, velocity, loss, acc = jax.vmap(network_step)(
+            state["params"], state["velocity"], images, labels, lr, plan.finetune_last, keys, state["preprocess"])
+        return ({"params": variables, "velocity": velocity, "step": state["step"] + 1,
+                 "preprocess": state["preprocess"]},
+                {"loss": loss, "accuracy": acc})
+
+    return update
 
 
 def make_train_step(model: nn.Module, hp: TrainHParams):
     """The pure cohort step: (state, batch_indices [N, B], key, data, plan) -> (state, metrics)."""
-    last_layers = tuple(getattr(model, "last_layers", ()))
-
-    def loss_fn(params, images, labels, key, preprocess):
-        x = preprocessing.apply(hp.preprocess, images, preprocess, hp.input_scale)
-        logits = model.apply(params, x, train=True, rngs={"dropout": key})
-        loss = -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), labels[:, None], axis=1))
-        return loss, (loss, jnp.mean(jnp.argmax(logits, -1) == labels))
-
-    def network_step(params, velocity, images, labels, lr, finetune_last, key, preprocess):
-        grads, (loss, acc) = jax.grad(loss_fn, has_aux=True)(params, images, labels, key, preprocess)
-        mult = _update_multipliers(params, finetune_last, last_layers)
-        # Caffe's SGD: the learning rate sits inside the velocity.
-        velocity = jax.tree.map(
-            lambda v, g, p, m: hp.momentum * v + (lr * m) * (g + hp.weight_decay * p),
-            velocity, grads, params, mult)
-        params = jax.tree.map(lambda p, v: p - v, params, velocity)
-        return params, velocity, loss, acc
+    update = make_update(model, hp)
 
     def train_step(state, batch_indices, key, data: CohortData, plan: CohortPlan):
-        images = data.images[batch_indices]
-        labels = data.labels[batch_indices]
-        lr = learning_rate(hp, state["step"]) * plan.lr_scales
-        keys = jax.vmap(lambda s: jax.random.fold_in(key, s))(plan.seeds)
-        params, velocity, loss, acc = jax.vmap(network_step)(
-            state["params"], state["velocity"], images, labels, lr, plan.finetune_last, keys, state["preprocess"])
-        return ({"params": params, "velocity": velocity, "step": state["step"] + 1,
-                 "preprocess": state["preprocess"]},
-                {"loss": loss, "accuracy": acc})
+        return update(state, data.images[batch_indices], data.labels[batch_indices], key, plan)
 
     return train_step
 
@@ -176,6 +193,26 @@ def make_train_chunk(model: nn.Module, hp: TrainHParams, dropout_seed: int = 0, 
         return state, jax.tree.map(lambda m: m.mean(0), metrics)
 
     return jax.jit(chunk, static_argnums=3, donate_argnums=0)
+
+
+def make_stream_chunk(model: nn.Module, hp: TrainHParams, dropout_seed: int = 0):
+    """jit-compiled: (state, images [K, N, B, ...] uint8, labels [K, N, B], plan) -> (state, metrics).
+
+    For datasets that stream from the host (ImageNet): K steps per call over batches the host
+    prepared, the same update as the resident path.
+    """
+    update = make_update(model, hp)
+    root = jax.random.key(dropout_seed)
+
+    def chunk(state, images, labels, plan):
+        def body(state, batch):
+            key = jax.random.fold_in(root, state["step"])
+            return update(state, *batch, key, plan)
+
+        state, metrics = jax.lax.scan(body, state, (images, labels))
+        return state, jax.tree.map(lambda m: m.mean(0), metrics)
+
+    return jax.jit(chunk, donate_argnums=0)
 
 
 def make_predict(model: nn.Module, hp: TrainHParams, batch_size: int = 1000):

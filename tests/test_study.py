@@ -164,3 +164,19 @@ def test_mark_selected_keeps_the_best_lr_run():
     rows += [dict(network="setB/baseline", method="baseline", auc=0.5)]
     study.mark_selected(rows)
     assert [r["selected"] for r in rows] == [0, 1, 0, 1]
+
+
+def test_imagenet_config_plans_the_papers_15_networks():
+    from configs import imagenet
+
+    available = np.full(1000, 1000)
+    available[[3, 7]] = 732  # ILSVRC-2012 has classes with fewer than 1000 training images
+    specs = study.plan_networks(imagenet.get_config(), 1000, 1000, available)
+    assert len(specs) == 15
+    sets = sorted({(s.mu, s.rho, s.repetition) for s in specs})
+    assert sets == [(0.1, 10.0, 0), (0.8, 50.0, 0), (0.9, 100.0, 0), (0.9, 100.0, 1), (0.9, 100.0, 2)]
+    for s in specs:
+        assert {3, 7} <= set(s.minority_classes)  # short classes are always minority
+        assert len(s.minority_classes) == round(s.mu * 1000)
+    minority_sets = {tuple(s.minority_classes) for s in specs if s.rho == 100}
+    assert len(minority_sets) == 3  # new minority classes each repetition

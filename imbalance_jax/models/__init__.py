@@ -1,8 +1,9 @@
 """Models by name."""
 from imbalance_jax.models.allcnn import AllCNN
 from imbalance_jax.models.lenet5 import LeNet5
+from imbalance_jax.models.resnet10 import ResNet10
 
-MODELS = {"lenet5": LeNet5, "allcnn": AllCNN}
+MODELS = {"lenet5": LeNet5, "allcnn": AllCNN, "resnet10": ResNet10}
 
 
 def get_model(name: str, **kwargs):

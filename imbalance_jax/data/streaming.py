@@ -1,0 +1,179 @@
+"""Datasets too large for device memory (ImageNet): images read, resized and cropped on the host.
+
+The imbalanced subset and the samplers still decide which examples are read: a BatchStream walks
+the same index tables and per-epoch permutations as the on-device path, prepares K steps of
+batches on worker threads while the device trains on the previous K, and hands them to
+`train.make_stream_chunk`. Training crops are random with a random horizontal flip; evaluation
+takes the single centre crop (Section 3.3.3).
+"""
+import concurrent.futures
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from PIL import Image
+
+from imbalance_jax import sampling
+from imbalance_jax.data.loaders import DatasetError
+
+
+class ImageSource:
+    """Random access to one split of a TFDS image dataset: labels up front, images on demand."""
+
+    def __init__(self, name: str, split: str, data_dir: str | None = None):
+        try:
+            import tensorflow_datasets as tfds  # imported here: only streaming datasets pay for it
+        except ImportError as e:
+            raise DatasetError(f"dataset={name!r} needs tensorflow-datasets ({e}); run `uv sync`") from e
+        try:
+            builder_splits = tfds.builder(name, data_dir=data_dir).info.splits
+            if split == "test" and "test" not in builder_splits and "validation" in builder_splits:
+                split = "validation"  # ImageNet's labelled held-out split
+            self._source = tfds.data_source(name, split=split, data_dir=data_dir, download=False)
+        except Exception as e:  # noqa: BLE001 - every failure here gets the same advice
+            first_line = (str(e) or type(e).__name__).strip().splitlines()[0][:200]
+            raise DatasetError(
+                f"dataset={name!r} split {split!r} is not prepared ({first_line}); prepare it once with "
+                f"`uv sync --extra tfds-prepare` (ImageNet: put the tar files in the TFDS manual dir) "
+                f"and set TFDS_DATA_DIR") from e
+        self.labels = self._read_labels(tfds, name, split, data_dir)
+
+    def _read_labels(self, tfds, name, split, data_dir):
+        try:  # without decoding the images, when TFDS can
+            source = tfds.data_source(name, split=split, data_dir=data_dir, download=False,
+                                      decoders={"image": tfds.decode.SkipDecoding()})
+            return np.asarray([source[i]["label"] for i in range(len(source))], np.int32)
+        except Exception:  # noqa: BLE001 - e.g. mock data, which cannot skip decoding
+            return np.asarray([self._source[i]["label"] for i in range(len(self._source))], np.int32)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def image(self, index: int) -> np.ndarray:
+        """The decoded image [h, w, 3] uint8."""
+        image = np.asarray(self._source[int(index)]["image"], np.uint8)
+        return np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
+
+
+def resize_shorter_side(image: np.ndarray, size: int) -> np.ndarray:
+    """Resizes so the shorter side is `size`, keeping the aspect ratio."""
+    h, w = image.shape[:2]
+    scale = size / min(h, w)
+    new = (max(size, round(w * scale)), max(size, round(h * scale)))
+    return np.asarray(Image.fromarray(image).resize(new, Image.BILINEAR))
+
+
+def random_crop_flip(image: np.ndarray, crop: int, rng: np.random.Generator) -> np.ndarray:
+    """A random crop x crop patch, mirrored with probability one half."""
+    h, w = image.shape[:2]
+    top, left = rng.integers(0, h - crop + 1), rng.integers(0, w - crop + 1)
+    patch = image[top:top + crop, left:left + crop]
+    return patch[:, ::-1] if rng.random() < 0.5 else patch
+
+
+def center_crop(image: np.ndarray, crop: int) -> np.ndarray:
+    """The central crop x crop patch."""
+    h, w = image.shape[:2]
+    top, left = (h - crop) // 2, (w - crop) // 2
+    return image[top:top + crop, left:left + crop]
+
+
+class StreamData(NamedTuple):
+    """A streamed training and test set: positions in the (capped) sets map to source indices."""
+
+    train: ImageSource
+    train_index: np.ndarray  # source index of each training example
+    y_train: np.ndarray
+    test: ImageSource
+    test_index: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+    n_max: int
+    resize: int
+    crop: int
+
+    @property
+    def input_shape(self) -> tuple:
+        """Shape of one model input."""
+        return (self.crop, self.crop, 3)
+
+
+class TestImages:
+    """The test set's centre crops, read lazily in slices (what predict asks for)."""
+
+    def __init__(self, data: StreamData, workers: int = 8):
+        self.data = data
+        self.pool = concurrent.futures.ThreadPoolExecutor(workers)
+
+    def __len__(self) -> int:
+        return len(self.data.y_test)
+
+    def __getitem__(self, positions: slice) -> np.ndarray:
+        def one(p):
+            image = self.data.test.image(self.data.test_index[p])
+            return center_crop(resize_shorter_side(image, self.data.resize), self.data.crop)
+        return np.stack(list(self.pool.map(one, range(len(self))[positions])))
+
+
+class BatchStream:
+    """Batches of a streaming cohort, K steps at a time, prepared ahead on worker threads."""
+
+    def __init__(self, data: StreamData, table: np.ndarray, lengths: np.ndarray, seeds: np.ndarray,
+                 batch_size: int, workers: int = 8):
+        self.data, self.table, self.lengths, self.seeds = data, table, lengths, seeds
+        self.batch_size = batch_size
+        self.pool = concurrent.futures.ThreadPoolExecutor(workers)
+        self.ahead = concurrent.futures.ThreadPoolExecutor(1)
+        self._next = None
+
+    def positions(self, step: int, num_steps: int) -> np.ndarray:
+        """Positions in the training set of K steps of batches: [K, N, B], as the on-device sampler walks."""
+        steps = jnp.arange(step, step + num_steps)
+        walk = jax.vmap(lambda s: jax.vmap(lambda length, seed: sampling.batch_positions(
+            s, self.batch_size, length, seed))(jnp.asarray(self.lengths), jnp.asarray(self.seeds, jnp.uint32)))
+        rows = np.asarray(walk(steps))
+        return np.take_along_axis(self.table[None], rows, axis=2)
+
+    def _load(self, step, num_steps):
+        positions = self.positions(step, num_steps)
+
+        def one(args):
+            (k, n, b), p = args
+            rng = np.random.default_rng([int(self.seeds[n]), step + k, b])
+            image = resize_shorter_side(self.data.train.image(self.data.train_index[p]), self.data.resize)
+            return random_crop_flip(image, self.data.crop, rng)
+
+        flat = list(self.pool.map(one, np.ndenumerate(positions)))
+        images = np.stack(flat).reshape(*positions.shape, self.data.crop, self.data.crop, 3)
+        return images, self.data.y_train[positions]
+
+    def chunk(self, step: int, num_steps: int, next_num_steps: int = 0):
+        """K steps of (images [K, N, B, crop, crop, 3], labels [K, N, B]); starts reading the next K."""
+        if self._next is not None and self._next[0] == (step, num_steps):
+            result = self._next[1].result()
+        else:
+            result = self._load(step, num_steps)
+        self._next = None
+        if next_num_steps:
+            key = (step + num_steps, next_num_steps)
+            self._next = (key, self.ahead.submit(self._load, *key))
+        return result
+
+
+def load_stream(name: str, n_max: int, test_per_class: int | None, resize: int, crop: int,
+                seed: int = 0) -> StreamData:
+    """Opens a TFDS image dataset for streaming: training classes capped at n_max, a balanced test set."""
+    from imbalance_jax.data.balanced import balanced_indices
+
+    train, test = ImageSource(name, "train"), ImageSource(name, "test")
+    classes = np.unique(train.labels)
+    if not np.array_equal(classes, np.arange(len(classes))):
+        raise DatasetError(f"dataset={name!r} training labels must be 0..C-1; found {len(classes)} distinct labels")
+    rng = np.random.default_rng(seed)
+    train_index = np.sort(np.concatenate([
+        rng.choice(np.flatnonzero(train.labels == c), min(n_max, int((train.labels == c).sum())), replace=False)
+        for c in classes]))
+    test_index = balanced_indices(test.labels, test_per_class, seed + 1)
+    return StreamData(train, train_index, train.labels[train_index], test, test_index, test.labels[test_index],
+                      len(classes), n_max, resize, crop)

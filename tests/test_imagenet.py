@@ -1,0 +1,86 @@
+"""The ImageNet setting: ResNet-10 with batch norm, and a streamed study end to end on mock TFDS data."""
+import csv
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from configs import imagenet
+from imbalance_jax import sampling, study, train
+from imbalance_jax.data import streaming
+from imbalance_jax.models import ResNet10
+
+
+def test_resnet10_has_nine_convs_and_one_fc():
+    variables = ResNet10(num_classes=1000).init(jax.random.key(0), jnp.zeros((1, 64, 64, 3)))
+    params = variables["params"]
+    convs = [k for k in params if k == "conv1"] + [
+        f"{b}/{c}" for b in params if b.startswith("block") for c in params[b] if c.startswith("conv")]
+    assert len(convs) == 9 and params["fc"]["kernel"].shape == (512, 1000)
+    assert "batch_stats" in variables
+    kernel = np.asarray(params["block3"]["conv_b"]["kernel"])  # Kaiming: std sqrt(2 / fan_in)
+    assert abs(kernel.std() - np.sqrt(2 / (9 * 256))) < 0.05 * np.sqrt(2 / (9 * 256))
+
+
+def test_batch_norm_statistics_train_and_freeze_in_two_phase():
+    model = ResNet10(num_classes=4)
+    hp = train.TrainHParams(batch_size=4, base_lr=0.01, lr_policy="fixed", max_iter=2)
+    rng = np.random.default_rng(0)
+    data = train.CohortData(jnp.asarray(rng.integers(0, 255, (16, 32, 32, 3), dtype=np.uint8)),
+                            jnp.asarray(np.arange(16) % 4, jnp.int32))
+    table = sampling.index_table([np.arange(16)] * 2)
+    plan = train.CohortPlan(jnp.asarray(table.indices), jnp.asarray(table.lengths), jnp.array([1, 2], jnp.uint32),
+                            jnp.ones(2), jnp.array([False, True]))
+    state = train.init_state(model, np.array([1, 2]), (32, 32, 3))
+    before = jax.tree.map(np.asarray, state["params"])
+    state, _ = train.make_train_chunk(model, hp)(state, data, plan, 2)
+    stats, old = state["params"]["batch_stats"]["bn1"]["mean"], before["batch_stats"]["bn1"]["mean"]
+    assert not np.allclose(stats[0], old[0])  # a training network's running statistics move
+    assert np.array_equal(stats[1], old[1])  # a fine-tuned network's frozen layers keep theirs
+    assert np.array_equal(state["params"]["params"]["block2"]["conv_a"]["kernel"][1],
+                          before["params"]["block2"]["conv_a"]["kernel"][1])
+
+
+def test_crops():
+    image = np.arange(40 * 60 * 3, dtype=np.uint8).reshape(40, 60, 3)
+    resized = streaming.resize_shorter_side(image, 20)
+    assert resized.shape == (20, 30, 3)
+    assert streaming.center_crop(resized, 16).shape == (16, 16, 3)
+    crops = {streaming.random_crop_flip(resized, 16, np.random.default_rng(s)).tobytes() for s in range(10)}
+    assert len(crops) > 1
+
+
+@pytest.fixture
+def mock_imagenet():
+    tfds = pytest.importorskip("tensorflow_datasets")
+    with tfds.testing.mock_data(num_examples=120):
+        yield
+
+
+def test_stream_positions_match_the_device_sampler():
+    table = np.array([[5, 6, 7, 8, 9, 0], [1, 2, 3, 0, 0, 0]])
+    stream = streaming.BatchStream(None, table, np.array([5, 3]), np.array([4, 9]), batch_size=4)
+    got = stream.positions(2, 3)
+    for k in range(3):
+        for n in range(2):
+            rows = sampling.batch_positions(jnp.int32(2 + k), 4, jnp.int32([5, 3][n]), jnp.uint32([4, 9][n]))
+            assert got[k, n].tolist() == table[n][np.asarray(rows)].tolist()
+
+
+def test_imagenet_like_study_streams_end_to_end(mock_imagenet, tmp_path):
+    config = imagenet.get_config()
+    config.dataset = "imagenette"  # a 10-class TFDS image dataset, mocked: random images of random sizes
+    config.train_per_class, config.test_per_class = 6, 2
+    config.stream.resize, config.stream.crop, config.stream.workers = 36, 32, 2
+    config.imbalance.step_settings = ((0.5, 3, 1),)
+    config.train.batch_size, config.train.iterations = 4, 4
+    config.steps_per_call, config.curve_every, config.eval_batch_size = 2, 4, 8
+    s = study.Study(config, str(tmp_path))
+    assert s.streaming and s.input_shape == (32, 32, 3)
+    s.run()
+    with open(tmp_path / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(r["method"] for r in rows) == ["baseline", "oversampling", "undersampling"]
+    assert all(0 <= float(r["auc"]) <= 1 for r in rows)
+    assert {int(r["train_size"]) for r in rows} == {5 * 2 + 5 * 6, 10 * 6, 10 * 2}
