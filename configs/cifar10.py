@@ -27,7 +27,6 @@ def get_config() -> ml_collections.ConfigDict:
     config.imbalance.minority = "lowest"  # the lowest labels are the minority classes
 
     config.model = "allcnn"
-    config.conv_impl = "xla"
     config.preprocess = "gcn_zca"  # GCN then ZCA, fitted on each imbalanced training set
     config.zca_epsilon = 0.1
 

@@ -30,7 +30,6 @@ def get_config() -> ml_collections.ConfigDict:
     config.methods = ("baseline", "oversampling", "undersampling")
 
     config.model = "resnet10"
-    config.conv_impl = "xla"
     config.preprocess = "scale"
     config.train.input_scale = 1 / 255
     config.train.batch_size = 256

@@ -43,7 +43,8 @@ def get_config() -> ml_collections.ConfigDict:
     config.model = "lenet5"
     config.preprocess = "scale"  # pixels x train.input_scale
     config.zca_epsilon = 0.1  # used by preprocess='gcn_zca' only
-    config.conv_impl = "im2col"  # 'xla' for lax.conv; the outputs agree to float tolerance
+    # 'im2col', 'xla' (lax.conv) or 'auto' (measured best per backend); outputs agree to float tolerance.
+    config.conv_impl = "auto"
     config.compute_dtype = "float32"  # 'bfloat16' on GPUs: bf16 operands, fp32 accumulation
 
     config.train = ml_collections.ConfigDict()
