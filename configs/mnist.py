@@ -62,7 +62,16 @@ def get_config() -> ml_collections.ConfigDict:
     # test set; MNIST trains once at base_lr.
     config.train.lr_grid = ()
     config.train.lr_repeats = 1
-    config.two_phase_lr_factor = 0.1
+    config.two_phase_lr_factor = 0.1  # also cRT's, which re-trains the output layer the same way
+
+    # Settings of the remedies beyond the paper (imbalance_jax.losses).
+    config.losses = ml_collections.ConfigDict()
+    config.losses.focal_gamma = 2.0
+    config.losses.effective_beta = 0.9999
+    config.losses.ldam_max_margin = 0.5
+    config.losses.ldam_scale = 30.0
+    config.losses.drw_fraction = 0.8  # LDAM's re-weighting starts at this fraction of the iterations
+    config.losses.logit_adjust_tau = 1.0
 
     # Networks per compiled step; 0 picks the most that fit the device's free memory.
     config.cohort_size = 0

@@ -23,6 +23,15 @@ def _check_target(target_rho):
         raise ValueError(f"target_rho={target_rho} must be >= 1 (1 balances the classes fully)")
 
 
+def _resized(members: np.ndarray, target: int, rng: np.random.Generator) -> list:
+    """A class's examples grown to target by whole copies plus a random remainder, or cut to target."""
+    n = len(members)
+    if target <= n:
+        return [rng.choice(members, target, replace=False)]
+    extra = target - n
+    return [members, np.tile(members, extra // n), rng.choice(members, extra % n, replace=False)]
+
+
 def oversample(labels: np.ndarray, seed: int, target_rho: float = 1.0) -> np.ndarray:
     """Indices that replicate examples of each class below max_count / target_rho up to that size.
 
@@ -36,11 +45,19 @@ def oversample(labels: np.ndarray, seed: int, target_rho: float = 1.0) -> np.nda
     out = []
     for c, n in zip(classes, counts):
         members = np.flatnonzero(labels == c)
-        out.append(members)
-        if n < target:
-            extra = target - n
-            out.append(np.tile(members, extra // n))
-            out.append(rng.choice(members, extra % n, replace=False))
+        out += _resized(members, target, rng) if n < target else [members]
+    return np.sort(np.concatenate(out))
+
+
+def sqrt_sample(labels: np.ndarray, seed: int) -> np.ndarray:
+    """Indices of a set of the same size in which class c has a share ~ sqrt(n_c) (square-root sampling)."""
+    labels, classes, counts = _class_counts(labels)
+    shares = np.sqrt(counts) / np.sqrt(counts).sum()
+    targets = np.maximum(1, np.round(shares * len(labels)).astype(int))
+    rng = np.random.default_rng(seed)
+    out = []
+    for c, target in zip(classes, targets):
+        out += _resized(np.flatnonzero(labels == c), int(target), rng)
     return np.sort(np.concatenate(out))
 
 
@@ -62,10 +79,17 @@ class IndexTable(NamedTuple):
 
     indices: np.ndarray  # int32 [networks, width]; row i's first lengths[i] entries are its set
     lengths: np.ndarray  # int32 [networks]
+    class_offsets: np.ndarray | None = None  # int32 [networks, classes]: where each class's block starts
+    class_counts: np.ndarray | None = None  # int32 [networks, classes]
 
 
-def index_table(index_sets: list[np.ndarray], width: int | None = None) -> IndexTable:
-    """Packs per-network index arrays (into the device dataset) into one padded IndexTable."""
+def index_table(index_sets: list[np.ndarray], width: int | None = None, labels: np.ndarray | None = None,
+                num_classes: int | None = None) -> IndexTable:
+    """Packs per-network index arrays (into the device dataset) into one padded IndexTable.
+
+    Given the dataset's labels, each row is ordered by class and the class blocks are recorded,
+    which class-aware sampling walks.
+    """
     lengths = np.array([len(s) for s in index_sets], np.int32)
     if (lengths == 0).any():
         raise ValueError(f"network {int(np.argmin(lengths))} has an empty training set")
@@ -73,9 +97,14 @@ def index_table(index_sets: list[np.ndarray], width: int | None = None) -> Index
     if lengths.max() > width:
         raise ValueError(f"width={width} is below the largest set ({lengths.max()}); pass a larger width")
     table = np.zeros((len(index_sets), width), np.int32)
+    offsets = counts = None
+    if labels is not None:
+        index_sets = [s[np.argsort(labels[s], kind="stable")] for s in index_sets]
+        counts = np.stack([np.bincount(labels[s], minlength=num_classes) for s in index_sets]).astype(np.int32)
+        offsets = (np.cumsum(counts, axis=1) - counts).astype(np.int32)
     for row, s in zip(table, index_sets):
         row[: len(s)] = s
-    return IndexTable(table, lengths)
+    return IndexTable(table, lengths, offsets, counts)
 
 
 # --- per-epoch permutations computed on the device -------------------------------------------
@@ -130,3 +159,17 @@ def batch_positions(step: jax.Array, batch_size: int, length: jax.Array, seed: j
     epoch, offset = flat // length, flat % length
     key = _mix32(seed.astype(jnp.uint32) * jnp.uint32(0x85EBCA6B) + _mix32(epoch))
     return permute(offset, length, key)
+
+
+def class_aware_positions(step: jax.Array, batch_size: int, class_offsets: jax.Array, class_counts: jax.Array,
+                          seed: jax.Array) -> jax.Array:
+    """Row positions of a class-balanced batch (Shen et al. 2016): classes in turn, each class's
+    examples walked in a fresh permutation per pass over that class."""
+    num_classes = class_counts.shape[0]
+    flat = step.astype(jnp.uint32) * batch_size + jnp.arange(batch_size, dtype=jnp.uint32)
+    cls = (flat % num_classes).astype(jnp.int32)
+    draw = flat // num_classes
+    size = jnp.maximum(class_counts[cls], 1).astype(jnp.uint32)
+    epoch, offset = draw // size, draw % size
+    key = _mix32(seed.astype(jnp.uint32) * jnp.uint32(0x27D4EB2F) + _mix32(epoch * jnp.uint32(977) + cls.astype(jnp.uint32)))
+    return class_offsets[cls] + permute(offset, size, key)

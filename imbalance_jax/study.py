@@ -18,7 +18,7 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from imbalance_jax import checkpoint, distributed, imbalance, methods, metrics, sampling, sizing, train
+from imbalance_jax import checkpoint, distributed, imbalance, losses, methods, metrics, sampling, sizing, train
 from imbalance_jax.data import BalancedData, load_balanced, preprocessing, streaming
 from imbalance_jax.models import get_model
 
@@ -141,7 +141,9 @@ def training_indices(spec: NetworkSpec, labels: np.ndarray) -> np.ndarray:
         return subset[sampling.oversample(labels[subset], spec.set_seed + 1, method.target_rho)]
     if method.sampler == "undersample":
         return subset[sampling.undersample(labels[subset], spec.set_seed + 1, method.target_rho)]
-    return subset
+    if method.sampler == "sqrt":
+        return subset[sampling.sqrt_sample(labels[subset], spec.set_seed + 1)]
+    return subset  # class-aware sampling walks the imbalanced set class by class
 
 
 def pack_cohorts(specs: list[NetworkSpec], cohort_size: int) -> list[list[NetworkSpec]]:
@@ -193,6 +195,9 @@ class Study:
         self.specs = plan_networks(config, self.data.num_classes, self.data.n_max,
                                    np.bincount(self.data.y_train, minlength=self.data.num_classes))
         self.model = build_model(config, self.data.num_classes)
+        if not getattr(self.model, "has_cosine_head", True) and any(s.method == "ldam_drw" for s in self.specs):
+            raise ValueError(f"method 'ldam_drw' needs cosine logits from a fully connected head; model="
+                             f"{config.model!r} has none, use lenet5 or resnet10")
         self.hp = hparams(config)
         self._check_workdir()
         self.cohort_size = self._resolve_cohort_size()
@@ -352,20 +357,27 @@ class Study:
     def _cohort_inputs(self, cohort: list[NetworkSpec]):
         labels = self.data.y_train
         index_sets = [training_indices(s, labels) for s in cohort]
-        # One width for the whole study, so every cohort reuses the same compiled step.
-        table = sampling.index_table(index_sets, width=len(labels))
+        # One width for the whole study, so every cohort reuses the same compiled step; rows in
+        # class order, with class blocks, for class-aware sampling.
+        table = sampling.index_table(index_sets, width=len(labels), labels=labels, num_classes=self.data.num_classes)
+        parsed = [methods.parse(s.method) for s in cohort]
         plan = train.CohortPlan(
             table=jnp.asarray(table.indices), lengths=jnp.asarray(table.lengths),
             seeds=jnp.asarray([s.init_seed for s in cohort], jnp.uint32),
             lr_scales=jnp.asarray([s.base_lr / self.hp.base_lr * (self.config.two_phase_lr_factor if s.parent else 1.0)
                                    for s in cohort], jnp.float32),
-            finetune_last=jnp.asarray([s.parent is not None for s in cohort]))
+            finetune_last=jnp.asarray([s.parent is not None for s in cohort]),
+            class_aware=jnp.asarray([m.sampler == "class_aware" for m in parsed]),
+            class_offsets=jnp.asarray(table.class_offsets), class_counts=jnp.asarray(table.class_counts))
+        objective = train.stack_objectives([
+            losses.objective_for(m.loss, s.class_counts, self.config.losses, self.hp.max_iter)
+            for s, m in zip(cohort, parsed)])
         if cohort[0].parent is None:
             state = train.init_state(self.model, np.array([s.init_seed for s in cohort]),
-                                     self.input_shape, self._fit_preprocess(cohort))
+                                     self.input_shape, self._fit_preprocess(cohort), objective)
         else:
             parents = self.parent_states([s.parent for s in cohort])
-            state = train.fresh_state(parents["params"], parents["preprocess"])
+            state = train.fresh_state(parents["params"], parents["preprocess"], objective)
         return state, plan
 
     def _fit_preprocess(self, cohort: list[NetworkSpec]):
@@ -409,9 +421,13 @@ class Study:
                     f"cohort {i} ({self.cohort_dir(i)}) is not trained; run launch.study to train it first")
             if os.path.exists(self.eval_path(i)) and not force:
                 continue
-            probs = self.predict(self.restore(i), x_test)
+            state = self.restore(i)
+            probs = self.predict(state, x_test)
+            taus = sorted({m.tau for s in cohort for m in map(methods.parse, s.reported) if m.evaluation == "tau_norm"})
+            head = self.model.last_layers[-1]
+            tau_normalized = {t: self.predict(tau_normalize(state, head, t), x_test) for t in taus}
             train_sizes = checkpoint.read_meta(self.cohort_dir(i))["train_sizes"]
-            rows = evaluate_cohort(cohort, train_sizes, probs, y_test, self.config, i)
+            rows = evaluate_cohort(cohort, train_sizes, probs, y_test, self.config, i, tau_normalized)
             os.makedirs(os.path.dirname(self.eval_path(i)), exist_ok=True)
             checkpoint.write_json(self.eval_path(i), rows)
             logging.info("evaluated cohort %d/%d (%d networks)", i + 1, len(self.cohorts), len(cohort))
@@ -476,45 +492,70 @@ def curve_rows(cohort: list[NetworkSpec], curves: Optional[dict]) -> list[dict]:
 
 
 @jax.jit
-def _scores(probs, labels, prior):
-    """Per-network metrics of probs and of the prior-thresholded probs: probs [N, n, C]."""
-    def one(p, pr):
-        t = metrics.threshold(p, pr)
-        out = {}
-        for key, s in (("plain", p), ("thresholded", t)):
-            recall = metrics.per_class_recall(s, labels)
-            class_auc = metrics.per_class_auc(s, labels)
-            out[key] = {"auc": jnp.mean(class_auc), "accuracy": metrics.accuracy(s, labels),
-                        "balanced_accuracy": jnp.mean(recall), "macro_f1": metrics.macro_f1(s, labels),
-                        "per_class_recall": recall, "per_class_auc": class_auc}
-        return out
-    return jax.vmap(one)(probs, prior)
+def _metrics(scores, labels):
+    """Metrics of score matrices [R, n, C] against the test labels."""
+    def one(s):
+        recall = metrics.per_class_recall(s, labels)
+        class_auc = metrics.per_class_auc(s, labels)
+        return {"auc": jnp.mean(class_auc), "accuracy": metrics.accuracy(s, labels),
+                "balanced_accuracy": jnp.mean(recall), "macro_f1": metrics.macro_f1(s, labels),
+                "per_class_recall": recall, "per_class_auc": class_auc}
+    return jax.vmap(one)(scores)
+
+
+def method_scores(method: methods.Method, probs: jax.Array, prior: jax.Array, tau_normalized: dict) -> jax.Array:
+    """A network's test scores under a method's evaluation: [n, C] from its softmax [n, C]."""
+    if method.evaluation == "threshold":
+        return metrics.threshold(probs, prior)
+    if method.evaluation == "posthoc":
+        return probs / prior ** method.tau  # tau = 1 is thresholding
+    if method.evaluation == "tau_norm":
+        return tau_normalized[method.tau]
+    return probs
 
 
 def evaluate_cohort(cohort: list[NetworkSpec], train_sizes: list[int], probs: jax.Array, labels: jax.Array,
-                    config: ml_collections.ConfigDict, cohort_index: int) -> list[dict]:
-    """Result rows of every (network, reported method) of a cohort from its test probabilities."""
+                    config: ml_collections.ConfigDict, cohort_index: int, tau_normalized=None,
+                    rows_per_call: int = 256) -> list[dict]:
+    """Result rows of every (network, reported method) of a cohort from its test probabilities.
+
+    tau_normalized maps each tau to the cohort's softmax [N, n, C] with tau-normalised output weights.
+    """
+    tau_normalized = tau_normalized or {}
     counts = np.array([s.class_counts for s in cohort], np.float32)
     prior = jnp.asarray(counts / counts.sum(1, keepdims=True))
-    scores = jax.tree.map(np.asarray, _scores(probs, labels, prior))
+    wanted = [(j, methods.parse(name)) for j, spec in enumerate(cohort) for name in spec.reported]
+    results = []
+    for start in range(0, len(wanted), rows_per_call):
+        part = wanted[start:start + rows_per_call]
+        scores = jnp.stack([method_scores(m, probs[j], prior[j], {t: p[j] for t, p in tau_normalized.items()})
+                            for j, m in part])
+        results.append(jax.tree.map(np.asarray, _metrics(scores, labels)))
+    merged = jax.tree.map(lambda *xs: np.concatenate(xs), *results) if results else {}
     rows = []
-    for j, spec in enumerate(cohort):
-        for name in spec.reported:
-            kind = "thresholded" if methods.parse(name).thresholded else "plain"
-            rows.append(dict(
-                dataset=config.dataset, imbalance=spec.imbalance, rho=spec.rho,
-                mu="" if spec.mu is None else spec.mu,
-                minority_classes=" ".join(map(str, spec.minority_classes)), seed=spec.set_seed,
-                repetition=spec.repetition, method=name,
-                auc=float(scores[kind]["auc"][j]), accuracy=float(scores[kind]["accuracy"][j]),
-                balanced_accuracy=float(scores[kind]["balanced_accuracy"][j]),
-                macro_f1=float(scores[kind]["macro_f1"][j]),
-                per_class_recall=" ".join(f"{v:.4f}" for v in scores[kind]["per_class_recall"][j]),
-                per_class_auc=" ".join(f"{v:.4f}" for v in scores[kind]["per_class_auc"][j]),
-                train_size=train_sizes[j], iterations=config.train.iterations,
-                lr=spec.base_lr, lr_run=spec.lr_run,
-                network=spec.name, cohort=cohort_index))
+    for r, (j, method) in enumerate(wanted):
+        spec = cohort[j]
+        rows.append(dict(
+            dataset=config.dataset, imbalance=spec.imbalance, rho=spec.rho, mu="" if spec.mu is None else spec.mu,
+            minority_classes=" ".join(map(str, spec.minority_classes)), seed=spec.set_seed,
+            repetition=spec.repetition, method=method.name,
+            auc=float(merged["auc"][r]), accuracy=float(merged["accuracy"][r]),
+            balanced_accuracy=float(merged["balanced_accuracy"][r]), macro_f1=float(merged["macro_f1"][r]),
+            per_class_recall=" ".join(f"{v:.4f}" for v in merged["per_class_recall"][r]),
+            per_class_auc=" ".join(f"{v:.4f}" for v in merged["per_class_auc"][r]),
+            train_size=train_sizes[j], iterations=config.train.iterations, lr=spec.base_lr, lr_run=spec.lr_run,
+            network=spec.name, cohort=cohort_index))
     return rows
+
+
+def tau_normalize(state, head: str, tau: float):
+    """The state with its output layer's class weight vectors divided by their norm^tau (Kang et al. 2020)."""
+    def scale(kernel):  # [N, ..., C]: a norm per network and class over the other axes
+        axes = tuple(range(1, kernel.ndim - 1))
+        return kernel / jnp.maximum(jnp.sqrt(jnp.sum(kernel * kernel, axis=axes, keepdims=True)), 1e-12) ** tau
+    params = dict(state["params"]["params"])
+    params[head] = {**params[head], "kernel": scale(params[head]["kernel"])}
+    return {**state, "params": {**state["params"], "params": params}}
 
 
 class _Progress:

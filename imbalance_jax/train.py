@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from imbalance_jax import sampling
+from imbalance_jax import losses, sampling
 from imbalance_jax.data import preprocessing
 
 PyTree = Any
@@ -73,15 +73,23 @@ class CohortPlan(NamedTuple):
     seeds: jax.Array  # uint32 [N]: data order and dropout
     lr_scales: jax.Array  # float32 [N]: multiplies the schedule (0.1 for two-phase)
     finetune_last: jax.Array  # bool [N]: train only the model's last_layers
+    class_aware: Any = None  # bool [N]: class-balanced batches instead of the permutation walk
+    class_offsets: Any = None  # int32 [N, C]: class blocks of each (class-ordered) table row
+    class_counts: Any = None  # int32 [N, C]
 
 
 def init_state(model: nn.Module, init_seeds: np.ndarray, input_shape: tuple,
-               preprocess: PyTree = None) -> PyTree:
+               preprocess: PyTree = None, objective: PyTree = None) -> PyTree:
     """A fresh cohort state: network i initialised from jax.random.key(init_seeds[i])."""
     dummy = jnp.zeros((1, *input_shape), jnp.float32)
     keys = jax.vmap(jax.random.key)(jnp.asarray(init_seeds, jnp.uint32))
     params = jax.jit(jax.vmap(lambda k: model.init(k, dummy)))(keys)
-    return fresh_state(params, preprocess)
+    return fresh_state(params, preprocess, objective)
+
+
+def stack_objectives(objectives: list) -> losses.Objective:
+    """Per-network Objectives stacked on a leading network axis, as jax arrays."""
+    return jax.tree.map(lambda *xs: jnp.asarray(np.stack(xs)), *objectives)
 
 
 def abstract_state(model: nn.Module, num_networks: int, input_shape: tuple, preprocess: str = "scale") -> PyTree:
@@ -95,17 +103,28 @@ def abstract_state(model: nn.Module, num_networks: int, input_shape: tuple, prep
     state["preprocess"] = pre or {}
     return state
 
-
-def fresh_state(variables: PyTree, preprocess: PyTree = None) -> PyTree:
+def fresh_state(variables: PyTree, preprocess: PyTree = None, objective: PyTree = None) -> PyTree:
     """Cohort state at step 0 with zero velocity around the given (stacked) model variables.
 
     state["params"] holds all of flax's variables ({"params", and "batch_stats" for models with
     batch norm}); velocity exists for the trainable "params" only. preprocess holds each network's
     fitted input transform (e.g. its ZCA), saved with the state so evaluation applies exactly what
-    training did; it is never trained.
+    training did; it is never trained. objective holds each network's loss parameters (plain
+    cross-entropy when None), saved too, since cosine-logit networks (LDAM) also predict with them.
     """
+    if objective is None:
+        num_networks = jax.tree.leaves(variables)[0].shape[0]
+        num_classes = _num_classes(variables)
+        objective = stack_objectives([losses.neutral(num_classes)] * num_networks)
     return {"params": variables, "velocity": jax.tree.map(jnp.zeros_like, variables["params"]),
-            "step": jnp.zeros((), jnp.int32), "preprocess": preprocess or {}}
+            "step": jnp.zeros((), jnp.int32), "preprocess": preprocess or {}, "objective": objective}
+
+
+def _num_classes(variables) -> int:
+    """The number of classes: the last dimension of the last parameter leaf that holds a kernel."""
+    kernels = [x for path, x in jax.tree_util.tree_leaves_with_path(variables["params"])
+               if path[-1].key == "kernel"]
+    return kernels[-1].shape[-1]
 
 
 def _update_multipliers(trainable, finetune_last, last_layers):
@@ -119,20 +138,20 @@ def make_update(model: nn.Module, hp: TrainHParams):
     """The pure cohort update from a batch: (state, images [N, B, ...], labels, key, plan) -> (state, metrics)."""
     last_layers = tuple(getattr(model, "last_layers", ()))
 
-    def loss_fn(trainable, others, images, labels, key, preprocess):
+    def loss_fn(trainable, others, images, labels, key, preprocess, objective, step):
         x = preprocessing.apply(hp.preprocess, images, preprocess, hp.input_scale)
         mutable = list(others)
         out = model.apply({"params": trainable, **others}, x, train=True, rngs={"dropout": key},
-                          mutable=mutable or False)
+                          mutable=mutable or False, cosine=objective.cosine, scale=objective.logit_scale)
         logits, new_others = out if mutable else (out, {})
-        loss = -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), labels[:, None], axis=1))
+        loss = losses.loss(logits, labels, objective, step)
         return loss, (loss, jnp.mean(jnp.argmax(logits, -1) == labels), new_others)
 
-    def network_step(variables, velocity, images, labels, lr, finetune_last, key, preprocess):
+    def network_step(variables, velocity, images, labels, lr, finetune_last, key, preprocess, objective, step):
         trainable = variables["params"]
         others = {k: v for k, v in variables.items() if k != "params"}
         grads, (loss, acc, new_others) = jax.grad(loss_fn, has_aux=True)(
-            trainable, others, images, labels, key, preprocess)
+            trainable, others, images, labels, key, preprocess, objective, step)
         mult = _update_multipliers(trainable, finetune_last, last_layers)
         # Caffe's SGD: the learning rate sits inside the velocity.
         velocity = jax.tree.map(
@@ -146,10 +165,10 @@ def make_update(model: nn.Module, hp: TrainHParams):
     def update(state, images, labels, key, plan: CohortPlan):
         lr = learning_rate(hp, state["step"]) * plan.lr_scales
         keys = jax.vmap(lambda s: jax.random.fold_in(key, s))(plan.seeds)
-        variables, velocity, loss, acc = jax.vmap(network_step)(
-            state["params"], state["velocity"], images, labels, lr, plan.finetune_last, keys, state["preprocess"])
-        return ({"params": variables, "velocity": velocity, "step": state["step"] + 1,
-                 "preprocess": state["preprocess"]},
+        variables, velocity, loss, acc = jax.vmap(network_step, (0,) * 9 + (None,))(
+            state["params"], state["velocity"], images, labels, lr, plan.finetune_last, keys, state["preprocess"],
+            state["objective"], state["step"])
+        return ({**state, "params": variables, "velocity": velocity, "step": state["step"] + 1},
                 {"loss": loss, "accuracy": acc})
 
     return update
@@ -167,9 +186,17 @@ def make_train_step(model: nn.Module, hp: TrainHParams):
 
 def batch_indices(plan: CohortPlan, step: jax.Array, batch_size: int) -> jax.Array:
     """Dataset indices of every network's batch at a step: [N, batch_size]."""
-    def one(row, length, seed):
-        return row[sampling.batch_positions(step, batch_size, length, seed)]
-    return jax.vmap(one)(plan.table, plan.lengths, plan.seeds)
+    if plan.class_aware is None:
+        def walk(row, length, seed):
+            return row[sampling.batch_positions(step, batch_size, length, seed)]
+        return jax.vmap(walk)(plan.table, plan.lengths, plan.seeds)
+
+    def one(row, length, seed, aware, offsets, counts):
+        walked = sampling.batch_positions(step, batch_size, length, seed)
+        balanced = sampling.class_aware_positions(step, batch_size, offsets, counts, seed)
+        return row[jnp.where(aware, balanced, walked)]
+    return jax.vmap(one)(plan.table, plan.lengths, plan.seeds, plan.class_aware, plan.class_offsets,
+                         plan.class_counts)
 
 
 def make_train_chunk(model: nn.Module, hp: TrainHParams, dropout_seed: int = 0, batch_sharding=None):
@@ -218,14 +245,14 @@ def make_stream_chunk(model: nn.Module, hp: TrainHParams, dropout_seed: int = 0)
 def make_predict(model: nn.Module, hp: TrainHParams, batch_size: int = 1000):
     """Returns predict(state, images uint8) -> softmax probabilities [N, n, classes] of a cohort state."""
     @jax.jit
-    def predict_batch(params, preprocess, images):
-        def one(p, pre):
+    def predict_batch(params, preprocess, objective, images):
+        def one(p, pre, obj):
             x = preprocessing.apply(hp.preprocess, images, pre, hp.input_scale)
-            return jax.nn.softmax(model.apply(p, x, train=False))
-        return jax.vmap(one)(params, preprocess)
+            return jax.nn.softmax(model.apply(p, x, train=False, cosine=obj.cosine, scale=obj.logit_scale))
+        return jax.vmap(one)(params, preprocess, objective)
 
     def predict(state, images):
-        outs = [predict_batch(state["params"], state["preprocess"], images[i:i + batch_size])
+        outs = [predict_batch(state["params"], state["preprocess"], state["objective"], images[i:i + batch_size])
                 for i in range(0, len(images), batch_size)]
         return jnp.concatenate(outs, axis=1)
 

@@ -74,3 +74,25 @@ def test_each_epoch_walks_a_fresh_permutation():
     assert len({tuple(e) for e in epochs}) == 6
     other_seed = np.asarray(sampling.batch_positions(jnp.int32(0), batch, jnp.int32(n), jnp.int32(8)))
     assert not np.array_equal(other_seed, walk[:batch])
+
+
+def test_sqrt_sampling_shares():
+    idx = sampling.sqrt_sample(LABELS, seed=0)
+    counts = np.bincount(LABELS[idx])
+    expected = np.sqrt([5, 20, 50, 50]) / np.sqrt([5, 20, 50, 50]).sum() * len(LABELS)
+    assert np.abs(counts - expected).max() <= 1 and idx.max() < len(LABELS)
+    assert set(np.flatnonzero(LABELS == 0)) <= set(idx.tolist())  # the smallest class is kept whole
+
+
+def test_class_aware_batches_are_balanced_and_walk_each_class():
+    labels = np.repeat(np.arange(4), [2, 5, 9, 30])
+    table = sampling.index_table([np.arange(len(labels))], labels=labels, num_classes=4)
+    row = table.indices[0]
+    assert labels[row[: table.lengths[0]]].tolist() == sorted(labels.tolist())
+    draws = np.concatenate([np.asarray(sampling.class_aware_positions(
+        jnp.int32(s), 8, jnp.asarray(table.class_offsets[0]), jnp.asarray(table.class_counts[0]), jnp.uint32(3)))
+        for s in range(10)])
+    for batch in draws.reshape(10, 8):
+        assert np.bincount(labels[row[batch]], minlength=4).tolist() == [2, 2, 2, 2]
+    smallest = row[draws][labels[row[draws]] == 0]
+    assert sorted(smallest[:2].tolist()) == [0, 1]  # each pass over a class visits all its examples

@@ -18,9 +18,11 @@ class AllCNN(nn.Module):
 
     # Two-phase training fine-tunes the two 1x1 convolutions (Section 3.3.2).
     last_layers = ("conv8", "conv9")
+    # No fully connected head, so no cosine logits (LDAM needs lenet5 or resnet10).
+    has_cosine_head = False
 
     @nn.compact
-    def __call__(self, x, train: bool = False):
+    def __call__(self, x, train: bool = False, cosine=False, scale=1.0):
         x = nn.Dropout(0.2, deterministic=not train)(x)
         for i, (features, kernel, stride, padding) in enumerate(ALLCNN_LAYERS):
             x = nn.relu(Conv(features, kernel, self.conv_impl, self.dtype, stride, padding, name=f"conv{i + 1}")(x))

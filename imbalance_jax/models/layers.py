@@ -72,3 +72,13 @@ def max_pool_2x2(x):
     """2x2 stride-2 max pooling as reshape + max (its gradient is cheaper than select_and_scatter)."""
     b, h, w, c = x.shape
     return x.reshape(b, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+
+
+def cosine_head(dense: "Dense", features, cosine, scale):
+    """dense(features), or where `cosine` holds, scale * cos(features, dense's class weights) (LDAM)."""
+    plain = dense(features)
+    if cosine is False:  # statically off: skip the cosine logits entirely
+        return plain
+    from imbalance_jax.losses import cosine_logits
+
+    return jnp.where(cosine, scale * cosine_logits(features, dense.variables["params"]["kernel"]), plain)

@@ -2,7 +2,7 @@
 import flax.linen as nn
 import jax.numpy as jnp
 
-from imbalance_jax.models.layers import Conv, Dense, max_pool_2x2
+from imbalance_jax.models.layers import Conv, Dense, cosine_head, max_pool_2x2
 
 
 class LeNet5(nn.Module):
@@ -19,9 +19,10 @@ class LeNet5(nn.Module):
     last_layers = ("fc2",)
 
     @nn.compact
-    def __call__(self, x, train: bool = False):
+    def __call__(self, x, train: bool = False, cosine=False, scale=1.0):
+        """Logits; where `cosine` (traced per network), scale * cos(features, fc2's class weights)."""
         x = max_pool_2x2(Conv(20, 5, self.conv_impl, self.dtype, name="conv1")(x))
         x = max_pool_2x2(Conv(50, 5, self.conv_impl, self.dtype, name="conv2")(x))
         x = x.reshape(x.shape[0], -1)
         x = nn.relu(Dense(500, self.dtype, name="fc1")(x))
-        return Dense(self.num_classes, self.dtype, name="fc2")(x)
+        return cosine_head(Dense(self.num_classes, self.dtype, name="fc2"), x, cosine, scale)

@@ -2,7 +2,7 @@
 import flax.linen as nn
 import jax.numpy as jnp
 
-from imbalance_jax.models.layers import Conv, Dense
+from imbalance_jax.models.layers import Conv, Dense, cosine_head
 
 # Caffe's "msra" filler: zero-mean Gaussian with variance 2 / fan_in (Kaiming He et al. 2015).
 kaiming = nn.initializers.variance_scaling(2.0, "fan_in", "normal")
@@ -40,11 +40,11 @@ class ResNet10(nn.Module):
     last_layers = ("fc",)
 
     @nn.compact
-    def __call__(self, x, train: bool = False):
+    def __call__(self, x, train: bool = False, cosine=False, scale=1.0):
         x = Conv(64, 7, self.conv_impl, self.dtype, 2, 3, False, kaiming, name="conv1")(x)
         x = nn.relu(nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, name="bn1")(x))
         x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
         for i, features in enumerate((64, 128, 256, 512)):
             x = ResidualBlock(features, 1 if i == 0 else 2, self.conv_impl, self.dtype, name=f"block{i + 1}")(x, train)
         x = x.mean(axis=(1, 2))
-        return Dense(self.num_classes, self.dtype, name="fc")(x)
+        return cosine_head(Dense(self.num_classes, self.dtype, name="fc"), x, cosine, scale)

@@ -1,0 +1,99 @@
+"""Training objectives for imbalance, as one parametrised loss so they share a compiled step.
+
+Every network carries an Objective (a pytree of per-class arrays and scalars, saved with its
+checkpoint); cross-entropy is its neutral setting. The remedies:
+- class-weighted cross-entropy, inverse-frequency or effective-number weights (Cui et al. 2019);
+- focal loss (Lin et al. 2017): (1 - p_y)^gamma down-weights easy examples;
+- LDAM with deferred re-weighting (Cao et al. 2019): a margin ~ n_y^(-1/4) subtracted from the
+  true class's scaled cosine logit, effective-number weights switched on at a given iteration;
+- logit-adjusted loss (Menon et al. 2021): tau * log(prior) added to the logits in training;
+- balanced softmax (Ren et al. 2020): log(prior) added, i.e. the logit-adjusted loss at tau = 1.
+"""
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+LOSSES = ("cross_entropy", "weighted_ce", "effective_number_ce", "focal", "ldam_drw", "logit_adjusted",
+          "balanced_softmax")
+
+
+class Objective(NamedTuple):
+    """One network's loss parameters (numpy or jax arrays; a leading network axis in a cohort)."""
+
+    class_weights: np.ndarray  # [C]: weight of an example of class c (from reweight_step on)
+    reweight_step: np.ndarray  # []: iteration from which class_weights apply (0: always)
+    focal_gamma: np.ndarray  # []
+    margins: np.ndarray  # [C]: subtracted from the true class's (unscaled) logit
+    logit_scale: np.ndarray  # []: s, multiplies cosine logits
+    cosine: np.ndarray  # [] bool: logits are s * cos(features, class weights)
+    logit_adjust: np.ndarray  # [C]: added to the logits in training only
+
+
+def neutral(num_classes: int) -> Objective:
+    """Plain cross-entropy."""
+    return Objective(np.ones(num_classes, np.float32), np.int32(0), np.float32(0), np.zeros(num_classes, np.float32),
+                     np.float32(1), np.bool_(False), np.zeros(num_classes, np.float32))
+
+
+def inverse_frequency_weights(counts: np.ndarray) -> np.ndarray:
+    """w_c ~ 1 / n_c, normalised to sum to the number of classes."""
+    w = 1.0 / np.asarray(counts, np.float64)
+    return (w * len(w) / w.sum()).astype(np.float32)
+
+
+def effective_number_weights(counts: np.ndarray, beta: float) -> np.ndarray:
+    """w_c ~ (1 - beta) / (1 - beta^n_c) (Cui et al. 2019), normalised to sum to the number of classes."""
+    w = (1.0 - beta) / (1.0 - np.power(beta, np.asarray(counts, np.float64)))
+    return (w * len(w) / w.sum()).astype(np.float32)
+
+
+def ldam_margins(counts: np.ndarray, max_margin: float) -> np.ndarray:
+    """m_c ~ n_c^(-1/4), scaled so the largest margin is max_margin (Cao et al. 2019)."""
+    m = np.power(np.asarray(counts, np.float64), -0.25)
+    return (m * max_margin / m.max()).astype(np.float32)
+
+
+def objective_for(loss: str, class_counts, settings, iterations: int) -> Objective:
+    """The Objective of a named loss for a training set with these class counts (before sampling)."""
+    counts = np.maximum(np.asarray(class_counts, np.float64), 1)
+    prior = counts / counts.sum()
+    obj = neutral(len(counts))
+    if loss == "cross_entropy":
+        return obj
+    if loss == "weighted_ce":
+        return obj._replace(class_weights=inverse_frequency_weights(counts))
+    if loss == "effective_number_ce":
+        return obj._replace(class_weights=effective_number_weights(counts, settings.effective_beta))
+    if loss == "focal":
+        return obj._replace(focal_gamma=np.float32(settings.focal_gamma))
+    if loss == "ldam_drw":
+        return obj._replace(
+            class_weights=effective_number_weights(counts, settings.effective_beta),
+            reweight_step=np.int32(round(settings.drw_fraction * iterations)),
+            margins=ldam_margins(counts, settings.ldam_max_margin), logit_scale=np.float32(settings.ldam_scale),
+            cosine=np.bool_(True))
+    if loss == "logit_adjusted":
+        return obj._replace(logit_adjust=(settings.logit_adjust_tau * np.log(prior)).astype(np.float32))
+    if loss == "balanced_softmax":
+        return obj._replace(logit_adjust=np.log(prior).astype(np.float32))
+    raise ValueError(f"loss={loss!r} is unknown; use one of {LOSSES}")
+
+
+def loss(logits: jax.Array, labels: jax.Array, obj: Objective, step: jax.Array) -> jax.Array:
+    """Mean loss of a batch: logits [B, C] (already s * cos for cosine networks), labels [B]."""
+    onehot = jax.nn.one_hot(labels, logits.shape[-1])
+    z = logits - onehot * obj.margins * obj.logit_scale + obj.logit_adjust
+    log_p = jnp.sum(onehot * jax.nn.log_softmax(z), axis=-1)
+    # (1 - p)^gamma with the base kept off zero, so gamma = 0 has a finite gradient everywhere.
+    focal = jnp.power(jnp.maximum(1.0 - jnp.exp(log_p), 1e-12), obj.focal_gamma)
+    weights = jnp.where(step >= obj.reweight_step, obj.class_weights[labels], 1.0)
+    return jnp.mean(weights * focal * -log_p)
+
+
+def cosine_logits(features: jax.Array, kernel: jax.Array) -> jax.Array:
+    """cos(features, each class's weight vector): [B, D] x [D, C] -> [B, C]."""
+    f = features / jnp.maximum(jnp.linalg.norm(features, axis=-1, keepdims=True), 1e-12)
+    w = kernel / jnp.maximum(jnp.linalg.norm(kernel, axis=0, keepdims=True), 1e-12)
+    return f @ w
