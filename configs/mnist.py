@@ -31,6 +31,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.imbalance.step_mus = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
     config.imbalance.linear_rhos = RHOS
     config.imbalance.step_settings = ()  # extra (mu, rho, repetitions) step settings
+    config.imbalance.exponential_rhos = ()  # long-tail imbalance (not in the paper)
     config.imbalance.repetitions = 50
     config.imbalance.minority = "random"  # new minority classes every repetition
 

@@ -42,6 +42,21 @@ def linear_counts(num_classes: int, n_max: int, rho: float) -> np.ndarray:
     return np.round(np.linspace(smallest, n_max, num_classes)).astype(np.int64)
 
 
+def exponential_counts(num_classes: int, n_max: int, rho: float) -> np.ndarray:
+    """Per-class counts of exponential (long-tail) imbalance, rising to n_max: n_max * rho^(-(C-1-c)/(C-1)).
+
+    As CIFAR-10-LT (Cui et al. 2019; Cao et al. 2019), listed smallest first like the other shapes.
+    >>> exponential_counts(10, 5000, 100).tolist()[:3]
+    [50, 83, 139]
+    """
+    _check_rho(rho)
+    _check_n_max(n_max)
+    if num_classes < 2:
+        raise ValueError(f"num_classes={num_classes} must be at least 2 for exponential imbalance")
+    exponents = (num_classes - 1 - np.arange(num_classes)) / (num_classes - 1)
+    return np.maximum(1, np.round(n_max * np.power(float(rho), -exponents))).astype(np.int64)
+
+
 def _check_n_max(n_max):
     if n_max < 1:
         raise ValueError(f"n_max={n_max} must be a positive number of examples per class")

@@ -177,6 +177,7 @@ def figures(rows: list[dict], outdir: str) -> dict:
     os.makedirs(outdir, exist_ok=True)
     step = [r for r in rows if r["imbalance"] == "step" and "_to_" not in r["method"]]
     linear = [r for r in rows if r["imbalance"] == "linear" and "_to_" not in r["method"]]
+    longtail = [r for r in rows if r["imbalance"] == "exponential" and "_to_" not in r["method"]]
     partial = [r for r in rows if r["imbalance"] == "step" and r["method"] in
                ("baseline", "oversampling", "undersampling") or "_to_" in r["method"]]
     untreshold = [r for r in step if r["method"] not in THRESHOLDED]
@@ -200,6 +201,15 @@ def figures(rows: list[dict], outdir: str) -> dict:
         _panels(os.path.join(outdir, "fig5_linear_auc_vs_rho.png"), made["fig5_linear_auc_vs_rho.png"],
                 [("linear imbalance", [r for r in linear if r["method"] not in THRESHOLDED])],
                 "rho", "auc", "imbalance ratio rho", "multi-class ROC AUC", logx=True)
+    if longtail:
+        made["fig_longtail_auc_vs_rho.png"] = "ROC AUC against rho, exponential (long-tail) imbalance"
+        _panels(os.path.join(outdir, "fig_longtail_auc_vs_rho.png"), made["fig_longtail_auc_vs_rho.png"],
+                [("exponential imbalance", [r for r in longtail if r["method"] not in THRESHOLDED])],
+                "rho", "auc", "imbalance ratio rho", "multi-class ROC AUC", logx=True)
+        made["fig_longtail_accuracy_vs_rho.png"] = "Accuracy against rho, exponential (long-tail) imbalance"
+        _panels(os.path.join(outdir, "fig_longtail_accuracy_vs_rho.png"), made["fig_longtail_accuracy_vs_rho.png"],
+                [("exponential imbalance", longtail)], "rho", "accuracy", "imbalance ratio rho", "accuracy",
+                logx=True)
     if any("_to_" in r["method"] for r in partial):
         made["fig7_partial_sampling.png"] = "Fig. 7: sampling to reduced imbalance ratios"
         _fig7(os.path.join(outdir, "fig7_partial_sampling.png"), partial, made["fig7_partial_sampling.png"])

@@ -76,13 +76,16 @@ def imbalanced_sets(config: ml_collections.ConfigDict, num_classes: int, n_max: 
     # Individual (mu, rho, repetitions) settings, beside the rho x mu product (the ImageNet grid).
     settings += [("step", float(rho), float(mu), int(reps)) for mu, rho, reps in grid.get("step_settings", ())]
     settings += [("linear", float(rho), None, repetitions) for rho in grid.linear_rhos]
+    settings += [("exponential", float(rho), None, repetitions) for rho in grid.get("exponential_rhos", ())]
     if not settings:
-        raise ValueError("the config's grid is empty; give imbalance.step_rhos with step_mus, step_settings "
-                         "or linear_rhos")
+        raise ValueError("the config's grid is empty; give imbalance.step_rhos with step_mus, step_settings, "
+                         "linear_rhos or exponential_rhos")
     sets = []
     for kind, rho, mu, reps in settings:
-        counts = (imbalance.step_counts(num_classes, n_max, rho, mu) if kind == "step"
-                  else imbalance.linear_counts(num_classes, n_max, rho))
+        shape = {"step": lambda: imbalance.step_counts(num_classes, n_max, rho, mu),
+                 "linear": lambda: imbalance.linear_counts(num_classes, n_max, rho),
+                 "exponential": lambda: imbalance.exponential_counts(num_classes, n_max, rho)}
+        counts = shape[kind]()
         for rep in range(reps):
             set_seed = _seed(config.seed, kind, rho, mu, rep)
             by_label = imbalance.assign_counts(counts, grid.minority, set_seed, short)

@@ -91,3 +91,46 @@ def test_tfds_dataset_under_mock_data():
     with tfds.testing.mock_data(num_examples=12):
         x, y = data.load("mnist", "train")
     assert x.shape == (12, 28, 28, 1) and x.dtype == np.uint8 and y.shape == (12,)
+
+
+def _png(path, array):
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+
+
+def test_npz_dataset_and_its_errors(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = dict(x_train=rng.integers(0, 255, (30, 8, 8), dtype=np.uint8), y_train=np.arange(30) % 3,
+                  x_test=rng.integers(0, 255, (9, 8, 8), dtype=np.uint8), y_test=np.arange(9) % 3)
+    np.savez(tmp_path / "ok.npz", **arrays)
+    x, y = data.load(f"npz:{tmp_path}/ok.npz", "train")
+    assert x.shape == (30, 8, 8, 1) and y.tolist() == (np.arange(30) % 3).tolist()
+    np.savez(tmp_path / "gap.npz", **{**arrays, "y_train": np.where(arrays["y_train"] == 1, 2, arrays["y_train"])})
+    with pytest.raises(data.DatasetError, match="class 1 has no images"):
+        data.load(f"npz:{tmp_path}/gap.npz", "train")
+    np.savez(tmp_path / "range.npz", **{**arrays, "y_test": np.arange(9) % 4})
+    with pytest.raises(data.DatasetError, match="label 3 is outside the training classes 0..2"):
+        data.load(f"npz:{tmp_path}/range.npz", "test")
+    np.savez(tmp_path / "float.npz", **{**arrays, "x_train": arrays["x_train"] / 255.0})
+    with pytest.raises(data.DatasetError, match="uint8"):
+        data.load(f"npz:{tmp_path}/float.npz", "train")
+
+
+def test_folder_dataset_split_resize_and_errors(tmp_path):
+    rng = np.random.default_rng(0)
+    for c, name in enumerate(("cat", "dog")):
+        for i in range(10):
+            _png(tmp_path / "imgs" / name / f"{i}.png", rng.integers(0, 255, (12, 12, 3), dtype=np.uint8))
+    x, y = data.load(f"folder:{tmp_path}/imgs", "train")
+    xt, yt = data.load(f"folder:{tmp_path}/imgs", "test")
+    assert x.shape == (16, 12, 12, 3) and np.bincount(y).tolist() == [8, 8] and np.bincount(yt).tolist() == [2, 2]
+    x, _ = data.load(f"folder:{tmp_path}/imgs@6", "train")
+    assert x.shape[1:] == (6, 6, 3)
+    _png(tmp_path / "imgs" / "dog" / "big.png", rng.integers(0, 255, (20, 16, 3), dtype=np.uint8))
+    with pytest.raises(data.DatasetError, match="add @<size>"):
+        data.load(f"folder:{tmp_path}/imgs", "train")
+    (tmp_path / "imgs" / "empty").mkdir()
+    with pytest.raises(data.DatasetError, match="'empty' has no images"):
+        data.load(f"folder:{tmp_path}/imgs@6", "train")

@@ -59,3 +59,14 @@ def test_assign_counts_random_and_lowest():
     minorities = {tuple(imbalance.minority_classes(imbalance.assign_counts(counts, "random", s)))
                   for s in range(10)}
     assert len(minorities) > 1  # different seeds pick different minority classes
+
+
+def test_exponential_counts_long_tail():
+    counts = imbalance.exponential_counts(10, 5000, 100)
+    assert counts[0] == 50 and counts[-1] == 5000
+    expected = 5000 * 100.0 ** (-(9 - np.arange(10)) / 9)
+    assert np.abs(counts - expected).max() <= 0.5
+    ratios = counts[1:] / counts[:-1]
+    assert np.allclose(ratios, 100 ** (1 / 9), rtol=0.02)  # a constant ratio between neighbours
+    with pytest.raises(ValueError, match="rho=0.5"):
+        imbalance.exponential_counts(10, 5000, 0.5)

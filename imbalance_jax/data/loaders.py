@@ -27,10 +27,15 @@ def load(name: str, split: str) -> tuple[np.ndarray, np.ndarray]:
         return _load_idx_dir(name[len("idx:"):], split)
     if name.startswith("cifar:"):
         return _load_cifar_dir(name[len("cifar:"):], split)
+    if name.startswith("npz:"):
+        return _load_npz(name[len("npz:"):], split)
+    if name.startswith("folder:"):
+        return _load_folder(name[len("folder:"):], split)
     if name in TFDS_NAMES:
         return _load_tfds(name, split)
     raise DatasetError(
-        f"dataset={name!r} is unknown; use 'digits', 'idx:<dir>', 'cifar:<dir>' or one of {', '.join(TFDS_NAMES)}")
+        f"dataset={name!r} is unknown; use 'digits', 'idx:<dir>', 'cifar:<dir>', 'npz:<file>', "
+        f"'folder:<dir>[,<test dir>][@<size>]' or one of {', '.join(TFDS_NAMES)}")
 
 
 def _load_digits(split):
@@ -120,6 +125,121 @@ def _load_cifar_dir(directory, split):
         images.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
         labels.append(np.asarray(batch[b"labels"], np.int32))
     return np.ascontiguousarray(np.concatenate(images)), np.concatenate(labels)
+
+
+def _checked(images, labels, where, split):
+    """Images as uint8 [n, h, w, c] and labels 0..C-1 with every class present, or a DatasetError."""
+    images, labels = np.asarray(images), np.asarray(labels)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4 or len(images) != len(labels):
+        raise DatasetError(f"{where} {split}: images {images.shape} and labels {labels.shape} do not match; "
+                           "give images [n, h, w(, c)] and labels [n]")
+    if images.dtype != np.uint8:
+        raise DatasetError(f"{where} {split}: images are {images.dtype}; store them as uint8 pixels 0..255")
+    if labels.size == 0 or not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0:
+        raise DatasetError(f"{where} {split}: labels must be integers 0..C-1; found "
+                           f"{labels.dtype} from {labels.min() if labels.size else 'nothing'}")
+    missing = np.flatnonzero(np.bincount(labels) == 0)
+    if len(missing):
+        raise DatasetError(f"{where} {split}: class {int(missing[0])} has no images; labels must be 0..C-1 "
+                           "with every class present")
+    return np.ascontiguousarray(images), labels.astype(np.int32)
+
+
+def _load_npz(path, split):
+    """An .npz with arrays x_train, y_train, x_test, y_test."""
+    if not os.path.exists(path):
+        raise DatasetError(f"dataset='npz:{path}': no such file; give an .npz with x_train, y_train, x_test, y_test")
+    with np.load(path) as f:
+        keys = (f"x_{split}", f"y_{split}")
+        if not all(k in f for k in keys):
+            raise DatasetError(f"dataset='npz:{path}' lacks {' or '.join(k for k in keys if k not in f)}; "
+                               "save x_train, y_train, x_test, y_test")
+        images, labels = f[keys[0]], f[keys[1]]
+    images, labels = _checked(images, labels, f"dataset='npz:{path}'", split)
+    if split == "test":
+        train_classes = int(np.load(path)["y_train"].max()) + 1
+        if labels.max() >= train_classes:
+            raise DatasetError(f"dataset='npz:{path}' test: label {int(labels.max())} is outside the training "
+                               f"classes 0..{train_classes - 1}")
+    return images, labels
+
+
+FOLDER_TEST_FRACTION = 0.2
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+def _load_folder(spec, split):
+    """folder:<dir>[,<test dir>][@<size>]: a sub-folder of images per class (sorted names are labels 0..C-1).
+
+    Without a test folder, a seeded stratified split holds out FOLDER_TEST_FRACTION of each class.
+    @<size> resizes every image to size x size; without it, all images must share one size.
+    """
+    size = None
+    if "@" in spec:
+        spec, size_text = spec.rsplit("@", 1)
+        if not size_text.isdigit() or int(size_text) < 1:
+            raise DatasetError(f"dataset='folder:{spec}@{size_text}': the size must be a whole number of pixels")
+        size = int(size_text)
+    train_dir, _, test_dir = spec.partition(",")
+    classes = _class_folders(train_dir)
+    if test_dir:
+        test_classes = _class_folders(test_dir)
+        unknown = sorted(set(test_classes) - set(classes))
+        if unknown:
+            raise DatasetError(f"dataset='folder:{spec}': test class {unknown[0]!r} is not a training class "
+                               f"(training classes: {', '.join(classes)})")
+        if split == "test":
+            return _read_class_images(test_dir, test_classes, size, classes)
+        return _read_class_images(train_dir, classes, size, classes)
+    images, labels = _read_class_images(train_dir, classes, size, classes)
+    rng = np.random.default_rng(0)
+    test = np.zeros(len(labels), bool)
+    for c in range(len(classes)):
+        members = rng.permutation(np.flatnonzero(labels == c))
+        test[members[:max(1, int(round(FOLDER_TEST_FRACTION * len(members))))]] = True
+    keep = test if split == "test" else ~test
+    return images[keep], labels[keep]
+
+
+def _class_folders(directory):
+    if not os.path.isdir(directory):
+        raise DatasetError(f"dataset='folder:{directory}': no such folder; give a folder with a sub-folder per class")
+    classes = sorted(d for d in os.listdir(directory) if os.path.isdir(os.path.join(directory, d)))
+    if len(classes) < 2:
+        raise DatasetError(f"dataset='folder:{directory}' has {len(classes)} class folders; give one sub-folder of "
+                           "images per class, at least two")
+    return classes
+
+
+def _read_class_images(directory, classes, size, label_names):
+    from PIL import Image
+
+    images, labels, first_shape = [], [], None
+    mode = None
+    for name in classes:
+        folder = os.path.join(directory, name)
+        files = sorted(f for f in os.listdir(folder) if f.lower().endswith(IMAGE_SUFFIXES))
+        if not files:
+            raise DatasetError(f"dataset='folder:{directory}': class folder {name!r} has no images "
+                               f"({', '.join(IMAGE_SUFFIXES)})")
+        for file in files:
+            with Image.open(os.path.join(folder, file)) as image:
+                mode = mode or ("L" if image.mode in ("L", "1", "I;16") else "RGB")
+                image = image.convert(mode)
+                if size is not None:
+                    image = image.resize((size, size), Image.BILINEAR)
+                array = np.asarray(image, np.uint8)
+            if first_shape is None:
+                first_shape = (array.shape, file)
+            elif array.shape != first_shape[0]:
+                raise DatasetError(
+                    f"dataset='folder:{directory}': {name}/{file} is {array.shape[:2]} but {first_shape[1]} is "
+                    f"{first_shape[0][:2]}; add @<size> to the dataset name to resize, e.g. folder:{directory}@32")
+            images.append(array)
+            labels.append(label_names.index(name))
+    return _checked(np.stack(images), np.array(labels), f"dataset='folder:{directory}'", "")
 
 
 def _load_tfds(name, split):
