@@ -22,10 +22,13 @@ def quiet_library_logs() -> None:
     logging.get_absl_handler().addFilter(_QuietLibraries())
 
 
-def use_compilation_cache(workdir: str) -> None:
-    """Keeps compiled steps in workdir/jax_cache, so resuming or re-evaluating does not recompile."""
+def prepare_run(workdir: str, multihost: bool = False) -> None:
+    """Joins the other hosts (multihost) and keeps compiled steps in workdir/jax_cache, so resuming
+    or re-evaluating does not recompile."""
     import jax
 
+    if multihost:
+        jax.distributed.initialize()
     jax.config.update("jax_compilation_cache_dir", os.path.join(os.path.abspath(workdir), "jax_cache"))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 

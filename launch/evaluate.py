@@ -20,11 +20,7 @@ _FORCE = flags.DEFINE_bool("force", False, "Re-evaluate cohorts that already hav
 def main(argv):
     del argv
     with cli.one_line_errors():
-        if _MULTIHOST.value:
-            import jax
-
-            jax.distributed.initialize()
-        cli.use_compilation_cache(_WORKDIR.value)
+        cli.prepare_run(_WORKDIR.value, _MULTIHOST.value)
         study = Study(_CONFIG.value, _WORKDIR.value)
         study.evaluate_all(force=_FORCE.value)
         print(report.summary_table(study.write_results()))

@@ -19,11 +19,7 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Where checkpoints and results g
 def main(argv):
     del argv
     with cli.one_line_errors():
-        if _MULTIHOST.value:
-            import jax
-
-            jax.distributed.initialize()
-        cli.use_compilation_cache(_WORKDIR.value)
+        cli.prepare_run(_WORKDIR.value, _MULTIHOST.value)
         config = _CONFIG.value
         study = Study(config, _WORKDIR.value)
         rows = study.run()

@@ -15,10 +15,13 @@ def _read(path):
         return list(csv.DictReader(f))
 
 
-@pytest.fixture
-def finished(tiny_config, tmp_path_factory):
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """The tiny study, trained and evaluated once for the tests that only read it."""
+    import tiny
+
     workdir = str(tmp_path_factory.mktemp("study"))
-    s = study.Study(tiny_config, workdir)
+    s = study.Study(tiny.tiny_config(), workdir)
     s.run()
     return s
 
@@ -180,3 +183,17 @@ def test_imagenet_config_plans_the_papers_15_networks():
         assert len(s.minority_classes) == round(s.mu * 1000)
     minority_sets = {tuple(s.minority_classes) for s in specs if s.rho == 100}
     assert len(minority_sets) == 3  # new minority classes each repetition
+
+
+def test_tau_normalization_divides_class_weights_by_their_norm():
+    import jax.numpy as jnp
+
+    kernel = jnp.asarray(np.random.default_rng(0).normal(size=(2, 5, 3)) * [1.0, 4.0, 9.0])
+    state = {"params": {"params": {"fc2": {"kernel": kernel, "bias": jnp.ones((2, 3))}}}, "step": 0}
+    unit = study.tau_normalize(state, "fc2", 1.0)["params"]["params"]["fc2"]
+    assert np.allclose(np.linalg.norm(unit["kernel"], axis=1), 1.0)
+    assert np.array_equal(unit["bias"], np.ones((2, 3)))
+    half = study.tau_normalize(state, "fc2", 0.5)["params"]["params"]["fc2"]["kernel"]
+    norms = np.linalg.norm(np.asarray(kernel), axis=1)
+    assert np.allclose(np.linalg.norm(half, axis=1), norms ** 0.5)
+    assert np.allclose(study.tau_normalize(state, "fc2", 0.0)["params"]["params"]["fc2"]["kernel"], kernel)

@@ -38,7 +38,7 @@ def test_caffe_sgd_update_by_hand():
     state = train.init_state(model, np.array([3]), (28, 28, 1))
     plan = _plan([np.arange(200)], [3])
     idx = train.batch_indices(plan, jnp.int32(0), HP.batch_size)
-    step = train.make_train_step(model, HP)
+    step = jax.jit(train.make_train_step(model, HP))
     new_state, _ = step(state, idx, jax.random.key(0), data, plan)
 
     params = jax.tree.map(lambda x: x[0], state["params"])
