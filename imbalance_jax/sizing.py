@@ -56,6 +56,8 @@ def free_device_bytes() -> int:
 
 
 def cohort_size_for(fixed_bytes: int, per_network_bytes: int, free_bytes: int, num_networks: int) -> int:
-    """The most networks whose footprint fits the usable part of free_bytes (at least 1)."""
+    """Networks per cohort: as many as fit the usable part of free_bytes (at least 1), evened out
+    so num_networks split into equal cohorts rather than full ones and a small remainder."""
     usable = free_bytes * USABLE_FRACTION.get(jax.default_backend(), 0.5) - fixed_bytes
-    return int(max(1, min(usable // per_network_bytes, num_networks, MAX_COHORT)))
+    fit = int(max(1, min(usable // per_network_bytes, num_networks, MAX_COHORT)))
+    return -(-num_networks // -(-num_networks // fit))

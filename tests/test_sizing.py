@@ -19,6 +19,7 @@ def test_cohort_size_for_fits_memory_and_grid():
     assert sizing.cohort_size_for(0, 100, int(1000 / fraction), 1000) == 10
     assert sizing.cohort_size_for(0, 100, 10**12, 37) == 37
     assert sizing.cohort_size_for(10**9, 100, 1000, 37) == 1
+    assert sizing.cohort_size_for(0, 100, int(4200 / fraction), 44) == 22  # 2 cohorts of 22, not 42 + 2
 
 
 def test_auto_cohort_size_is_picked_once_and_kept(tiny_config, tmp_path):
