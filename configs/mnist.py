@@ -7,7 +7,6 @@
 --config.dataset takes mnist, fashion_mnist (TFDS) or idx:<dir> (MNIST-format files).
 """
 import ml_collections
-from ml_collections import config_dict
 
 from imbalance_jax.methods import PAPER_METHODS
 
@@ -18,11 +17,10 @@ def get_config() -> ml_collections.ConfigDict:
     """Config of the paper's full MNIST grid."""
     config = ml_collections.ConfigDict()
     config.dataset = "mnist"
-    # Table 1: 5000 training images per class, a balanced test set (MNIST's smallest test class
-    # has 892 images, so None takes that count; Fashion-MNIST has 1000 of each).
-    config.train_per_class = config_dict.placeholder(int)
+    # Table 1: 5000 training images per class, a balanced test set (0 takes the smallest class's
+    # count: MNIST's smallest test class has 892 images; Fashion-MNIST has 1000 of each).
     config.train_per_class = 5000
-    config.test_per_class = config_dict.placeholder(int)
+    config.test_per_class = 0
     config.data_seed = 0
     config.seed = 0
 

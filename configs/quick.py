@@ -14,8 +14,8 @@ def get_config() -> ml_collections.ConfigDict:
     """Config of the quick study."""
     config = mnist.get_config()
     config.dataset = "digits"
-    config.train_per_class = None
-    config.test_per_class = None
+    config.train_per_class = 0  # the smallest class's count (144)
+    config.test_per_class = 0
     config.imbalance.step_rhos = (10, 50)
     config.imbalance.step_mus = (0.5,)
     config.imbalance.linear_rhos = (10,)

@@ -33,6 +33,20 @@ def prepare_run(workdir: str, multihost: bool = False) -> None:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 
 
+def run_app(main) -> None:
+    """absl's app.run, after checking that a --config file exists (absl would print a traceback)."""
+    from absl import app
+
+    for arg in sys.argv[1:]:
+        if arg.startswith("--config="):
+            path = arg[len("--config="):].split(":", 1)[0]
+            if not os.path.isfile(path):
+                print(f"error: --config={path}: no such config file; use one of configs/*.py, e.g. "
+                      "--config=configs/quick.py", file=sys.stderr)
+                sys.exit(2)
+    app.run(main)
+
+
 @contextlib.contextmanager
 def one_line_errors():
     """Turns errors a user can fix (bad config, data or checkpoint) into one line and exit 2.

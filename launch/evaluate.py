@@ -4,7 +4,7 @@
 
 Without --force only cohorts with no evaluation yet are evaluated.
 """
-from absl import app, flags
+from absl import flags
 
 from imbalance_jax import cli, report
 from imbalance_jax.study import Study
@@ -27,4 +27,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run_app(main)

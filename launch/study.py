@@ -4,7 +4,7 @@
 
 Rerunning the same command resumes: finished cohorts are neither retrained nor re-evaluated.
 """
-from absl import app, flags, logging
+from absl import flags, logging
 from ml_collections import config_flags
 
 from imbalance_jax import cli, report
@@ -30,4 +30,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run_app(main)

@@ -57,7 +57,7 @@ def test_cifar_like_study_end_to_end(tmp_path):
     _write_cifar(tmp_path / "cifar")
     config = cifar10.get_config()
     config.dataset = f"cifar:{tmp_path / 'cifar'}"
-    config.train_per_class, config.test_per_class = None, None
+    config.train_per_class, config.test_per_class = 0, 0
     config.imbalance.step_rhos, config.imbalance.step_mus, config.imbalance.linear_rhos = (4,), (0.5,), ()
     config.methods = ("baseline", "oversampling", "two_phase_oversampling", "thresholding")
     config.train.lr_grid, config.train.lr_repeats = (0.05, 0.005), 1

@@ -197,3 +197,10 @@ def test_tau_normalization_divides_class_weights_by_their_norm():
     norms = np.linalg.norm(np.asarray(kernel), axis=1)
     assert np.allclose(np.linalg.norm(half, axis=1), norms ** 0.5)
     assert np.allclose(study.tau_normalize(state, "fc2", 0.0)["params"]["params"]["fc2"]["kernel"], kernel)
+
+
+def test_launch_study_missing_config_file_is_one_line(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "launch.study", "--config=configs/nope.py", f"--workdir={tmp_path}"],
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines()[-1].startswith("error: --config=configs/nope.py: no such config file")

@@ -24,11 +24,11 @@ class BalancedData(NamedTuple):
 def balanced_indices(labels: np.ndarray, per_class: Optional[int], seed: int) -> np.ndarray:
     """Sorted indices holding the same number of examples of every class, drawn uniformly.
 
-    per_class=None takes the smallest class's count; a per_class above it is an error.
+    per_class=None (or 0) takes the smallest class's count; a per_class above it is an error.
     """
     classes, counts = np.unique(labels, return_counts=True)
     smallest = int(counts.min())
-    if per_class is None:
+    if not per_class:
         per_class = smallest
     if per_class < 1 or per_class > smallest:
         raise DatasetError(
