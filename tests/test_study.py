@@ -204,3 +204,17 @@ def test_launch_study_missing_config_file_is_one_line(tmp_path):
                          capture_output=True, text=True)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert out.stderr.strip().splitlines()[-1].startswith("error: --config=configs/nope.py: no such config file")
+
+
+def test_corrupt_checkpoint_says_what_to_do(finished, tmp_path):
+    import shutil
+
+    workdir = tmp_path / "copy"
+    shutil.copytree(finished.workdir, workdir)
+    state_dir = workdir / "cohorts" / "cohort_00000" / "state"
+    for path in state_dir.rglob("*"):
+        if path.is_file() and path.stat().st_size > 1000:
+            path.write_bytes(b"garbage")
+    with pytest.raises(checkpoint.CheckpointError, match="could not be restored .*delete") as e:
+        study.Study(finished.config, str(workdir)).evaluate_all(force=True)
+    assert "\n" not in str(e.value)
