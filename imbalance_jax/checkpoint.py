@@ -9,6 +9,8 @@ import os
 from typing import Any
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 import orbax.checkpoint as ocp
 
 META = "meta.json"
@@ -24,11 +26,25 @@ def is_complete(cohort_dir: str) -> bool:
     return os.path.exists(os.path.join(cohort_dir, META))
 
 
+HOST_LOCAL_STATE = "state.npz"
+
+
 def save(cohort_dir: str, state: Any, meta: dict) -> None:
-    """Saves a cohort state (any pytree of arrays) and its JSON-serialisable record."""
+    """Saves a cohort state (any pytree of arrays) and its JSON-serialisable record.
+
+    With several hosts each saves the cohorts it trained alone, which orbax does not support
+    (it writes host-local arrays from process 0 only), so those go to an .npz of leaves by path.
+    """
     os.makedirs(cohort_dir, exist_ok=True)
-    with ocp.StandardCheckpointer() as checkpointer:
-        checkpointer.save(os.path.abspath(os.path.join(cohort_dir, STATE)), state, force=True)
+    if jax.process_count() > 1:
+        leaves = {jax.tree_util.keystr(path): np.asarray(leaf)
+                  for path, leaf in jax.tree_util.tree_leaves_with_path(state)}
+        tmp = os.path.join(cohort_dir, f"tmp{os.getpid()}.npz")
+        np.savez(tmp, **leaves)
+        os.replace(tmp, os.path.join(cohort_dir, HOST_LOCAL_STATE))
+    else:
+        with ocp.StandardCheckpointer() as checkpointer:
+            checkpointer.save(os.path.abspath(os.path.join(cohort_dir, STATE)), state, force=True)
     write_json(os.path.join(cohort_dir, META), meta)
 
 
@@ -38,6 +54,12 @@ def restore(cohort_dir: str, abstract_state: Any) -> Any:
     if not is_complete(cohort_dir):
         raise CheckpointError(f"{cohort_dir} holds no finished cohort; rerun the study to train it")
     try:
+        local = os.path.join(cohort_dir, HOST_LOCAL_STATE)
+        if os.path.exists(local):
+            with np.load(local) as leaves:
+                return jax.tree_util.tree_map_with_path(
+                    lambda p, a: jnp.asarray(leaves[jax.tree_util.keystr(p)], a.dtype).reshape(a.shape),
+                    abstract_state)
         with ocp.StandardCheckpointer() as checkpointer:
             return checkpointer.restore(path, abstract_state)
     except Exception as e:  # noqa: BLE001 - any orbax failure means the same to the user

@@ -272,19 +272,19 @@ class Study:
             images_total=sum(len(self.cohorts[i]) for i in todo) * self.hp.batch_size * self.hp.max_iter)
         logging.info("%d networks in %d cohorts; %d cohorts to train (%d networks already trained)",
                      progress.total_networks, len(self.cohorts), len(todo), progress.done_networks)
-        if not todo:
-            return
-        run_chunk = self._stream_runner() if self.streaming else self._resident_runner()
-        stage_of = lambda i: self.cohorts[i][0].parent is not None  # noqa: E731
-        for k, i in enumerate(todo):
-            if k and stage_of(i) != stage_of(todo[k - 1]):
-                _barrier("parents trained")  # two-phase cohorts read other hosts' parents
+        run_chunk = (self._stream_runner() if self.streaming else self._resident_runner()) if todo else None
+        fine_tuned = [i for i, cohort in enumerate(self.cohorts) if cohort[0].parent is not None]
+        for i in sorted(todo, key=lambda i: i in fine_tuned):
+            if i == min(set(todo) & set(fine_tuned), default=None):
+                _barrier("parents trained")  # fine-tuned cohorts read other hosts' parents
             state, curves, train_sizes = self._train_cohort(i, run_chunk, progress)
             meta = {"networks": [dataclasses.asdict(s) for s in self.cohorts[i]], "step": int(state["step"]),
                     "train_sizes": train_sizes,
                     "curves": curves, "config": json.loads(self.config.to_json())}
             checkpoint.save(self.cohort_dir(i), state, meta)
             progress.done_networks += len(self.cohorts[i])
+        if fine_tuned and not set(todo) & set(fine_tuned):
+            _barrier("parents trained")  # every host meets here once, with or without such cohorts
         logging.info("trained %d cohorts in %s", len(todo), _duration(progress.elapsed()))
 
     def _resident_runner(self):
@@ -451,12 +451,16 @@ class Study:
         return rows
 
 
-def _barrier(name: str) -> None:
-    """Waits for every host (a no-op with one process)."""
-    if jax.process_count() > 1:
-        from jax.experimental import multihost_utils
+BARRIER_TIMEOUT_S = 7 * 24 * 3600  # other hosts may still be training: wait as long as a study runs
 
-        multihost_utils.sync_global_devices(name)
+
+def _barrier(name: str) -> None:
+    """Waits for every host (a no-op with one process), through jax.distributed's coordination
+    service, which needs no collectives (none are set up for the CPU by default)."""
+    if jax.process_count() > 1:
+        from jax._src import distributed
+
+        distributed.global_state.client.wait_at_barrier(name, BARRIER_TIMEOUT_S * 1000)
 
 
 def mark_selected(rows: list[dict]) -> None:
