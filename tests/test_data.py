@@ -134,3 +134,11 @@ def test_folder_dataset_split_resize_and_errors(tmp_path):
     (tmp_path / "imgs" / "empty").mkdir()
     with pytest.raises(data.DatasetError, match="'empty' has no images"):
         data.load(f"folder:{tmp_path}/imgs@6", "train")
+
+
+def test_unprepared_tfds_dataset_is_one_line(tmp_path, monkeypatch):
+    pytest.importorskip("tensorflow_datasets")
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    with pytest.raises(data.DatasetError, match="dataset='cifar10' is not prepared") as e:
+        data.load("cifar10", "train")
+    assert "\n" not in str(e.value) and "tfds-prepare" in str(e.value)

@@ -253,9 +253,7 @@ def _load_tfds(name, split):
     except Exception as not_prepared:  # noqa: BLE001 - every failure here gets the same advice
         try:
             builder = tfds.builder(name, data_dir=data_dir)
-            builder.download_and_prepare(
-                download_config=tfds.download.DownloadConfig(
-                    file_format=tfds.core.file_adapters.FileFormat.ARRAY_RECORD))
+            builder.download_and_prepare(file_format="array_record")  # what tfds.data_source reads
             source = tfds.data_source(name, split=split, data_dir=data_dir, download=False)
         except Exception as e:  # noqa: BLE001
             first_line = (str(e) or type(e).__name__).strip().splitlines()[0][:200]
