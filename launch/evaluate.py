@@ -4,6 +4,8 @@
 
 Without --force only cohorts with no evaluation yet are evaluated.
 """
+import os
+
 from absl import flags
 
 from imbalance_jax import cli, report
@@ -12,7 +14,7 @@ from ml_collections import config_flags
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/quick.py", "The study's config file.")
 _MULTIHOST = flags.DEFINE_bool(
-    "multihost", False, "Call jax.distributed.initialize(): each host trains its share of the cohorts.")
+    "multihost", False, "Call jax.distributed.initialize(): each host evaluates its share of the cohorts.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "The study's workdir.", required=True)
 _FORCE = flags.DEFINE_bool("force", False, "Re-evaluate cohorts that already have an evaluation.")
 
@@ -20,6 +22,9 @@ _FORCE = flags.DEFINE_bool("force", False, "Re-evaluate cohorts that already hav
 def main(argv):
     del argv
     with cli.one_line_errors():
+        if not os.path.exists(os.path.join(_WORKDIR.value, "config.json")):
+            raise FileNotFoundError(f"no study in {_WORKDIR.value} (it has no config.json); run launch.study with "
+                                    f"--workdir={_WORKDIR.value} first")
         cli.prepare_run(_WORKDIR.value, _MULTIHOST.value)
         study = Study(_CONFIG.value, _WORKDIR.value)
         study.evaluate_all(force=_FORCE.value)

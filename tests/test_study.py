@@ -218,3 +218,18 @@ def test_corrupt_checkpoint_says_what_to_do(finished, tmp_path):
     with pytest.raises(checkpoint.CheckpointError, match="could not be restored .*delete") as e:
         study.Study(finished.config, str(workdir)).evaluate_all(force=True)
     assert "\n" not in str(e.value)
+
+
+def test_launch_evaluate_reevaluates_without_training(finished, tmp_path):
+    import shutil
+
+    workdir = tmp_path / "copy"
+    shutil.copytree(finished.workdir, workdir)
+    (workdir / "results.csv").unlink()
+    config_args = ["--config=tests/tiny.py"]
+    out = subprocess.run([sys.executable, "-m", "launch.evaluate", *config_args, f"--workdir={workdir}", "--force"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "step 10/20" not in out.stderr  # no training progress: evaluation only
+    assert "evaluated cohort 1/" in out.stderr and "| baseline |" in out.stdout
+    assert _read(workdir / "results.csv") == _read(f"{finished.workdir}/results.csv")

@@ -14,3 +14,8 @@ def tiny_config():
     config.curve_every = 10
     config.cohort_size = 2
     return config
+
+
+def get_config():
+    """The tiny study as a config file (--config=tests/tiny.py), for the entry-point tests."""
+    return tiny_config()
