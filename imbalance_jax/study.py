@@ -136,9 +136,14 @@ def learning_rate_runs(config: ml_collections.ConfigDict) -> list[tuple]:
     return [(lr, run, f"/lr{lr:g}_run{run}") for lr in grid for run in range(repeats)]
 
 
+def imbalanced_subset(spec: NetworkSpec, labels: np.ndarray) -> np.ndarray:
+    """Indices into the balanced training set of this network's imbalanced set, before sampling."""
+    return imbalance.subsample(labels, np.array(spec.class_counts), spec.set_seed)
+
+
 def training_indices(spec: NetworkSpec, labels: np.ndarray) -> np.ndarray:
     """Indices into the balanced training set that this network trains on (imbalanced, then sampled)."""
-    subset = imbalance.subsample(labels, np.array(spec.class_counts), spec.set_seed)
+    subset = imbalanced_subset(spec, labels)
     method = methods.parse(spec.method)
     if method.sampler == "oversample":
         return subset[sampling.oversample(labels[subset], spec.set_seed + 1, method.target_rho)]
@@ -293,20 +298,18 @@ class Study:
         data = train.CohortData(jnp.asarray(self.data.x_train), jnp.asarray(self.data.y_train))
         if self.mesh is not None:
             data = distributed.replicate(data, self.mesh)
-        return lambda state, plan, host_table, step, n, next_n: chunk(state, data, plan, n)
+        return lambda state, plan, step, n, next_n: chunk(state, data, plan, n)
 
     def _stream_runner(self):
         """run_chunk for streamed datasets: the host reads K steps of batches ahead of the device."""
         chunk = train.make_stream_chunk(self.model, self.hp, self.config.seed)
         streams = {}
 
-        def run(state, plan, host_table, step, n, next_n):
-            key = id(host_table)
+        def run(state, plan, step, n, next_n):
+            key = id(plan)  # one stream per cohort: a new cohort brings a new plan
             if key not in streams:
                 streams.clear()
-                streams[key] = streaming.BatchStream(self.data, host_table, np.asarray(plan.lengths),
-                                                     np.asarray(plan.seeds), self.hp.batch_size,
-                                                     self.config.stream.workers)
+                streams[key] = streaming.BatchStream(self.data, plan, self.hp.batch_size, self.config.stream.workers)
             images, labels = streams[key].chunk(step, n, next_n)
             return chunk(state, images, labels, plan)
 
@@ -316,7 +319,6 @@ class Study:
         """Trains one cohort to the end; returns its state, accuracy curves and training-set sizes."""
         cohort = self.cohorts[index]
         state, plan = self._cohort_inputs(cohort)
-        host_table = np.asarray(plan.table)
         if self.mesh is not None:  # the network axis split over devices, padded to divide evenly
             multiple = self.mesh.shape["networks"]
             state = distributed.shard_networks(distributed.pad_networks(state, multiple), self.mesh)
@@ -333,7 +335,7 @@ class Study:
         while step < iterations:
             n = steps_from(step)
             next_n = steps_from(step + n) if step + n < iterations else 0
-            state, chunk_metrics = run_chunk(state, plan, host_table, step, n, next_n)
+            state, chunk_metrics = run_chunk(state, plan, step, n, next_n)
             step += n
             since_point += n
             train_acc_sum = train_acc_sum + chunk_metrics["accuracy"] * n
@@ -390,7 +392,7 @@ class Study:
         fitted = {}
         for s in cohort:
             if s.set_name not in fitted:
-                subset = imbalance.subsample(self.data.y_train, np.array(s.class_counts), s.set_seed)
+                subset = imbalanced_subset(s, self.data.y_train)
                 fitted[s.set_name] = preprocessing.fit_zca(self.data.x_train[subset], self.config.zca_epsilon)
         return jax.tree.map(lambda *xs: jnp.stack(xs), *[fitted[s.set_name] for s in cohort])
 

@@ -59,13 +59,22 @@ def mock_imagenet():
 
 
 def test_stream_positions_match_the_device_sampler():
-    table = np.array([[5, 6, 7, 8, 9, 0], [1, 2, 3, 0, 0, 0]])
-    stream = streaming.BatchStream(None, table, np.array([5, 3]), np.array([4, 9]), batch_size=4)
-    got = stream.positions(2, 3)
-    for k in range(3):
-        for n in range(2):
-            rows = sampling.batch_positions(jnp.int32(2 + k), 4, jnp.int32([5, 3][n]), jnp.uint32([4, 9][n]))
-            assert got[k, n].tolist() == table[n][np.asarray(rows)].tolist()
+    labels = np.array([0, 1, 0, 1, 1, 0, 1, 0, 1, 1])
+    table = sampling.index_table([np.array([5, 6, 7, 8, 9]), np.array([1, 2, 3])], width=6, labels=labels,
+                                 num_classes=2)
+    for class_aware in (False, True):  # the permutation walk, and class-aware batches
+        plan = train.CohortPlan(jnp.asarray(table.indices), jnp.asarray(table.lengths), jnp.array([4, 9], jnp.uint32),
+                                jnp.ones(2), jnp.zeros(2, bool), jnp.array([class_aware, class_aware]),
+                                jnp.asarray(table.class_offsets), jnp.asarray(table.class_counts))
+        got = streaming.BatchStream(None, plan, batch_size=4).positions(2, 3)
+        for k in range(3):
+            assert got[k].tolist() == np.asarray(train.batch_indices(plan, jnp.int32(2 + k), 4)).tolist()
+        if class_aware:
+            assert all(np.bincount(labels[got[k, n]], minlength=2).tolist() == [2, 2]
+                       for k in range(3) for n in range(2))
+    walked = np.asarray(sampling.batch_positions(jnp.int32(2), 4, jnp.int32(5), jnp.uint32(4)))
+    plan_walk = plan._replace(class_aware=jnp.zeros(2, bool))
+    assert streaming.BatchStream(None, plan_walk, 4).positions(2, 1)[0, 0].tolist() == table.indices[0][walked].tolist()
 
 
 def test_imagenet_like_study_streams_end_to_end(mock_imagenet, tmp_path):

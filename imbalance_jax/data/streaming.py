@@ -14,7 +14,6 @@ import jax.numpy as jnp
 import numpy as np
 from PIL import Image
 
-from imbalance_jax import sampling
 from imbalance_jax.data.loaders import DatasetError
 
 
@@ -119,21 +118,19 @@ class TestImages:
 class BatchStream:
     """Batches of a streaming cohort, K steps at a time, prepared ahead on worker threads."""
 
-    def __init__(self, data: StreamData, table: np.ndarray, lengths: np.ndarray, seeds: np.ndarray,
-                 batch_size: int, workers: int = 8):
-        self.data, self.table, self.lengths, self.seeds = data, table, lengths, seeds
-        self.batch_size = batch_size
+    def __init__(self, data: StreamData, plan, batch_size: int, workers: int = 8):
+        self.data, self.plan, self.batch_size = data, plan, batch_size
+        self.seeds = np.asarray(plan.seeds)
         self.pool = concurrent.futures.ThreadPoolExecutor(workers)
         self.ahead = concurrent.futures.ThreadPoolExecutor(1)
         self._next = None
 
     def positions(self, step: int, num_steps: int) -> np.ndarray:
-        """Positions in the training set of K steps of batches: [K, N, B], as the on-device sampler walks."""
+        """Positions in the training set of K steps of batches: [K, N, B], the on-device sampler's own."""
+        from imbalance_jax import train  # imported here: train imports this package
+
         steps = jnp.arange(step, step + num_steps)
-        walk = jax.vmap(lambda s: jax.vmap(lambda length, seed: sampling.batch_positions(
-            s, self.batch_size, length, seed))(jnp.asarray(self.lengths), jnp.asarray(self.seeds, jnp.uint32)))
-        rows = np.asarray(walk(steps))
-        return np.take_along_axis(self.table[None], rows, axis=2)
+        return np.asarray(jax.vmap(lambda s: train.batch_indices(self.plan, s, self.batch_size))(steps))
 
     def _load(self, step, num_steps):
         positions = self.positions(step, num_steps)
