@@ -44,7 +44,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.zca_epsilon = 0.1  # used by preprocess='gcn_zca' only
     # 'im2col', 'xla' (lax.conv) or 'auto' (measured best per backend); outputs agree to float tolerance.
     config.conv_impl = "auto"
-    config.compute_dtype = "float32"  # 'bfloat16' on GPUs: bf16 operands, fp32 accumulation
+    config.compute_dtype = "float32"  # 'bfloat16' on GPUs: bf16 operands and activations, fp32 weights
 
     config.train = ml_collections.ConfigDict()
     config.train.batch_size = 64

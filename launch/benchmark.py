@@ -3,11 +3,14 @@
   uv run python -m launch.benchmark --num_networks=1,8,32
   uv run python -m launch.benchmark --model=allcnn --num_networks=1,8
   uv run python -m launch.benchmark --model=resnet10 --num_networks=1 --batch_size=16
-  python -m launch.benchmark --num_networks=256,1024,2048 --compute_dtype=bfloat16   # on a GPU
+  python -m launch.benchmark --num_networks=1024,2048 --compute_dtype=bfloat16 --conv_impl=im2col,taps/im2col
 
-Prints, per cohort size N: compile time, images/s summed over networks, and networks per hour
-at the model's paper iteration count (for LeNet-5, the projected time of the 22,500-network grid).
+Prints, per (conv lowering, dtype, steps per call, cohort size N): compile time, images/s summed
+over networks, and networks per hour at the model's paper iteration count (for LeNet-5, the
+projected time of the 22,500-network grid). --json_out appends each row as a JSON line.
 """
+import itertools
+import json
 import time
 
 import jax
@@ -19,10 +22,12 @@ from imbalance_jax import sampling, train
 from imbalance_jax.models import get_model, resolve_conv_impl
 
 _NUM_NETWORKS = flags.DEFINE_list("num_networks", ["1", "8", "32"], "Cohort sizes to measure.")
-_STEPS = flags.DEFINE_integer("steps_per_call", 50, "Training steps per compiled call.")
-_SECONDS = flags.DEFINE_float("seconds", 5.0, "Timed seconds per cohort size (after compiling).")
-_CONV_IMPL = flags.DEFINE_enum("conv_impl", "auto", ["auto", "im2col", "xla"], "Conv lowering.")
-_DTYPE = flags.DEFINE_enum("compute_dtype", "float32", ["float32", "bfloat16"], "Compute dtype.")
+_STEPS = flags.DEFINE_list("steps_per_call", ["50"], "Training steps per compiled call (one or several).")
+_SECONDS = flags.DEFINE_float("seconds", 5.0, "Timed seconds per row (after compiling).")
+_CONV_IMPL = flags.DEFINE_list("conv_impl", ["auto"], "Conv lowerings: auto, im2col, xla, taps, or "
+                               "LeNet-5's conv1/conv2 pair such as taps/im2col.")
+_DTYPE = flags.DEFINE_list("compute_dtype", ["float32"], "Compute dtypes: float32, bfloat16.")
+_JSON_OUT = flags.DEFINE_string("json_out", "", "Append each measured row as a JSON line to this file.")
 _DATA_SIZE = flags.DEFINE_integer("data_size", 50_000, "Images in the device-resident dataset.")
 _MODEL = flags.DEFINE_enum("model", "lenet5", ["lenet5", "allcnn", "resnet10"], "Which model to train.")
 _BATCH = flags.DEFINE_integer("batch_size", 0, "Batch per network; 0 takes the paper's for the model.")
@@ -35,8 +40,8 @@ SETTINGS = {
 }
 
 
-def measure(num_networks: int) -> dict:
-    """Compile time and training throughput of one cohort size."""
+def measure(num_networks: int, conv_impl: str, dtype: str, steps: int) -> dict:
+    """Compile time and training throughput of one cohort size, lowering, dtype and scan length."""
     setting = SETTINGS[_MODEL.value]
     batch = _BATCH.value or setting["batch"]
     rng = np.random.default_rng(0)
@@ -50,8 +55,7 @@ def measure(num_networks: int) -> dict:
     plan = train.CohortPlan(jnp.asarray(table.indices), jnp.asarray(table.lengths),
                             jnp.arange(num_networks, dtype=jnp.uint32), jnp.ones(num_networks, jnp.float32),
                             jnp.zeros(num_networks, bool))
-    model = get_model(_MODEL.value, num_classes=setting["classes"], conv_impl=_CONV_IMPL.value,
-                      dtype=jnp.dtype(_DTYPE.value))
+    model = get_model(_MODEL.value, num_classes=setting["classes"], conv_impl=conv_impl, dtype=jnp.dtype(dtype))
     hp = train.TrainHParams(batch_size=batch, preprocess=setting["preprocess"], base_lr=1e-3)
     chunk = train.make_train_chunk(model, hp)
     preprocess = None
@@ -59,7 +63,6 @@ def measure(num_networks: int) -> dict:
         d = int(np.prod(setting["shape"]))
         preprocess = {"mean": jnp.zeros((num_networks, d)), "whiten": jnp.tile(jnp.eye(d), (num_networks, 1, 1))}
     state = train.init_state(model, np.arange(num_networks), setting["shape"], preprocess)
-    steps = _STEPS.value
     t0 = time.perf_counter()
     state, _ = chunk(state, data, plan, steps)
     jax.block_until_ready(state)
@@ -74,24 +77,34 @@ def measure(num_networks: int) -> dict:
         raise RuntimeError(f"N={num_networks}: training diverged (non-finite loss)")
     images_per_s = calls * steps * batch * num_networks / elapsed
     networks_per_hour = images_per_s * 3600 / (setting["iterations"] * setting["batch"])
-    return dict(n=num_networks, compile_s=compile_s, images_per_s=images_per_s,
+    return dict(model=_MODEL.value, device=jax.devices()[0].device_kind, conv=conv_impl, dtype=dtype, steps=steps,
+                n=num_networks, compile_s=compile_s, images_per_s=images_per_s,
                 networks_per_hour=networks_per_hour, grid_hours=setting["grid"] / networks_per_hour)
 
 
 def main(argv):
     del argv
     setting = SETTINGS[_MODEL.value]
+    for name in _DTYPE.value:
+        if name not in ("float32", "bfloat16"):
+            raise app.UsageError(f"--compute_dtype={name!r} is unknown; use float32 or bfloat16")
+    lowerings = [resolve_conv_impl(c, _MODEL.value) for c in _CONV_IMPL.value]
     print(f"{_MODEL.value}, batch {_BATCH.value or setting['batch']} per network; jax {jax.__version__} on "
-          f"{jax.devices()[0].device_kind} ({jax.default_backend()}), conv "
-          f"{resolve_conv_impl(_CONV_IMPL.value, _MODEL.value)}, {_DTYPE.value}, "
-          f"{_STEPS.value} steps per call", flush=True)
-    print(f"{'N':>6} {'compile s':>10} {'images/s':>12} {'networks/h':>11} {'grid h':>10}   "
-          f"(networks/h at {setting['iterations']:,} iterations of batch {setting['batch']}; "
-          f"grid = the paper's {setting['grid']:,} networks)", flush=True)
-    for n in _NUM_NETWORKS.value:
-        r = measure(int(n))
-        print(f"{r['n']:>6} {r['compile_s']:>10.1f} {r['images_per_s']:>12,.0f} {r['networks_per_hour']:>11,.1f} "
-              f"{r['grid_hours']:>10,.1f}", flush=True)
+          f"{jax.devices()[0].device_kind} ({jax.default_backend()}); networks/h at {setting['iterations']:,} "
+          f"iterations; grid h = the paper's {setting['grid']:,} networks", flush=True)
+    print(f"{'conv':>12} {'dtype':>9} {'steps':>5} {'N':>6} {'compile s':>10} {'images/s':>12} {'networks/h':>11} "
+          f"{'grid h':>8}", flush=True)
+    for conv, dtype, steps, n in itertools.product(lowerings, _DTYPE.value, _STEPS.value, _NUM_NETWORKS.value):
+        try:
+            r = measure(int(n), conv, dtype, int(steps))
+        except Exception as e:  # e.g. out of memory at the largest N: report the row, measure the rest
+            print(f"{conv:>12} {dtype:>9} {steps:>5} {n:>6} failed: {str(e).splitlines()[0][:200]}", flush=True)
+            continue
+        print(f"{conv:>12} {dtype:>9} {steps:>5} {r['n']:>6} {r['compile_s']:>10.1f} {r['images_per_s']:>12,.0f} "
+              f"{r['networks_per_hour']:>11,.1f} {r['grid_hours']:>8,.1f}", flush=True)
+        if _JSON_OUT.value:
+            with open(_JSON_OUT.value, "a") as f:
+                f.write(json.dumps(r) + "\n")
 
 
 if __name__ == "__main__":

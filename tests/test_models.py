@@ -1,8 +1,10 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
-from imbalance_jax.models import LeNet5
+from imbalance_jax.models import AllCNN, LeNet5, get_model
+from imbalance_jax.models.layers import Conv
 
 
 def test_lenet5_shapes_match_table2():
@@ -33,3 +35,36 @@ def test_conv_lowerings_agree():
     assert np.allclose(a, b, atol=1e-4, rtol=1e-4)
     bf16 = LeNet5(conv_impl="im2col", dtype=jnp.bfloat16).apply(params, x)
     assert np.allclose(a, bf16, atol=0.05 * float(jnp.abs(a).max()))
+    for impl in ("taps", "taps/im2col", "im2col/xla"):
+        assert np.allclose(a, LeNet5(conv_impl=impl).apply(params, x), atol=1e-4, rtol=1e-4), impl
+
+
+def test_taps_lowering_matches_xla_with_several_input_channels_stride_and_padding():
+    x = jax.random.normal(jax.random.key(2), (2, 9, 9, 3))
+    layer = Conv(4, 3, "xla", stride=2, padding=1)
+    params = layer.init(jax.random.key(0), x)
+    params = jax.tree.map(lambda p: p + 0.1, params)  # a nonzero bias too
+    ref = layer.apply(params, x)
+    taps = Conv(4, 3, "taps", stride=2, padding=1).apply(params, x)
+    assert ref.shape == taps.shape == (2, 5, 5, 4)
+    assert np.allclose(ref, taps, atol=1e-5)
+
+
+def test_bfloat16_keeps_activations_in_bf16_and_returns_fp32_logits():
+    x = jax.random.uniform(jax.random.key(1), (4, 28, 28, 1))
+    model = LeNet5(dtype=jnp.bfloat16)
+    params = model.init(jax.random.key(0), x)
+    assert jax.tree.leaves(params)[0].dtype == jnp.float32  # master weights stay fp32
+    logits, state = model.apply(params, x, capture_intermediates=True, mutable=["intermediates"])
+    assert logits.dtype == jnp.float32
+    assert state["intermediates"]["conv1"]["__call__"][0].dtype == jnp.bfloat16
+    assert state["intermediates"]["fc1"]["__call__"][0].dtype == jnp.bfloat16
+    cifar = jax.random.uniform(jax.random.key(1), (2, 32, 32, 3))
+    allcnn = AllCNN(dtype=jnp.bfloat16, conv_impl="im2col")
+    assert allcnn.apply(allcnn.init(jax.random.key(0), cifar), cifar).dtype == jnp.float32
+
+
+@pytest.mark.parametrize("model,impl", [("lenet5", "tap"), ("lenet5", "taps/im2col/xla"), ("allcnn", "taps/xla")])
+def test_unknown_conv_lowering_is_one_line_error(model, impl):
+    with pytest.raises(ValueError, match=f"conv_impl={impl!r} is unknown for {model}"):
+        get_model(model, conv_impl=impl)

@@ -30,4 +30,4 @@ class AllCNN(nn.Module):
                 x = nn.Dropout(0.5, deterministic=not train)(x)
         # Table 3 ends with a ReLU after the last 1x1 conv too, then 6x6 average pooling.
         x = nn.relu(Conv(self.num_classes, 1, self.conv_impl, self.dtype, name="conv9")(x))
-        return x.mean(axis=(1, 2))
+        return x.mean(axis=(1, 2), dtype=jnp.float32)

@@ -8,24 +8,44 @@ from jax import lax
 # Caffe's "xavier" filler with its default variance_norm FAN_IN: uniform in +-sqrt(3 / fan_in).
 caffe_xavier = nn.initializers.variance_scaling(1.0, "fan_in", "uniform")
 
-CONV_IMPLS = ("xla", "im2col")
+CONV_IMPLS = ("xla", "im2col", "taps")
+
+
+def _shifted_views(x, kh, kw, stride, padding):
+    """The kh * kw strided views of x that a VALID convolution's taps read, in (i, j) order."""
+    if padding:
+        x = jnp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+    h, w = (x.shape[1] - kh) // stride + 1, (x.shape[2] - kw) // stride + 1
+    return [x[:, i:i + stride * (h - 1) + 1:stride, j:j + stride * (w - 1) + 1:stride, :]
+            for i in range(kh) for j in range(kw)]
 
 
 def im2col_conv(x, kernel, dtype, stride=1, padding=0):
     """Conv as strided shifted slices concatenated on channels, then one matmul (no grouped conv under vmap)."""
     kh, kw, cin, cout = kernel.shape
-    if padding:
-        x = jnp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
-    h, w = (x.shape[1] - kh) // stride + 1, (x.shape[2] - kw) // stride + 1
-    patches = jnp.concatenate(
-        [x[:, i:i + stride * (h - 1) + 1:stride, j:j + stride * (w - 1) + 1:stride, :]
-         for i in range(kh) for j in range(kw)], axis=-1)
+    patches = jnp.concatenate(_shifted_views(x, kh, kw, stride, padding), axis=-1)
     return jnp.einsum("bhwk,ko->bhwo", patches.astype(dtype), kernel.reshape(kh * kw * cin, cout).astype(dtype),
-                      preferred_element_type=jnp.float32)
+                      preferred_element_type=dtype)
+
+
+def taps_conv(x, kernel, dtype, stride=1, padding=0):
+    """Conv as a sum over taps of shifted view x kernel tap: with one input channel, elementwise
+    work XLA can fuse with the pooling, so no patches tensor is written (LeNet-5's conv1)."""
+    kh, kw, cin, cout = kernel.shape
+    taps = kernel.reshape(kh * kw, cin, cout)
+    if cin == 1:  # fp32 multiply-adds: the sum of 25 products would lose bits in bf16
+        y = sum(v.astype(jnp.float32) * taps[t, 0] for t, v in enumerate(_shifted_views(x, kh, kw, stride, padding)))
+        return y.astype(dtype)
+    return sum(jnp.einsum("bhwc,co->bhwo", v.astype(dtype), taps[t].astype(dtype), preferred_element_type=jnp.float32)
+               for t, v in enumerate(_shifted_views(x, kh, kw, stride, padding))).astype(dtype)
 
 
 class Conv(nn.Module):
-    """Square convolution with zero padding, Caffe-Xavier weights and zero bias; impl picks the lowering."""
+    """Square convolution with zero padding, Caffe-Xavier weights and zero bias; impl picks the lowering.
+
+    Operands and output are in dtype (bf16 activations halve the bytes a memory-bound step
+    moves); the matmul units accumulate in fp32 either way, and the weights stay fp32.
+    """
 
     features: int
     kernel_size: int
@@ -42,20 +62,22 @@ class Conv(nn.Module):
         kernel = self.param("kernel", self.kernel_init, (k, k, x.shape[-1], self.features))
         if self.impl == "im2col":
             y = im2col_conv(x, kernel, self.dtype, self.stride, self.padding)
+        elif self.impl == "taps":
+            y = taps_conv(x, kernel, self.dtype, self.stride, self.padding)
         elif self.impl == "xla":
             y = lax.conv_general_dilated(
                 x.astype(self.dtype), kernel.astype(self.dtype), (self.stride, self.stride),
                 [(self.padding, self.padding)] * 2, dimension_numbers=("NHWC", "HWIO", "NHWC"),
-                preferred_element_type=jnp.float32)
+                preferred_element_type=self.dtype)
         else:
             raise ValueError(f"conv impl={self.impl!r} is unknown; use one of {CONV_IMPLS}")
         if self.use_bias:
-            y = y + self.param("bias", nn.initializers.zeros, (self.features,))
+            y = y + self.param("bias", nn.initializers.zeros, (self.features,)).astype(self.dtype)
         return y
 
 
 class Dense(nn.Module):
-    """Fully connected layer with Caffe-Xavier weights and zero bias, fp32 accumulation."""
+    """Fully connected layer with Caffe-Xavier weights and zero bias; output in dtype, fp32 accumulation."""
 
     features: int
     dtype: jnp.dtype = jnp.float32
@@ -65,7 +87,7 @@ class Dense(nn.Module):
         kernel = self.param("kernel", caffe_xavier, (x.shape[-1], self.features))
         bias = self.param("bias", nn.initializers.zeros, (self.features,))
         return jnp.dot(x.astype(self.dtype), kernel.astype(self.dtype),
-                       preferred_element_type=jnp.float32) + bias
+                       preferred_element_type=self.dtype) + bias.astype(self.dtype)
 
 
 def max_pool_2x2(x):
@@ -75,10 +97,11 @@ def max_pool_2x2(x):
 
 
 def cosine_head(dense: "Dense", features, cosine, scale):
-    """dense(features), or where `cosine` holds, scale * cos(features, dense's class weights) (LDAM)."""
-    plain = dense(features)
+    """fp32 logits: dense(features), or where `cosine` holds, scale * cos(features, dense's class weights) (LDAM)."""
+    plain = dense(features).astype(jnp.float32)
     if cosine is False:  # statically off: skip the cosine logits entirely
         return plain
     from imbalance_jax.losses import cosine_logits
 
-    return jnp.where(cosine, scale * cosine_logits(features, dense.variables["params"]["kernel"]), plain)
+    cos = cosine_logits(features.astype(jnp.float32), dense.variables["params"]["kernel"])
+    return jnp.where(cosine, scale * cos, plain)

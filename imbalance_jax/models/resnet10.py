@@ -19,7 +19,7 @@ class ResidualBlock(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool):
         norm = lambda name: nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,  # noqa: E731
-                                         name=name)
+                                         dtype=self.dtype, name=name)
         y = Conv(self.features, 3, self.conv_impl, self.dtype, self.stride, 1, False, kaiming, name="conv_a")(x)
         y = nn.relu(norm("bn_a")(y))
         y = Conv(self.features, 3, self.conv_impl, self.dtype, 1, 1, False, kaiming, name="conv_b")(y)
@@ -42,9 +42,10 @@ class ResNet10(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False, cosine=False, scale=1.0):
         x = Conv(64, 7, self.conv_impl, self.dtype, 2, 3, False, kaiming, name="conv1")(x)
-        x = nn.relu(nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, name="bn1")(x))
+        x = nn.relu(nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=self.dtype,
+                                 name="bn1")(x))
         x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
         for i, features in enumerate((64, 128, 256, 512)):
             x = ResidualBlock(features, 1 if i == 0 else 2, self.conv_impl, self.dtype, name=f"block{i + 1}")(x, train)
-        x = x.mean(axis=(1, 2))
+        x = x.mean(axis=(1, 2), dtype=jnp.float32)
         return cosine_head(Dense(self.num_classes, self.dtype, name="fc"), x, cosine, scale)

@@ -1,0 +1,30 @@
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _benchmark(*args):
+    return subprocess.run([sys.executable, "-m", "launch.benchmark", "--data_size=300", "--steps_per_call=2",
+                           "--seconds=0.05", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def test_benchmark_measures_every_combination_and_writes_json_rows(tmp_path):
+    rows_file = tmp_path / "rows.jsonl"
+    out = _benchmark("--num_networks=1,2", "--conv_impl=im2col,taps/im2col", "--compute_dtype=float32",
+                     f"--json_out={rows_file}")
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = [json.loads(line) for line in rows_file.read_text().splitlines()]
+    assert [(r["conv"], r["n"]) for r in rows] == [("im2col", 1), ("im2col", 2), ("taps/im2col", 1),
+                                                  ("taps/im2col", 2)]
+    assert all(r["images_per_s"] > 0 and r["compile_s"] > 0 and r["model"] == "lenet5" for r in rows)
+    # the printed table has one line per row
+    assert sum(line.strip().startswith(("im2col", "taps/im2col")) for line in out.stdout.splitlines()) == 4
+
+
+def test_benchmark_refuses_an_unknown_dtype():
+    out = _benchmark("--num_networks=1", "--compute_dtype=float16")
+    assert out.returncode != 0
+    assert "--compute_dtype='float16' is unknown" in out.stderr
