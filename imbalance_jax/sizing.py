@@ -1,5 +1,10 @@
-"""Cohort sizes that fit the device: memory per network measured from XLA's compiled programs."""
+"""Cohort sizes that fit the device: memory per network measured from XLA's compiled programs.
+
+Training sets the cohort size; evaluation then takes the largest batch per network that fits the
+same memory, so a large evaluation batch never shrinks the cohorts that training could run.
+"""
 import os
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -27,9 +32,17 @@ def _bytes(compiled) -> int:
             + stats.temp_size_in_bytes)
 
 
+class Footprint(NamedTuple):
+    """Device bytes of a cohort's compiled programs, measured at cohort sizes 1 and 2."""
+
+    fixed: int  # bytes that do not grow with the cohort (the resident dataset, the index table's width)
+    per_network: int  # training bytes per network
+    per_eval_image: int  # evaluation bytes per network and image of the evaluation batch
+
+
 def measured_footprint(model, hp: train.TrainHParams, data_shape: tuple, width: int,
-                       eval_batch: int, steps_per_call: int) -> tuple[int, int]:
-    """(fixed bytes, bytes per network) of the compiled train chunk or evaluation, whichever needs more."""
+                       steps_per_call: int, probe_batch: int = 100) -> Footprint:
+    """The Footprint of the compiled train chunk and of evaluation (probed at probe_batch images)."""
     chunk = train.make_train_chunk(model, hp)
 
     def train_bytes(n):
@@ -38,13 +51,14 @@ def measured_footprint(model, hp: train.TrainHParams, data_shape: tuple, width: 
 
     def eval_bytes(n):
         state = _abstract_inputs(model, n, data_shape, width, hp.preprocess)[0]
-        images = jax.ShapeDtypeStruct((eval_batch, *data_shape[1:]), jnp.uint8)
+        images = jax.ShapeDtypeStruct((probe_batch, *data_shape[1:]), jnp.uint8)
         predict = jax.jit(lambda p, x: jax.vmap(lambda q: model.apply(q, x.astype(jnp.float32)))(p))
         return _bytes(predict.lower(state["params"], images).compile())
 
-    one = max(train_bytes(1), eval_bytes(1))
-    two = max(train_bytes(2), eval_bytes(2))
-    return max(one - (two - one), 0), max(two - one, 1)
+    train_one, train_two = train_bytes(1), train_bytes(2)
+    per_eval_network = max(eval_bytes(2) - eval_bytes(1), 1)
+    return Footprint(fixed=max(2 * train_one - train_two, 0), per_network=max(train_two - train_one, 1),
+                     per_eval_image=-(-per_eval_network // probe_batch))
 
 
 def free_device_bytes() -> int:
@@ -55,9 +69,18 @@ def free_device_bytes() -> int:
     return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
+def _usable(free_bytes: int, fixed_bytes: int) -> float:
+    return free_bytes * USABLE_FRACTION.get(jax.default_backend(), 0.5) - fixed_bytes
+
+
 def cohort_size_for(fixed_bytes: int, per_network_bytes: int, free_bytes: int, num_networks: int) -> int:
     """Networks per cohort: as many as fit the usable part of free_bytes (at least 1), evened out
     so num_networks split into equal cohorts rather than full ones and a small remainder."""
-    usable = free_bytes * USABLE_FRACTION.get(jax.default_backend(), 0.5) - fixed_bytes
-    fit = int(max(1, min(usable // per_network_bytes, num_networks, MAX_COHORT)))
+    fit = int(max(1, min(_usable(free_bytes, fixed_bytes) // per_network_bytes, num_networks, MAX_COHORT)))
     return -(-num_networks // -(-num_networks // fit))
+
+
+def eval_batch_for(footprint: Footprint, free_bytes: int, cohort_size: int, max_batch: int) -> int:
+    """Images per evaluation batch: at most max_batch, and no more than a cohort's evaluation fits."""
+    fit = _usable(free_bytes, footprint.fixed) // (cohort_size * footprint.per_eval_image)
+    return int(max(1, min(fit, max_batch)))

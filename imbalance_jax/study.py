@@ -208,10 +208,10 @@ class Study:
                              f"{config.model!r} has none, use lenet5 or resnet10")
         self.hp = hparams(config)
         self._check_workdir()
-        self.cohort_size = self._resolve_cohort_size()
+        self.cohort_size, self.eval_batch_size = self._resolve_sizes()
         self.cohorts = pack_cohorts(self.specs, self.cohort_size)
         self.mesh = distributed.make_mesh(config.data_parallel)
-        self.predict = train.make_predict(self.model, self.hp, config.eval_batch_size)
+        self.predict = train.make_predict(self.model, self.hp, self.eval_batch_size)
 
     # --- workdir bookkeeping -----------------------------------------------------------------
     def cohort_dir(self, index: int) -> str:
@@ -237,27 +237,30 @@ class Study:
                     f"{', '.join(changed)}); use a new --workdir or restore the old values")
         checkpoint.write_json(path, current)
 
-    def _resolve_cohort_size(self) -> int:
-        """config.cohort_size, or for 0 the most networks that fit the device (kept for resuming)."""
+    def _resolve_sizes(self) -> tuple[int, int]:
+        """(cohort size, evaluation batch): the config's, or for cohort_size 0 the most networks that
+        fit the device and the evaluation batch that fits beside them (kept for resuming)."""
         if self.config.cohort_size < 0:
             raise ValueError(f"cohort_size={self.config.cohort_size} must be positive, or 0 to fit the device")
         if self.config.cohort_size > 0:
-            return self.config.cohort_size
+            return self.config.cohort_size, self.config.eval_batch_size
         path = os.path.join(self.workdir, "cohort_size.json")
         if os.path.exists(path):
             with open(path) as f:
-                return json.load(f)["cohort_size"]
-        fixed, per_network = sizing.measured_footprint(
-            self.model, self.hp, self.data.x_train.shape, len(self.data.y_train),
-            self.config.eval_batch_size, self.config.steps_per_call)
+                saved = json.load(f)
+            return saved["cohort_size"], saved.get("eval_batch_size", self.config.eval_batch_size)
+        footprint = sizing.measured_footprint(self.model, self.hp, self.data.x_train.shape,
+                                              len(self.data.y_train), self.config.steps_per_call)
         free = sizing.free_device_bytes()
         largest_stage = max(sum(s.parent is None for s in self.specs), sum(s.parent is not None for s in self.specs))
-        size = sizing.cohort_size_for(fixed, per_network, free, largest_stage)
-        logging.info("cohort size %d: %.1f MiB per network measured, %.1f GiB free on %s",
-                     size, per_network / 2**20, free / 2**30, jax.devices()[0].device_kind)
-        checkpoint.write_json(path, {"cohort_size": size, "bytes_per_network": per_network,
-                                     "fixed_bytes": fixed, "free_bytes": free})
-        return size
+        size = sizing.cohort_size_for(footprint.fixed, footprint.per_network, free, largest_stage)
+        eval_batch = sizing.eval_batch_for(footprint, free, size, self.config.eval_batch_size)
+        logging.info("cohort size %d, evaluation batch %d: %.1f MiB per network measured, %.1f GiB free on %s",
+                     size, eval_batch, footprint.per_network / 2**20, free / 2**30, jax.devices()[0].device_kind)
+        checkpoint.write_json(path, {"cohort_size": size, "eval_batch_size": eval_batch,
+                                     "bytes_per_network": footprint.per_network, "fixed_bytes": footprint.fixed,
+                                     "eval_bytes_per_network_image": footprint.per_eval_image, "free_bytes": free})
+        return size, eval_batch
 
     # --- training ----------------------------------------------------------------------------
     def run(self) -> list[dict]:

@@ -7,11 +7,22 @@ from imbalance_jax.models import LeNet5
 
 def test_footprint_grows_with_networks_and_batch():
     model = LeNet5()
-    fixed, per_network = sizing.measured_footprint(model, train.TrainHParams(), (500, 28, 28, 1), 500, 100, 5)
-    assert fixed >= 0 and per_network > 3_400_000  # at least the params and velocity of one LeNet-5
-    _, per_network_big_batch = sizing.measured_footprint(
-        model, train.TrainHParams(batch_size=256), (500, 28, 28, 1), 500, 100, 5)
-    assert per_network_big_batch > per_network
+    small = sizing.measured_footprint(model, train.TrainHParams(), (500, 28, 28, 1), 500, 5)
+    assert small.fixed >= 0 and small.per_network > 3_400_000  # at least the params and velocity of one LeNet-5
+    # conv1's output alone is 24 * 24 * 20 floats per image
+    assert small.per_eval_image >= 24 * 24 * 20 * 4
+    big = sizing.measured_footprint(model, train.TrainHParams(batch_size=256), (500, 28, 28, 1), 500, 5)
+    assert big.per_network > small.per_network
+
+
+def test_eval_batch_shrinks_with_the_cohort_and_never_exceeds_the_config():
+    fraction = sizing.USABLE_FRACTION.get(jax.default_backend(), 0.5)
+    footprint = sizing.Footprint(fixed=0, per_network=100, per_eval_image=10)
+    free = int(100_000 / fraction)
+    assert sizing.eval_batch_for(footprint, free, 10, 5000) == 1000
+    assert sizing.eval_batch_for(footprint, free, 100, 5000) == 100
+    assert sizing.eval_batch_for(footprint, free, 1, 500) == 500
+    assert sizing.eval_batch_for(footprint, 0, 1, 500) == 1
 
 
 def test_cohort_size_for_fits_memory_and_grid():
@@ -26,8 +37,10 @@ def test_auto_cohort_size_is_picked_once_and_kept(tiny_config, tmp_path):
     tiny_config.cohort_size = 0
     first = study.Study(tiny_config, str(tmp_path))
     assert first.cohort_size == 3  # all of the largest stage fits in host memory
+    assert first.eval_batch_size == tiny_config.eval_batch_size  # tiny networks: the config's batch fits
     assert (tmp_path / "cohort_size.json").exists()
-    assert study.Study(tiny_config, str(tmp_path)).cohort_size == 3
+    again = study.Study(tiny_config, str(tmp_path))
+    assert (again.cohort_size, again.eval_batch_size) == (3, tiny_config.eval_batch_size)
 
 
 def test_negative_cohort_size_is_refused(tiny_config, tmp_path):
