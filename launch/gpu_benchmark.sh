@@ -1,20 +1,70 @@
 #!/usr/bin/env bash
-# The throughput table on an accelerator, in one command (about 5-8 minutes on an H100):
-#   bash launch/gpu_benchmark.sh [path/to/peer_bench.py]
-# Runs the project's benchmark (LeNet-5 cohorts in fp32 and bf16, All-CNN single and 8-network
-# cohorts) and then the PyTorch / plain-JAX peers on the same card, so ratios can be quoted.
-# Uses python3 as found (the lent GPU machines have jax, flax, optax and absl installed).
+# The throughput table on an accelerator, in one command (about 7 minutes on an H100, each step
+# capped so that the whole stays under 8.5):
+#   bash launch/gpu_benchmark.sh [path/to/peer_bench.py] [output folder]
+# Runs, most important first:
+#   1. LeNet-5 cohorts of 1024 on the study's compiled step: lowerings x dtypes (the levers);
+#   2. the PyTorch peers on the same card: one network at a time, torch.func.vmap, All-CNN eager;
+#   3. the plain-JAX peer (peer_bench.py's im2col, bf16) at 1024 networks;
+#   4. All-CNN batch 256 with cuDNN, one network and an 8-network learning-rate cohort, fp32 and bf16;
+#   5. All-CNN with im2col; 6. the cohort size and evaluation batch the study runner picks here.
+# Rows go to OUTDIR/benchmark.jsonl and OUTDIR/peer_bench.json as they are measured, the log to
+# OUTDIR/gpu_benchmark.log. Uses python3 as found (the lent GPU machines have jax, flax, optax, absl).
+# First run, 2026-11-28 (H100): docs/gpu/ and docs/performance.md.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PEER=${1:-../shared/bench/peer_bench.py}
+OUTDIR=${2:-${OUT:-/tmp/gpu_benchmark}}
 PY=${PYTHON:-python3}
-run() { echo "\$ $*"; timeout 150 "$@" 2>&1 | grep -v '^[WI][0-9]'; }
-run $PY -m launch.benchmark --num_networks=256,1024,2048 --compute_dtype=float32 --seconds=4
-run $PY -m launch.benchmark --num_networks=256,1024,2048 --compute_dtype=bfloat16 --seconds=4
-run $PY -m launch.benchmark --model=allcnn --num_networks=1,8 --compute_dtype=float32 --seconds=4
-run $PY -m launch.benchmark --model=allcnn --num_networks=1,8 --compute_dtype=bfloat16 --seconds=4
+mkdir -p "$OUTDIR"
+ROWS="$OUTDIR/benchmark.jsonl"
+exec > >(tee -a "$OUTDIR/gpu_benchmark.log") 2>&1
+export PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=2
+# cap SECONDS CMD...: run CMD for at most SECONDS (SIGINT first, so Python's finally blocks still
+# write what was measured), dropping absl/XLA info lines.
+cap() { local s=$1; shift; echo "\$ $*"; timeout -s INT -k 10 "$s" "$@" 2>&1 | grep -v '^[WI][0-9]'; }
+BENCH=(-m launch.benchmark --seconds=2.5 --json_out="$ROWS")
+peer() {  # peer CAP PYTHON-STATEMENTS: run statements with peer_bench imported as p, saving its rows
+  cap "$1" $PY -c "
+import json, os, sys
+sys.path.insert(0, os.path.dirname(os.path.abspath('$PEER')))
+import jax.numpy as jnp
+import peer_bench as p
+try:
+    $2
+except KeyboardInterrupt:
+    print('stopped at its time cap; rows so far are saved')
+finally:
+    json.dump(p.RESULTS, open('$OUTDIR/peer_bench_' + str(os.getpid()) + '.json', 'w'), indent=1)
+"
+}
+
+nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv,noheader 2>/dev/null
+$PY -c "import jax, flax, optax; print('jax', jax.__version__, 'flax', flax.__version__, jax.devices())"
+
+cap 100 $PY "${BENCH[@]}" --num_networks=1024 --conv_impl=im2col,taps/im2col --compute_dtype=bfloat16,float32
+
 if [ -f "$PEER" ]; then
-  run $PY "$PEER"
+  # torch shares the card with the peer's jax arrays: no preallocation, so torch has room
+  XLA_PYTHON_CLIENT_PREALLOCATE=false peer 150 "p.torch_benches()"
+  peer 50 "p.bench_jax_lenet('im2col', jnp.bfloat16, 1024)"
 else
   echo "peer benchmark not found at $PEER: copy ../shared/bench into the repo (an ignored folder) and pass its path"
 fi
+
+cap 130 $PY "${BENCH[@]}" --model=allcnn --num_networks=1,8 --conv_impl=xla --compute_dtype=bfloat16,float32
+cap 50 $PY "${BENCH[@]}" --model=allcnn --num_networks=1,8 --conv_impl=im2col --compute_dtype=bfloat16
+
+cap 40 $PY -c "
+import jax.numpy as jnp
+from imbalance_jax import sizing, train
+from imbalance_jax.models import get_model
+model = get_model('lenet5', conv_impl='auto', dtype=jnp.bfloat16)
+foot = sizing.measured_footprint(model, train.TrainHParams(), (60000, 28, 28, 1), 60000, 50)
+free = sizing.free_device_bytes()
+size = sizing.cohort_size_for(foot.fixed, foot.per_network, free, 22500)
+print(f'cohort sizing, LeNet-5 bf16 on this card: {foot.per_network / 2**20:.1f} MiB per network, '
+      f'{foot.fixed / 2**20:.0f} MiB fixed, {free / 2**30:.1f} GiB free -> cohorts of {size} for the 22,500 '
+      f'grid, evaluation batch {sizing.eval_batch_for(foot, free, size, 1000)}')
+"
+echo "rows: $ROWS"
