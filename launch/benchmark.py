@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
-from imbalance_jax import sampling, train
+from imbalance_jax import profiling, sampling, train
 from imbalance_jax.models import get_model, resolve_conv_impl
 
 _NUM_NETWORKS = flags.DEFINE_list("num_networks", ["1", "8", "32"], "Cohort sizes to measure.")
@@ -28,6 +28,8 @@ _CONV_IMPL = flags.DEFINE_list("conv_impl", ["auto"], "Conv lowerings: auto, im2
                                "LeNet-5's conv1/conv2 pair such as taps/im2col.")
 _DTYPE = flags.DEFINE_list("compute_dtype", ["float32"], "Compute dtypes: float32, bfloat16.")
 _JSON_OUT = flags.DEFINE_string("json_out", "", "Append each measured row as a JSON line to this file.")
+_PROFILE_TOP = flags.DEFINE_integer("profile_top", 0, "After each row, trace one call with jax.profiler and "
+                                    "print this many XLA ops by time per step (0: no profile).")
 _DATA_SIZE = flags.DEFINE_integer("data_size", 50_000, "Images in the device-resident dataset.")
 _MODEL = flags.DEFINE_enum("model", "lenet5", ["lenet5", "allcnn", "resnet10"], "Which model to train.")
 _BATCH = flags.DEFINE_integer("batch_size", 0, "Batch per network; 0 takes the paper's for the model.")
@@ -77,9 +79,25 @@ def measure(num_networks: int, conv_impl: str, dtype: str, steps: int) -> dict:
         raise RuntimeError(f"N={num_networks}: training diverged (non-finite loss)")
     images_per_s = calls * steps * batch * num_networks / elapsed
     networks_per_hour = images_per_s * 3600 / (setting["iterations"] * setting["batch"])
-    return dict(model=_MODEL.value, device=jax.devices()[0].device_kind, conv=conv_impl, dtype=dtype, steps=steps,
-                n=num_networks, compile_s=compile_s, images_per_s=images_per_s,
-                networks_per_hour=networks_per_hour, grid_hours=setting["grid"] / networks_per_hour)
+    row = dict(model=_MODEL.value, device=jax.devices()[0].device_kind, conv=conv_impl, dtype=dtype, steps=steps,
+               n=num_networks, compile_s=compile_s, images_per_s=images_per_s,
+               networks_per_hour=networks_per_hour, grid_hours=setting["grid"] / networks_per_hour)
+    if _PROFILE_TOP.value:
+        carried = [state]  # the chunk donates its state: each call trains on the last one's output
+
+        def one_call():
+            carried[0], _ = chunk(carried[0], data, plan, steps)
+            return carried[0]
+        try:  # the throughput row stands without its profile (a profiler missing on some machine)
+            labels = profiling.op_labels(chunk.lower(carried[0], data, plan, steps).compile().as_text())
+            times = profiling.profile_op_times(one_call, calls=1, op_names=set(labels))
+        except Exception as e:  # noqa: BLE001
+            row["profile"] = f"    profile failed: {str(e).splitlines()[0][:200]}"
+            return row
+        row["top_ops_us_per_step"] = {f"{name} {labels.get(name, '')}": t / steps * 1e6 for name, t in
+                                      sorted(times.items(), key=lambda kv: -kv[1])[:_PROFILE_TOP.value]}
+        row["profile"] = profiling.top_ops_table(times, steps, _PROFILE_TOP.value, labels)
+    return row
 
 
 def main(argv):
@@ -102,6 +120,8 @@ def main(argv):
             continue
         print(f"{conv:>12} {dtype:>9} {steps:>5} {r['n']:>6} {r['compile_s']:>10.1f} {r['images_per_s']:>12,.0f} "
               f"{r['networks_per_hour']:>11,.1f} {r['grid_hours']:>8,.1f}", flush=True)
+        if "profile" in r:
+            print(r.pop("profile"), flush=True)
         if _JSON_OUT.value:
             with open(_JSON_OUT.value, "a") as f:
                 f.write(json.dumps(r) + "\n")

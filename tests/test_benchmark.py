@@ -24,6 +24,15 @@ def test_benchmark_measures_every_combination_and_writes_json_rows(tmp_path):
     assert sum(line.strip().startswith(("im2col", "taps/im2col")) for line in out.stdout.splitlines()) == 4
 
 
+def test_benchmark_profile_prints_and_saves_the_slowest_ops(tmp_path):
+    rows_file = tmp_path / "rows.jsonl"
+    out = _benchmark("--num_networks=1", "--profile_top=3", f"--json_out={rows_file}")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "op time per step" in out.stdout
+    row = json.loads(rows_file.read_text())
+    assert len(row["top_ops_us_per_step"]) == 3 and all(t > 0 for t in row["top_ops_us_per_step"].values())
+
+
 def test_benchmark_refuses_an_unknown_dtype():
     out = _benchmark("--num_networks=1", "--compute_dtype=float16")
     assert out.returncode != 0
