@@ -30,7 +30,8 @@ def prepare_run(workdir: str, multihost: bool = False) -> None:
     if multihost:
         jax.distributed.initialize()
     jax.config.update("jax_compilation_cache_dir", os.path.join(os.path.abspath(workdir), "jax_cache"))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+    if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ:  # the user's setting wins
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 
 
 def run_app(main) -> None:

@@ -233,3 +233,21 @@ def test_launch_evaluate_reevaluates_without_training(finished, tmp_path):
     assert "step 10/20" not in out.stderr  # no training progress: evaluation only
     assert "evaluated cohort 1/" in out.stderr and "| baseline |" in out.stdout
     assert _read(workdir / "results.csv") == _read(f"{finished.workdir}/results.csv")
+
+
+def test_resumed_study_and_reevaluation_reuse_the_compilation_cache(tmp_path):
+    import os
+
+    env = {**os.environ, "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}  # tiny programs compile fast
+    args = ["--config=tests/tiny.py", f"--workdir={tmp_path}"]
+    first = subprocess.run([sys.executable, "-m", "launch.study", *args], capture_output=True, text=True, env=env)
+    assert first.returncode == 0, first.stderr[-2000:]
+    cache = tmp_path / "jax_cache"
+    compiled = {p.name for p in cache.iterdir()}
+    assert compiled, "the study wrote no compiled programs to workdir/jax_cache"
+    for command in (["launch.study"], ["launch.evaluate", "--force"]):
+        again = subprocess.run([sys.executable, "-m", command[0], *args, *command[1:]], capture_output=True,
+                               text=True, env=env)
+        assert again.returncode == 0, again.stderr[-2000:]
+        new = {p.name for p in cache.iterdir()} - compiled
+        assert not new, f"{command[0]} compiled {len(new)} programs again instead of reading the cache"
