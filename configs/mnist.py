@@ -42,9 +42,13 @@ def get_config() -> ml_collections.ConfigDict:
     config.model = "lenet5"
     config.preprocess = "scale"  # pixels x train.input_scale
     config.zca_epsilon = 0.1  # used by preprocess='gcn_zca' only
-    # 'im2col', 'xla' (lax.conv) or 'auto' (measured best per backend); outputs agree to float tolerance.
+    # 'im2col', 'xla' (lax.conv), 'taps', LeNet-5's pair like 'taps/im2col', or 'auto' (measured best
+    # per backend); outputs agree to float tolerance.
     config.conv_impl = "auto"
     config.compute_dtype = "float32"  # 'bfloat16' on GPUs: bf16 operands and activations, fp32 weights
+    # Networks of a cohort stepped at once by vmap; 0: all. 1 runs them one after another in the
+    # compiled step, so cuDNN sees dense convolutions instead of vmap's grouped ones.
+    config.networks_per_vmap = 0
 
     config.train = ml_collections.ConfigDict()
     config.train.batch_size = 64

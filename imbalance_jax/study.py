@@ -30,7 +30,8 @@ RESULT_COLUMNS = (
 CURVE_COLUMNS = ("network", "method", "imbalance", "rho", "mu", "repetition", "step",
                  "train_accuracy", "test_accuracy")
 # Fields that may change between a run and its resumption without changing what it computes.
-RESUMABLE_FIELDS = ("steps_per_call", "report", "curve_every", "eval_batch_size", "data_parallel")
+RESUMABLE_FIELDS = ("steps_per_call", "report", "curve_every", "eval_batch_size", "data_parallel",
+                    "networks_per_vmap")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,7 +172,8 @@ def hparams(config: ml_collections.ConfigDict) -> train.TrainHParams:
     return train.TrainHParams(
         batch_size=t.batch_size, base_lr=t.base_lr, momentum=t.momentum, weight_decay=t.weight_decay,
         lr_policy=t.lr_policy, lr_gamma=t.lr_gamma, lr_power=t.lr_power, lr_steps=tuple(t.lr_steps),
-        max_iter=t.iterations, input_scale=t.input_scale, preprocess=config.preprocess)
+        max_iter=t.iterations, input_scale=t.input_scale, preprocess=config.preprocess,
+        networks_per_vmap=config.get("networks_per_vmap", 0))
 
 
 def build_model(config: ml_collections.ConfigDict, num_classes: int):
@@ -211,6 +213,9 @@ class Study:
         self.cohort_size, self.eval_batch_size = self._resolve_sizes()
         self.cohorts = pack_cohorts(self.specs, self.cohort_size)
         self.mesh = distributed.make_mesh(config.data_parallel)
+        if self.mesh is not None and self.hp.networks_per_vmap:
+            raise ValueError(f"networks_per_vmap={self.hp.networks_per_vmap} steps networks in turn on one device; "
+                             f"with {jax.local_device_count()} devices set it to 0")
         self.predict = train.make_predict(self.model, self.hp, self.eval_batch_size)
 
     # --- workdir bookkeeping -----------------------------------------------------------------

@@ -35,6 +35,7 @@ class TrainHParams:
     max_iter: int = 10_000
     input_scale: float = 1 / 255
     preprocess: str = "scale"  # or 'gcn_zca' (CIFAR-10): the transform lives in state["preprocess"]
+    networks_per_vmap: int = 0  # networks stepped at once (lax.map over groups of this many); 0: all
 
     def __post_init__(self):
         if self.lr_policy not in LR_POLICIES:
@@ -43,6 +44,8 @@ class TrainHParams:
             raise ValueError(f"preprocess={self.preprocess!r} is unknown; use one of {preprocessing.PREPROCESSORS}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size={self.batch_size} must be positive")
+        if self.networks_per_vmap < 0:
+            raise ValueError(f"networks_per_vmap={self.networks_per_vmap} must be positive, or 0 for all")
 
 
 def learning_rate(hp: TrainHParams, step: jax.Array) -> jax.Array:
@@ -165,9 +168,13 @@ def make_update(model: nn.Module, hp: TrainHParams):
     def update(state, images, labels, key, plan: CohortPlan):
         lr = learning_rate(hp, state["step"]) * plan.lr_scales
         keys = jax.vmap(lambda s: jax.random.fold_in(key, s))(plan.seeds)
-        variables, velocity, loss, acc = jax.vmap(network_step, (0,) * 9 + (None,))(
-            state["params"], state["velocity"], images, labels, lr, plan.finetune_last, keys, state["preprocess"],
-            state["objective"], state["step"])
+        per_network = (state["params"], state["velocity"], images, labels, lr, plan.finetune_last, keys,
+                       state["preprocess"], state["objective"])
+        step_one = lambda args: network_step(*args, state["step"])  # noqa: E731
+        if hp.networks_per_vmap:
+            variables, velocity, loss, acc = jax.lax.map(step_one, per_network, batch_size=hp.networks_per_vmap)
+        else:
+            variables, velocity, loss, acc = jax.vmap(step_one)(per_network)
         return ({**state, "params": variables, "velocity": velocity, "step": state["step"] + 1},
                 {"loss": loss, "accuracy": acc})
 

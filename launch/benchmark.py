@@ -28,6 +28,8 @@ _CONV_IMPL = flags.DEFINE_list("conv_impl", ["auto"], "Conv lowerings: auto, im2
                                "LeNet-5's conv1/conv2 pair such as taps/im2col.")
 _DTYPE = flags.DEFINE_list("compute_dtype", ["float32"], "Compute dtypes: float32, bfloat16.")
 _JSON_OUT = flags.DEFINE_string("json_out", "", "Append each measured row as a JSON line to this file.")
+_NETWORKS_PER_VMAP = flags.DEFINE_integer("networks_per_vmap", 0, "Networks stepped at once (lax.map over "
+                                          "groups); 0: vmap over the whole cohort.")
 _PROFILE_TOP = flags.DEFINE_integer("profile_top", 0, "After each row, trace one call with jax.profiler and "
                                     "print this many XLA ops by time per step (0: no profile).")
 _DATA_SIZE = flags.DEFINE_integer("data_size", 50_000, "Images in the device-resident dataset.")
@@ -58,7 +60,8 @@ def measure(num_networks: int, conv_impl: str, dtype: str, steps: int) -> dict:
                             jnp.arange(num_networks, dtype=jnp.uint32), jnp.ones(num_networks, jnp.float32),
                             jnp.zeros(num_networks, bool))
     model = get_model(_MODEL.value, num_classes=setting["classes"], conv_impl=conv_impl, dtype=jnp.dtype(dtype))
-    hp = train.TrainHParams(batch_size=batch, preprocess=setting["preprocess"], base_lr=1e-3)
+    hp = train.TrainHParams(batch_size=batch, preprocess=setting["preprocess"], base_lr=1e-3,
+                            networks_per_vmap=_NETWORKS_PER_VMAP.value)
     chunk = train.make_train_chunk(model, hp)
     preprocess = None
     if setting["preprocess"] == "gcn_zca":  # an identity whitening costs what a fitted one does
@@ -80,7 +83,7 @@ def measure(num_networks: int, conv_impl: str, dtype: str, steps: int) -> dict:
     images_per_s = calls * steps * batch * num_networks / elapsed
     networks_per_hour = images_per_s * 3600 / (setting["iterations"] * setting["batch"])
     row = dict(model=_MODEL.value, device=jax.devices()[0].device_kind, conv=conv_impl, dtype=dtype, steps=steps,
-               n=num_networks, compile_s=compile_s, images_per_s=images_per_s,
+               n=num_networks, networks_per_vmap=_NETWORKS_PER_VMAP.value, compile_s=compile_s, images_per_s=images_per_s,
                networks_per_hour=networks_per_hour, grid_hours=setting["grid"] / networks_per_hour)
     if _PROFILE_TOP.value:
         carried = [state]  # the chunk donates its state: each call trains on the last one's output
@@ -109,7 +112,9 @@ def main(argv):
     lowerings = [resolve_conv_impl(c, _MODEL.value) for c in _CONV_IMPL.value]
     print(f"{_MODEL.value}, batch {_BATCH.value or setting['batch']} per network; jax {jax.__version__} on "
           f"{jax.devices()[0].device_kind} ({jax.default_backend()}); networks/h at {setting['iterations']:,} "
-          f"iterations; grid h = the paper's {setting['grid']:,} networks", flush=True)
+          f"iterations; grid h = the paper's {setting['grid']:,} networks"
+          + (f"; networks stepped {_NETWORKS_PER_VMAP.value} at a time" if _NETWORKS_PER_VMAP.value else ""),
+          flush=True)
     print(f"{'conv':>12} {'dtype':>9} {'steps':>5} {'N':>6} {'compile s':>10} {'images/s':>12} {'networks/h':>11} "
           f"{'grid h':>8}", flush=True)
     for conv, dtype, steps, n in itertools.product(lowerings, _DTYPE.value, _STEPS.value, _NUM_NETWORKS.value):

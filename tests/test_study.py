@@ -251,3 +251,10 @@ def test_resumed_study_and_reevaluation_reuse_the_compilation_cache(tmp_path):
         assert again.returncode == 0, again.stderr[-2000:]
         new = {p.name for p in cache.iterdir()} - compiled
         assert not new, f"{command[0]} compiled {len(new)} programs again instead of reading the cache"
+
+
+def test_networks_in_turn_are_refused_on_several_devices(tiny_config, tmp_path, monkeypatch):
+    tiny_config.networks_per_vmap = 1
+    monkeypatch.setattr(study.distributed, "make_mesh", lambda data_parallel: object())  # as with 2+ devices
+    with pytest.raises(ValueError, match="networks_per_vmap=1 steps networks in turn on one device"):
+        study.Study(tiny_config, str(tmp_path))

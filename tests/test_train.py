@@ -65,6 +65,28 @@ def test_network_in_cohort_equals_network_alone():
         assert not np.allclose(a[0], b[0], atol=1e-5)  # a different seed and set trains differently
 
 
+def test_networks_stepped_in_groups_equal_the_vmapped_cohort():
+    model = LeNet5()
+    data = _data()
+    sets = [np.arange(0, 200, 2), np.arange(200), np.arange(50, 200)]
+    plan = _plan(sets, [1, 2, 3], finetune_last=[False, True, False])
+    results = {}
+    for group in (0, 1, 2):  # all at once, one by one, and groups of 2 (3 networks: a remainder of 1)
+        chunk = train.make_train_chunk(model, train.TrainHParams(max_iter=20, networks_per_vmap=group))
+        results[group], metrics = chunk(train.init_state(model, np.array([1, 2, 3]), (28, 28, 1)), data, plan, 6)
+        assert metrics["loss"].shape == (3,)
+    for group in (1, 2):
+        for a, b in zip(jax.tree.leaves(results[0]["params"]), jax.tree.leaves(results[group]["params"])):
+            assert np.allclose(a, b, atol=1e-5, rtol=1e-4), group
+
+
+def test_negative_networks_per_vmap_is_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="networks_per_vmap=-1"):
+        train.TrainHParams(networks_per_vmap=-1)
+
+
 def test_training_learns_and_finetune_last_freezes_the_rest():
     model = LeNet5()
     data, chunk = _data(), train.make_train_chunk(model, HP)
