@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The throughput table on an accelerator, in one command (about 7 minutes on an H100; each step is
-# capped, 8.3 minutes in all):
+# capped, 8 minutes in all):
 #   bash launch/gpu_benchmark.sh [path/to/peer_bench.py] [output folder]
 # Runs, most important first:
 #   1. LeNet-5 cohorts of 1024 on the study's compiled step: lowerings x dtypes (the levers);
@@ -10,8 +10,8 @@
 #   5. All-CNN batch 256 with cuDNN, one network and an 8-network learning-rate cohort, bf16 and fp32;
 #   6. the 8-network cohort stepped one network at a time (dense cuDNN convolutions, no grouped ones);
 #   7. All-CNN with im2col; 8. the cohort size and evaluation batch the study runner picks here.
-# Rows go to OUTDIR/benchmark.jsonl and OUTDIR/peer_bench.json as they are measured, the log to
-# OUTDIR/gpu_benchmark.log. Uses python3 as found (the lent GPU machines have jax, flax, optax, absl).
+# Rows go to OUTDIR/benchmark.jsonl, OUTDIR/profile.jsonl and OUTDIR/peer_bench_*.json as they are
+# measured, the log to OUTDIR/gpu_benchmark.log. Uses python3 as found (the lent GPU machines have jax, flax, optax, absl).
 # First run, 2026-11-28 (H100): docs/gpu/ and docs/performance.md.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -44,21 +44,21 @@ finally:
 nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv,noheader 2>/dev/null
 $PY -c "import jax, flax, optax; print('jax', jax.__version__, 'flax', flax.__version__, jax.devices())"
 
-cap 85 $PY "${BENCH[@]}" --num_networks=1024 --conv_impl=im2col,taps/im2col --compute_dtype=bfloat16,float32
+cap 80 $PY "${BENCH[@]}" --num_networks=1024 --conv_impl=im2col,taps/im2col --compute_dtype=bfloat16,float32
 
 if [ -f "$PEER" ]; then
   # torch shares the card with the peer's jax arrays: no preallocation, so torch has room
-  XLA_PYTHON_CLIENT_PREALLOCATE=false peer 100 "p.torch_benches()"
+  XLA_PYTHON_CLIENT_PREALLOCATE=false peer 95 "p.torch_benches()"
   peer 45 "p.bench_jax_lenet('im2col', jnp.bfloat16, 1024)"
 else
   echo "peer benchmark not found at $PEER: copy ../shared/bench into the repo (an ignored folder) and pass its path"
 fi
 
-cap 50 $PY -m launch.benchmark --seconds=1 --num_networks=1024 --compute_dtype=bfloat16 --profile_top=20 \
+cap 45 $PY -m launch.benchmark --seconds=1 --num_networks=1024 --compute_dtype=bfloat16 --profile_top=20 \
   --json_out="$OUTDIR/profile.jsonl"
 cap 100 $PY "${BENCH[@]}" --model=allcnn --num_networks=1,8 --conv_impl=xla --compute_dtype=bfloat16,float32
 cap 45 $PY "${BENCH[@]}" --model=allcnn --num_networks=8 --conv_impl=xla --compute_dtype=bfloat16 --networks_per_vmap=1
-cap 45 $PY "${BENCH[@]}" --model=allcnn --num_networks=1,8 --conv_impl=im2col --compute_dtype=bfloat16
+cap 40 $PY "${BENCH[@]}" --model=allcnn --num_networks=1,8 --conv_impl=im2col --compute_dtype=bfloat16
 
 cap 30 $PY -c "
 import jax.numpy as jnp
