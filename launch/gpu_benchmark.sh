@@ -11,7 +11,8 @@
 #   6. the 8-network cohort stepped one network at a time (dense cuDNN convolutions, no grouped ones);
 #   7. All-CNN with im2col; 8. the cohort size and evaluation batch the study runner picks here.
 # Rows go to OUTDIR/benchmark.jsonl, OUTDIR/profile.jsonl and OUTDIR/peer_bench_*.json as they are
-# measured, the log to OUTDIR/gpu_benchmark.log. Uses python3 as found (the lent GPU machines have jax, flax, optax, absl).
+# measured, the log to OUTDIR/gpu_benchmark.log. Uses python3 as found (the lent GPU machines have
+# jax, flax, optax and absl).
 # First run, 2026-11-28 (H100): docs/gpu/ and docs/performance.md.
 set -uo pipefail
 cd "$(dirname "$0")/.."
