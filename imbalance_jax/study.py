@@ -179,7 +179,7 @@ def hparams(config: ml_collections.ConfigDict) -> train.TrainHParams:
 def build_model(config: ml_collections.ConfigDict, num_classes: int):
     """The config's model, with its conv lowering and compute dtype."""
     return get_model(config.model, num_classes=num_classes, conv_impl=config.conv_impl,
-                     dtype=jnp.dtype(config.compute_dtype))
+                     dtype=jnp.dtype(config.compute_dtype), networks_per_vmap=config.get("networks_per_vmap", 0))
 
 
 class Study:

@@ -59,7 +59,8 @@ def measure(num_networks: int, conv_impl: str, dtype: str, steps: int) -> dict:
     plan = train.CohortPlan(jnp.asarray(table.indices), jnp.asarray(table.lengths),
                             jnp.arange(num_networks, dtype=jnp.uint32), jnp.ones(num_networks, jnp.float32),
                             jnp.zeros(num_networks, bool))
-    model = get_model(_MODEL.value, num_classes=setting["classes"], conv_impl=conv_impl, dtype=jnp.dtype(dtype))
+    model = get_model(_MODEL.value, num_classes=setting["classes"], conv_impl=conv_impl, dtype=jnp.dtype(dtype),
+                      networks_per_vmap=_NETWORKS_PER_VMAP.value)
     hp = train.TrainHParams(batch_size=batch, preprocess=setting["preprocess"], base_lr=1e-3,
                             networks_per_vmap=_NETWORKS_PER_VMAP.value)
     chunk = train.make_train_chunk(model, hp)
@@ -83,7 +84,8 @@ def measure(num_networks: int, conv_impl: str, dtype: str, steps: int) -> dict:
     images_per_s = calls * steps * batch * num_networks / elapsed
     networks_per_hour = images_per_s * 3600 / (setting["iterations"] * setting["batch"])
     row = dict(model=_MODEL.value, device=jax.devices()[0].device_kind, conv=conv_impl, dtype=dtype, steps=steps,
-               n=num_networks, networks_per_vmap=_NETWORKS_PER_VMAP.value, compile_s=compile_s, images_per_s=images_per_s,
+               n=num_networks, networks_per_vmap=_NETWORKS_PER_VMAP.value, compile_s=compile_s,
+               images_per_s=images_per_s,
                networks_per_hour=networks_per_hour, grid_hours=setting["grid"] / networks_per_hour)
     if _PROFILE_TOP.value:
         carried = [state]  # the chunk donates its state: each call trains on the last one's output
@@ -109,7 +111,7 @@ def main(argv):
     for name in _DTYPE.value:
         if name not in ("float32", "bfloat16"):
             raise app.UsageError(f"--compute_dtype={name!r} is unknown; use float32 or bfloat16")
-    lowerings = [resolve_conv_impl(c, _MODEL.value) for c in _CONV_IMPL.value]
+    lowerings = [resolve_conv_impl(c, _MODEL.value, _NETWORKS_PER_VMAP.value) for c in _CONV_IMPL.value]
     print(f"{_MODEL.value}, batch {_BATCH.value or setting['batch']} per network; jax {jax.__version__} on "
           f"{jax.devices()[0].device_kind} ({jax.default_backend()}); networks/h at {setting['iterations']:,} "
           f"iterations; grid h = the paper's {setting['grid']:,} networks"

@@ -64,6 +64,19 @@ def test_bfloat16_keeps_activations_in_bf16_and_returns_fp32_logits():
     assert allcnn.apply(allcnn.init(jax.random.key(0), cifar), cifar).dtype == jnp.float32
 
 
+def test_auto_lowering_follows_backend_model_and_cohort_stepping(monkeypatch):
+    from imbalance_jax.models import resolve_conv_impl
+
+    assert resolve_conv_impl("auto", "allcnn", networks_per_vmap=1) == "im2col"  # this CPU: im2col everywhere
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    assert resolve_conv_impl("auto", "lenet5") == "im2col"
+    assert resolve_conv_impl("auto", "allcnn") == "im2col"  # vmapped cuDNN convolutions are grouped ones
+    assert resolve_conv_impl("auto", "allcnn", networks_per_vmap=1) == "xla"  # dense cuDNN, one network at a time
+    assert resolve_conv_impl("auto", "resnet10") == "xla"
+    assert get_model("allcnn", networks_per_vmap=1, conv_impl="auto").conv_impl == "xla"
+    assert resolve_conv_impl("im2col", "allcnn", networks_per_vmap=1) == "im2col"  # an explicit choice stands
+
+
 @pytest.mark.parametrize("model,impl", [("lenet5", "tap"), ("lenet5", "taps/im2col/xla"), ("allcnn", "taps/xla")])
 def test_unknown_conv_lowering_is_one_line_error(model, impl):
     with pytest.raises(ValueError, match=f"conv_impl={impl!r} is unknown for {model}"):
