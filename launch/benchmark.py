@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
-from imbalance_jax import profiling, sampling, train
+from imbalance_jax import cli, profiling, sampling, train
 from imbalance_jax.models import get_model, resolve_conv_impl
 
 _NUM_NETWORKS = flags.DEFINE_list("num_networks", ["1", "8", "32"], "Cohort sizes to measure.")
@@ -85,8 +85,8 @@ def measure(num_networks: int, conv_impl: str, dtype: str, steps: int) -> dict:
     networks_per_hour = images_per_s * 3600 / (setting["iterations"] * setting["batch"])
     row = dict(model=_MODEL.value, device=jax.devices()[0].device_kind, conv=conv_impl, dtype=dtype, steps=steps,
                n=num_networks, networks_per_vmap=_NETWORKS_PER_VMAP.value, compile_s=compile_s,
-               images_per_s=images_per_s,
-               networks_per_hour=networks_per_hour, grid_hours=setting["grid"] / networks_per_hour)
+               images_per_s=images_per_s, networks_per_hour=networks_per_hour,
+               grid_hours=setting["grid"] / networks_per_hour)
     if _PROFILE_TOP.value:
         carried = [state]  # the chunk donates its state: each call trains on the last one's output
 
@@ -108,10 +108,11 @@ def measure(num_networks: int, conv_impl: str, dtype: str, steps: int) -> dict:
 def main(argv):
     del argv
     setting = SETTINGS[_MODEL.value]
-    for name in _DTYPE.value:
-        if name not in ("float32", "bfloat16"):
-            raise app.UsageError(f"--compute_dtype={name!r} is unknown; use float32 or bfloat16")
-    lowerings = [resolve_conv_impl(c, _MODEL.value, _NETWORKS_PER_VMAP.value) for c in _CONV_IMPL.value]
+    with cli.one_line_errors():
+        for name in _DTYPE.value:
+            if name not in ("float32", "bfloat16"):
+                raise ValueError(f"--compute_dtype={name!r} is unknown; use float32 or bfloat16")
+        lowerings = [resolve_conv_impl(c, _MODEL.value, _NETWORKS_PER_VMAP.value) for c in _CONV_IMPL.value]
     print(f"{_MODEL.value}, batch {_BATCH.value or setting['batch']} per network; jax {jax.__version__} on "
           f"{jax.devices()[0].device_kind} ({jax.default_backend()}); networks/h at {setting['iterations']:,} "
           f"iterations; grid h = the paper's {setting['grid']:,} networks"

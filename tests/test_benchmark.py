@@ -37,3 +37,10 @@ def test_benchmark_refuses_an_unknown_dtype():
     out = _benchmark("--num_networks=1", "--compute_dtype=float16")
     assert out.returncode != 0
     assert "--compute_dtype='float16' is unknown" in out.stderr
+
+
+def test_benchmark_names_an_unknown_lowering_in_one_line():
+    out = _benchmark("--num_networks=1", "--conv_impl=tap")
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1].startswith("error: conv_impl='tap' is unknown for lenet5")
+    assert "Traceback" not in out.stderr
