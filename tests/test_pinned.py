@@ -1,0 +1,26 @@
+"""The numbers of a fixed small study, recorded before the study runner was rebuilt.
+
+tests/data/pinned_study.json holds per (network, method) ROC AUC and accuracy of tiny.pinned_config()
+(every family of method: sampling, two-phase, thresholding, losses, class-aware, cRT, post-hoc,
+tau-normalisation) as the first version computed them; any rebuild of the runner must reproduce them.
+"""
+import json
+import os
+
+import pytest
+
+import tiny
+from imbalance_jax import study
+
+PINNED = os.path.join(os.path.dirname(__file__), "data", "pinned_study.json")
+
+
+def test_rebuilt_runner_reproduces_the_pinned_numbers(tmp_path):
+    rows = study.Study(tiny.pinned_config(), str(tmp_path)).run()
+    got = {f"{r['network']}|{r['method']}": (r["auc"], r["accuracy"]) for r in rows}
+    with open(PINNED) as f:
+        expected = json.load(f)
+    assert sorted(got) == sorted(expected)
+    for key, (auc, accuracy) in expected.items():
+        assert got[key][0] == pytest.approx(auc, abs=1e-6), key
+        assert got[key][1] == pytest.approx(accuracy, abs=1e-6), key
