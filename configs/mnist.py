@@ -56,10 +56,15 @@ def get_config() -> ml_collections.ConfigDict:
     config.train.base_lr = 0.01
     config.train.momentum = 0.9
     config.train.weight_decay = 5e-4
-    config.train.lr_policy = "inv"  # Caffe: base_lr * (1 + gamma * t) ** -power
+    # Caffe's SGD (lr inside the velocity); or 'sgd_nesterov' / 'adamw' (imbalance_jax.optim).
+    config.train.optimizer = "caffe_sgd"
+    # Caffe's inv: base_lr * (1 + gamma * t) ** -power; or fixed, multistep (x gamma at lr_steps), poly,
+    # warmup_cosine, warmup_multistep (linear warmup over warmup_steps, then x gamma at lr_steps).
+    config.train.lr_policy = "inv"
     config.train.lr_gamma = 1e-4
     config.train.lr_power = 0.75
     config.train.lr_steps = ()
+    config.train.warmup_steps = 0
     config.train.input_scale = 1 / 255
     # The CIFAR-10 protocol trains each lr of lr_grid lr_repeats times and keeps the best on the
     # test set; MNIST trains once at base_lr.
@@ -82,6 +87,9 @@ def get_config() -> ml_collections.ConfigDict:
     # Devices that split each network's batch; the rest split the cohort's networks.
     config.data_parallel = 1
     config.steps_per_call = 500
+    # Save the cohort in flight every this many steps (0: only at the end). A 3,750-network LeNet-5
+    # cohort saves ~12 GB: one save in its 10,000 steps costs under 1% of its ~25 minutes on an H100.
+    config.checkpoint_every = 5000
     # Record training and test accuracy every this many steps (Fig. 8); 0 turns it off.
     config.curve_every = 1000
     config.report = True

@@ -8,6 +8,7 @@ from absl import logging
 
 from imbalance_jax.checkpoint import CheckpointError
 from imbalance_jax.data import DatasetError
+from imbalance_jax.progress import Interrupted
 
 
 class _QuietLibraries(std_logging.Filter):
@@ -23,38 +24,110 @@ def quiet_library_logs() -> None:
 
 
 def prepare_run(workdir: str, multihost: bool = False) -> None:
-    """Joins the other hosts (multihost) and keeps compiled steps in workdir/jax_cache, so resuming
-    or re-evaluating does not recompile."""
+    """Joins the other hosts (multihost) and keeps compiled steps in workdir/jax_cache (or the user's
+    JAX_COMPILATION_CACHE_DIR), so resuming or re-evaluating does not recompile."""
     import jax
 
     if multihost:
         jax.distributed.initialize()
-    jax.config.update("jax_compilation_cache_dir", os.path.join(os.path.abspath(workdir), "jax_cache"))
+    if "JAX_COMPILATION_CACHE_DIR" not in os.environ:  # the user's cache wins
+        jax.config.update("jax_compilation_cache_dir", os.path.join(os.path.abspath(workdir), "jax_cache"))
     if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ:  # the user's setting wins
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 
 
+def _flag_value(argv: list, name: str):
+    """The value of --name=value in argv (the last one), or None."""
+    values = [a.split("=", 1)[1] for a in argv if a.startswith(f"--{name}=")]
+    return values[-1] if values else None
+
+
+def config_argv(argv: list) -> list:
+    """argv with --config resolved: a saved config.json is read through saved_config.py, and without
+    --config the workdir's own config.json is the config (`--workdir=W` alone resumes W's study)."""
+    saved_loader = os.path.join(os.path.dirname(os.path.abspath(__file__)), "saved_config.py")
+    config = _flag_value(argv, "config")
+    if config is None:
+        workdir = _flag_value(argv, "workdir")
+        if workdir is None or not os.path.isfile(os.path.join(workdir, "config.json")):
+            _fail("give --config=<config file>, or --workdir of a study that holds a config.json")
+        return [*argv, f"--config={saved_loader}:{os.path.join(workdir, 'config.json')}"]
+    path = config.split(":", 1)[0]
+    if not os.path.isfile(path):
+        _fail(f"--config={path}: no such config file; use one of configs/*.py (e.g. --config=configs/quick.py) "
+              "or a study's <workdir>/config.json")
+    if path.endswith(".json"):
+        return [f"--config={saved_loader}:{path}" if a.startswith("--config=") else a for a in argv]
+    return argv
+
+
+def _load(config_arg: str):
+    """The ConfigDict a --config value names (a .py file's get_config, with its optional argument)."""
+    import importlib.util
+
+    path, _, arg = config_arg.partition(":")
+    spec = importlib.util.spec_from_file_location("_imbalance_jax_config", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config(arg) if arg else module.get_config()
+
+
+def check_overrides(argv: list) -> None:
+    """Each --config.<key>=<value> names a key of the config and a value of its type, or one line says
+    which key is unknown (with the closest valid keys) or what type the value should be."""
+    import ast
+    import difflib
+
+    overrides = [a[len("--config."):].split("=", 1) for a in argv if a.startswith("--config.") and "=" in a]
+    if not overrides:
+        return
+    from imbalance_jax.plan import flatten
+
+    keys = flatten(_load(_flag_value(argv, "config")).to_dict())
+    for key, value in overrides:
+        if key not in keys and not any(k.startswith(key + ".") for k in keys):
+            close = difflib.get_close_matches(key, list(keys), n=3, cutoff=0.6)
+            _fail(f"--config.{key}: no such config key" + (f"; did you mean {', '.join(close)}?" if close else
+                                                           "; see the config file for its keys"))
+        current = keys.get(key)
+        if current is None or isinstance(current, str):
+            continue
+        try:
+            parsed = ast.literal_eval(value) if not isinstance(current, bool) else value.lower() in (
+                "true", "false", "1", "0") or None
+        except (ValueError, SyntaxError):
+            parsed = None
+        expected = type(current)
+        ok = (parsed is not None and (isinstance(parsed, expected) or (expected is float and isinstance(parsed, int))
+                                      or (expected in (tuple, list) and isinstance(parsed, (tuple, list)))))
+        if not ok:
+            _fail(f"--config.{key}={value}: expected {expected.__name__} (like {current!r})")
+
+
+def _fail(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def run_app(main) -> None:
-    """absl's app.run, after checking that a --config file exists (absl would print a traceback)."""
+    """absl's app.run, after resolving --config (a saved config.json, or the workdir's) and checking the
+    overrides (absl would print a traceback for a typo)."""
     from absl import app
 
-    for arg in sys.argv[1:]:
-        if arg.startswith("--config="):
-            path = arg[len("--config="):].split(":", 1)[0]
-            if not os.path.isfile(path):
-                print(f"error: --config={path}: no such config file; use one of configs/*.py, e.g. "
-                      "--config=configs/quick.py", file=sys.stderr)
-                sys.exit(2)
-    app.run(main)
+    argv = config_argv(sys.argv)
+    check_overrides(argv)
+    app.run(main, argv=argv)
 
 
 @contextlib.contextmanager
-def one_line_errors():
-    """Turns errors a user can fix (bad config, data or checkpoint) into one line and exit 2.
+def one_line_errors(workdir: str = None):
+    """Turns errors a user can fix (bad config, data or checkpoint) into one line and exit 2, and an
+    interrupt into a line saying how to resume (exit 128 + the signal).
 
     IMBALANCE_JAX_TRACEBACK=1 shows the full traceback instead.
     """
     quiet_library_logs()
+    resume = f"python -m launch.study --workdir={workdir}" if workdir else "the same command"
     try:
         yield
     except (ValueError, DatasetError, CheckpointError, FileNotFoundError) as e:
@@ -62,6 +135,9 @@ def one_line_errors():
             raise
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except Interrupted as e:
+        print(f"interrupted: {e}; rerun `{resume}` to resume from that save", file=sys.stderr)
+        sys.exit(128 + e.signum)
     except KeyboardInterrupt:
-        print("interrupted: finished cohorts are saved; rerun the same command to resume", file=sys.stderr)
+        print(f"interrupted: saved cohorts are kept; rerun `{resume}` to resume", file=sys.stderr)
         sys.exit(130)

@@ -8,6 +8,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from imbalance_jax import methods
 from imbalance_jax.methods import PAPER_METHODS
 
 # One colour per method, the same in every figure.
@@ -23,7 +24,22 @@ METHOD_LABELS = {
     "thresholding": "Thresholding", "oversampling_thresholding": "ROS + thresholding",
     "undersampling_thresholding": "RUS + thresholding",
 }
+
+
+# The paper's thresholded methods (softmax / prior), drawn with their networks in Fig. 6.
 THRESHOLDED = ("thresholding", "oversampling_thresholding", "undersampling_thresholding")
+
+
+def keeps_ranking(name: str) -> bool:
+    """A method whose scores rank like its network's softmax (thresholding): AUC never tells it apart."""
+    method = methods.lookup(name)
+    return method is not None and method.scoring.keeps_ranking and method.network != name
+
+
+def partial_sampling(name: str) -> bool:
+    """Sampling to a reduced ratio (Section 4.5): drawn in Fig. 7 only."""
+    method = methods.lookup(name)
+    return method is not None and method.partial_sampling
 
 
 def read_results(path: str) -> list[dict]:
@@ -99,7 +115,7 @@ def winners(rows: list[dict]) -> list[str]:
     lines = []
     for setting in dict.fromkeys(setting_label(r) for r in rows):
         # Thresholding never changes AUC, so thresholded twins are left out of the ranking.
-        ranked = sorted(((m, v) for (s, m), v in means.items() if s == setting and m not in THRESHOLDED),
+        ranked = sorted(((m, v) for (s, m), v in means.items() if s == setting and not keeps_ranking(m)),
                         key=lambda mv: -mv[1]["auc"])
         best, stats = ranked[0]
         text = f"- **{setting}**: {best} wins with ROC AUC {stats['auc']:.4f} ({stats['n']} repetitions)"
@@ -175,12 +191,12 @@ def _group(rows, key):
 def figures(rows: list[dict], outdir: str) -> dict:
     """Writes the paper's figures that the results can fill; returns {figure name: file name}."""
     os.makedirs(outdir, exist_ok=True)
-    step = [r for r in rows if r["imbalance"] == "step" and "_to_" not in r["method"]]
-    linear = [r for r in rows if r["imbalance"] == "linear" and "_to_" not in r["method"]]
-    longtail = [r for r in rows if r["imbalance"] == "exponential" and "_to_" not in r["method"]]
+    step = [r for r in rows if r["imbalance"] == "step" and not partial_sampling(r["method"])]
+    linear = [r for r in rows if r["imbalance"] == "linear" and not partial_sampling(r["method"])]
+    longtail = [r for r in rows if r["imbalance"] == "exponential" and not partial_sampling(r["method"])]
     partial = [r for r in rows if r["imbalance"] == "step" and r["method"] in
-               ("baseline", "oversampling", "undersampling") or "_to_" in r["method"]]
-    untreshold = [r for r in step if r["method"] not in THRESHOLDED]
+               ("baseline", "oversampling", "undersampling") or partial_sampling(r["method"])]
+    untreshold = [r for r in step if not keeps_ranking(r["method"])]
     made = {}
     if step:
         made["fig3_auc_vs_minority_classes.png"] = "Fig. 3: ROC AUC against the number of minority classes"
@@ -199,18 +215,18 @@ def figures(rows: list[dict], outdir: str) -> dict:
     if linear:
         made["fig5_linear_auc_vs_rho.png"] = "Fig. 5: ROC AUC against rho, linear imbalance"
         _panels(os.path.join(outdir, "fig5_linear_auc_vs_rho.png"), made["fig5_linear_auc_vs_rho.png"],
-                [("linear imbalance", [r for r in linear if r["method"] not in THRESHOLDED])],
+                [("linear imbalance", [r for r in linear if not keeps_ranking(r["method"])])],
                 "rho", "auc", "imbalance ratio rho", "multi-class ROC AUC", logx=True)
     if longtail:
         made["fig_longtail_auc_vs_rho.png"] = "ROC AUC against rho, exponential (long-tail) imbalance"
         _panels(os.path.join(outdir, "fig_longtail_auc_vs_rho.png"), made["fig_longtail_auc_vs_rho.png"],
-                [("exponential imbalance", [r for r in longtail if r["method"] not in THRESHOLDED])],
+                [("exponential imbalance", [r for r in longtail if not keeps_ranking(r["method"])])],
                 "rho", "auc", "imbalance ratio rho", "multi-class ROC AUC", logx=True)
         made["fig_longtail_accuracy_vs_rho.png"] = "Accuracy against rho, exponential (long-tail) imbalance"
         _panels(os.path.join(outdir, "fig_longtail_accuracy_vs_rho.png"), made["fig_longtail_accuracy_vs_rho.png"],
                 [("exponential imbalance", longtail)], "rho", "accuracy", "imbalance ratio rho", "accuracy",
                 logx=True)
-    if any("_to_" in r["method"] for r in partial):
+    if any(partial_sampling(r["method"]) for r in partial):
         made["fig7_partial_sampling.png"] = "Fig. 7: sampling to reduced imbalance ratios"
         _fig7(os.path.join(outdir, "fig7_partial_sampling.png"), partial, made["fig7_partial_sampling.png"])
     return made
@@ -228,7 +244,7 @@ def _fig7(path, rows, title):
             return r["rho"]
         if r["method"] in ("oversampling", "undersampling"):
             return 1.0
-        return float(r["method"].rsplit("_to_", 1)[1])
+        return methods.get(r["method"]).training.target_rho
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), squeeze=False)
     for ax, kind in zip(axes.flat, ("oversampling", "undersampling")):

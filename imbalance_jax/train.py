@@ -1,7 +1,8 @@
 """Cohort training: many networks, one compiled step, a leading network axis on every state leaf.
 
-A cohort's state is a plain pytree {"params", "velocity", "step"}; params and velocity carry
-the network axis, step is shared. Training reads the dataset resident on the device as uint8
+A cohort's state is a plain pytree {"params", "opt_state", "step", "preprocess", "objective"}; all
+but step carry the network axis. Each network's optimizer is an optax chain (imbalance_jax.optim)
+scaled by that network's learning-rate factor and layer mask, both traced, so one compile serves all. Training reads the dataset resident on the device as uint8
 and gathers each network's batch by index from its row of an IndexTable inside the compiled
 step; `train_chunk` scans many steps per call so Python never runs per step.
 """
@@ -12,12 +13,12 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
-from imbalance_jax import losses, sampling
+from imbalance_jax import losses, optim, sampling
 from imbalance_jax.data import preprocessing
 
 PyTree = Any
-LR_POLICIES = ("fixed", "inv", "multistep", "poly")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,14 +33,18 @@ class TrainHParams:
     lr_gamma: float = 1e-4
     lr_power: float = 0.75
     lr_steps: tuple = ()
+    warmup_steps: int = 0  # of the warmup_* schedules
+    optimizer: str = "caffe_sgd"  # one of optim.OPTIMIZERS
     max_iter: int = 10_000
     input_scale: float = 1 / 255
     preprocess: str = "scale"  # or 'gcn_zca' (CIFAR-10): the transform lives in state["preprocess"]
     networks_per_vmap: int = 0  # networks stepped at once (lax.map over groups of this many); 0: all
 
     def __post_init__(self):
-        if self.lr_policy not in LR_POLICIES:
-            raise ValueError(f"lr_policy={self.lr_policy!r} is unknown; use one of {LR_POLICIES}")
+        if self.lr_policy not in optim.SCHEDULES:
+            raise ValueError(f"train.lr_policy={self.lr_policy!r} is unknown; use one of {optim.SCHEDULES}")
+        if self.optimizer not in optim.OPTIMIZERS:
+            raise ValueError(f"train.optimizer={self.optimizer!r} is unknown; use one of {optim.OPTIMIZERS}")
         if self.preprocess not in preprocessing.PREPROCESSORS:
             raise ValueError(f"preprocess={self.preprocess!r} is unknown; use one of {preprocessing.PREPROCESSORS}")
         if self.batch_size < 1:
@@ -48,17 +53,20 @@ class TrainHParams:
             raise ValueError(f"networks_per_vmap={self.networks_per_vmap} must be positive, or 0 for all")
 
 
+def learning_rate_schedule(hp: TrainHParams):
+    """The schedule of the config's lr_policy (before any per-network scale)."""
+    return optim.schedule(hp.lr_policy, hp.base_lr, hp.max_iter, hp.lr_gamma, hp.lr_power, hp.lr_steps,
+                          hp.warmup_steps)
+
+
 def learning_rate(hp: TrainHParams, step: jax.Array) -> jax.Array:
-    """Caffe's learning-rate policies at iteration `step` (before any per-network scale)."""
-    t = step.astype(jnp.float32)
-    if hp.lr_policy == "inv":
-        return hp.base_lr * (1.0 + hp.lr_gamma * t) ** (-hp.lr_power)
-    if hp.lr_policy == "multistep":
-        passed = sum((step >= s).astype(jnp.float32) for s in hp.lr_steps) if hp.lr_steps else 0.0
-        return hp.base_lr * hp.lr_gamma ** passed
-    if hp.lr_policy == "poly":
-        return hp.base_lr * (1.0 - t / hp.max_iter) ** hp.lr_power
-    return jnp.asarray(hp.base_lr, jnp.float32)
+    """The learning rate at iteration `step` (before any per-network scale)."""
+    return learning_rate_schedule(hp)(jnp.asarray(step))
+
+
+def make_optimizer(hp: TrainHParams):
+    """optimizer(lr_scale, multipliers) -> the optax chain of one network (imbalance_jax.optim)."""
+    return optim.make_optimizer(hp.optimizer, learning_rate_schedule(hp), hp.momentum, hp.weight_decay)
 
 
 class CohortData(NamedTuple):
@@ -75,19 +83,22 @@ class CohortPlan(NamedTuple):
     lengths: jax.Array  # int32 [N]
     seeds: jax.Array  # uint32 [N]: data order and dropout
     lr_scales: jax.Array  # float32 [N]: multiplies the schedule (0.1 for two-phase)
-    finetune_last: jax.Array  # bool [N]: train only the model's last_layers
+    finetune_last: jax.Array  # bool [N]: train only the model's fine-tuning layers
     class_aware: Any = None  # bool [N]: class-balanced batches instead of the permutation walk
     class_offsets: Any = None  # int32 [N, C]: class blocks of each (class-ordered) table row
     class_counts: Any = None  # int32 [N, C]
 
 
 def init_state(model: nn.Module, init_seeds: np.ndarray, input_shape: tuple,
-               preprocess: PyTree = None, objective: PyTree = None) -> PyTree:
+               preprocess: PyTree = None, objective: PyTree = None, hp: "TrainHParams" = None) -> PyTree:
     """A fresh cohort state: network i initialised from jax.random.key(init_seeds[i])."""
     dummy = jnp.zeros((1, *input_shape), jnp.float32)
     keys = jax.vmap(jax.random.key)(jnp.asarray(init_seeds, jnp.uint32))
     params = jax.jit(jax.vmap(lambda k: model.init(k, dummy)))(keys)
-    return fresh_state(params, preprocess, objective)
+    if objective is None:
+        num_classes = params["params"][model.interface.head]["kernel"].shape[-1]
+        objective = stack_objectives([losses.neutral(num_classes)] * len(init_seeds))
+    return fresh_state(params, preprocess, objective, hp)
 
 
 def stack_objectives(objectives: list) -> losses.Objective:
@@ -95,51 +106,46 @@ def stack_objectives(objectives: list) -> losses.Objective:
     return jax.tree.map(lambda *xs: jnp.asarray(np.stack(xs)), *objectives)
 
 
-def abstract_state(model: nn.Module, num_networks: int, input_shape: tuple, preprocess: str = "scale") -> PyTree:
+def abstract_state(model: nn.Module, num_networks: int, input_shape: tuple, preprocess: str = "scale",
+                   hp: "TrainHParams" = None) -> PyTree:
     """Shapes and dtypes of a cohort state, without computing it (the restore target orbax wants)."""
     pre = None
     if preprocess == "gcn_zca":
         d = int(np.prod(input_shape))
         pre = {"mean": jax.ShapeDtypeStruct((num_networks, d), jnp.float32),
                "whiten": jax.ShapeDtypeStruct((num_networks, d, d), jnp.float32)}
-    state = jax.eval_shape(lambda: init_state(model, np.zeros(num_networks, np.uint32), input_shape))
+    state = jax.eval_shape(lambda: init_state(model, np.zeros(num_networks, np.uint32), input_shape, hp=hp))
     state["preprocess"] = pre or {}
     return state
 
-def fresh_state(variables: PyTree, preprocess: PyTree = None, objective: PyTree = None) -> PyTree:
-    """Cohort state at step 0 with zero velocity around the given (stacked) model variables.
+
+def fresh_state(variables: PyTree, preprocess: PyTree, objective: losses.Objective,
+                hp: "TrainHParams" = None) -> PyTree:
+    """Cohort state at step 0 with a fresh optimizer state around the given (stacked) model variables.
 
     state["params"] holds all of flax's variables ({"params", and "batch_stats" for models with
-    batch norm}); velocity exists for the trainable "params" only. preprocess holds each network's
+    batch norm}); the optimizer state (Caffe SGD: the velocity) covers the trainable "params" only.
+    preprocess holds each network's
     fitted input transform (e.g. its ZCA), saved with the state so evaluation applies exactly what
-    training did; it is never trained. objective holds each network's loss parameters (plain
-    cross-entropy when None), saved too, since cosine-logit networks (LDAM) also predict with them.
+    training did; it is never trained. objective holds each network's loss parameters, saved too,
+    since cosine-logit networks (LDAM) also predict with them.
     """
-    if objective is None:
-        num_networks = jax.tree.leaves(variables)[0].shape[0]
-        num_classes = _num_classes(variables)
-        objective = stack_objectives([losses.neutral(num_classes)] * num_networks)
-    return {"params": variables, "velocity": jax.tree.map(jnp.zeros_like, variables["params"]),
+    opt_state = jax.vmap(make_optimizer(hp or TrainHParams())().init)(variables["params"])
+    return {"params": variables, "opt_state": opt_state,
             "step": jnp.zeros((), jnp.int32), "preprocess": preprocess or {}, "objective": objective}
 
 
-def _num_classes(variables) -> int:
-    """The number of classes: the last dimension of the last parameter leaf that holds a kernel."""
-    kernels = [x for path, x in jax.tree_util.tree_leaves_with_path(variables["params"])
-               if path[-1].key == "kernel"]
-    return kernels[-1].shape[-1]
-
-
-def _update_multipliers(trainable, finetune_last, last_layers):
-    """1 for every leaf a network trains, 0 for the layers two-phase training freezes."""
+def _update_multipliers(trainable, finetune_last, finetune_layers):
+    """1 for every leaf a network trains, 0 for the layers a fine-tuning stage freezes."""
     def leaf_mult(path, _):
-        return jnp.where(finetune_last, 1.0 if path[0].key in last_layers else 0.0, 1.0)
+        return jnp.where(finetune_last, 1.0 if path[0].key in finetune_layers else 0.0, 1.0)
     return jax.tree_util.tree_map_with_path(leaf_mult, trainable)
 
 
 def make_update(model: nn.Module, hp: TrainHParams):
     """The pure cohort update from a batch: (state, images [N, B, ...], labels, key, plan) -> (state, metrics)."""
-    last_layers = tuple(getattr(model, "last_layers", ()))
+    finetune_layers = tuple(model.interface.finetune_layers)
+    optimizer = make_optimizer(hp)
 
     def loss_fn(trainable, others, images, labels, key, preprocess, objective, step):
         x = preprocessing.apply(hp.preprocess, images, preprocess, hp.input_scale)
@@ -150,32 +156,29 @@ def make_update(model: nn.Module, hp: TrainHParams):
         loss = losses.loss(logits, labels, objective, step)
         return loss, (loss, jnp.mean(jnp.argmax(logits, -1) == labels), new_others)
 
-    def network_step(variables, velocity, images, labels, lr, finetune_last, key, preprocess, objective, step):
+    def network_step(variables, opt_state, images, labels, lr_scale, finetune_last, key, preprocess, objective,
+                     step):
         trainable = variables["params"]
         others = {k: v for k, v in variables.items() if k != "params"}
         grads, (loss, acc, new_others) = jax.grad(loss_fn, has_aux=True)(
             trainable, others, images, labels, key, preprocess, objective, step)
-        mult = _update_multipliers(trainable, finetune_last, last_layers)
-        # Caffe's SGD: the learning rate sits inside the velocity.
-        velocity = jax.tree.map(
-            lambda v, g, p, m: hp.momentum * v + (lr * m) * (g + hp.weight_decay * p),
-            velocity, grads, trainable, mult)
-        trainable = jax.tree.map(lambda p, v: p - v, trainable, velocity)
-        # Fine-tuning only the last layers leaves the frozen layers' batch statistics as they were.
+        mult = _update_multipliers(trainable, finetune_last, finetune_layers)
+        updates, opt_state = optimizer(lr_scale, mult).update(grads, opt_state, trainable)
+        trainable = optax.apply_updates(trainable, updates)
+        # Fine-tuning some layers leaves the frozen layers' batch statistics as they were.
         new_others = jax.tree.map(lambda old, new: jnp.where(finetune_last, old, new), others, dict(new_others))
-        return {"params": trainable, **new_others}, velocity, loss, acc
+        return {"params": trainable, **new_others}, opt_state, loss, acc
 
     def update(state, images, labels, key, plan: CohortPlan):
-        lr = learning_rate(hp, state["step"]) * plan.lr_scales
         keys = jax.vmap(lambda s: jax.random.fold_in(key, s))(plan.seeds)
-        per_network = (state["params"], state["velocity"], images, labels, lr, plan.finetune_last, keys,
-                       state["preprocess"], state["objective"])
+        per_network = (state["params"], state["opt_state"], images, labels, plan.lr_scales, plan.finetune_last,
+                       keys, state["preprocess"], state["objective"])
         step_one = lambda args: network_step(*args, state["step"])  # noqa: E731
         if hp.networks_per_vmap:
-            variables, velocity, loss, acc = jax.lax.map(step_one, per_network, batch_size=hp.networks_per_vmap)
+            variables, opt_state, loss, acc = jax.lax.map(step_one, per_network, batch_size=hp.networks_per_vmap)
         else:
-            variables, velocity, loss, acc = jax.vmap(step_one)(per_network)
-        return ({**state, "params": variables, "velocity": velocity, "step": state["step"] + 1},
+            variables, opt_state, loss, acc = jax.vmap(step_one)(per_network)
+        return ({**state, "params": variables, "opt_state": opt_state, "step": state["step"] + 1},
                 {"loss": loss, "accuracy": acc})
 
     return update

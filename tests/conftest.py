@@ -1,6 +1,14 @@
-import pytest
+import os
+import tempfile
 
-import tiny
+# One persistent compilation cache for the whole suite and the entry points it starts: the same
+# compiled step serves many tiny studies, so each is compiled once (the user's setting would win).
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(), "imbalance_jax_test_cache"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+
+import pytest  # noqa: E402
+
+import tiny  # noqa: E402
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ def test_longtail_study_runs_every_remedy(tmp_path):
     config.train.iterations, config.steps_per_call = 12, 6
     config.losses.drw_fraction = 0.5
     s = study.Study(config, str(tmp_path))
+    s.run()
     # One compiled step for all trained remedies of a stage: baseline, ROS, RUS, 6 losses, 2 samplers.
     assert len(s.cohorts[0]) == 11 and [c.method for c in s.cohorts[1]] == ["crt"]
-    s.run()
     with open(tmp_path / "results.csv") as f:
         rows = {r["method"]: r for r in csv.DictReader(f)}
     assert set(rows) == set(longtail.REMEDIES)

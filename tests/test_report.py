@@ -5,7 +5,7 @@ import re
 import numpy as np
 
 from imbalance_jax import report
-from imbalance_jax.study import RESULT_COLUMNS
+from imbalance_jax.results import RESULT_COLUMNS
 
 
 def _write_results(path):

@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from imbalance_jax import checkpoint, study
+from imbalance_jax import checkpoint, evaluate, plan, results, stages, study
 from imbalance_jax.methods import PAPER_METHODS
 
 
@@ -28,7 +28,7 @@ def finished(tmp_path_factory):
 
 def test_results_have_a_row_per_network_and_method(finished):
     rows = _read(f"{finished.workdir}/results.csv")
-    assert list(rows[0]) == list(study.RESULT_COLUMNS)
+    assert list(rows[0]) == list(results.RESULT_COLUMNS)
     assert sorted(r["method"] for r in rows) == sorted(PAPER_METHODS)
     for r in rows:
         assert r["dataset"] == "digits" and r["imbalance"] == "step" and float(r["rho"]) == 10
@@ -55,7 +55,7 @@ def test_per_class_metrics_and_curves(finished):
         assert 0 <= float(r["macro_f1"]) <= 1
     curves = _read(f"{finished.workdir}/curves.csv")
     assert sorted({int(c["step"]) for c in curves}) == [10, 20]
-    assert len(curves) == 2 * len(finished.specs)
+    assert len(curves) == 2 * len(finished.networks)
     assert all(0 <= float(c["test_accuracy"]) <= 1 and 0 <= float(c["train_accuracy"]) <= 1 for c in curves)
 
 
@@ -76,23 +76,24 @@ def test_rerun_trains_and_evaluates_nothing(finished, monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("a finished cohort was trained or evaluated again")
     monkeypatch.setattr(study.train, "make_train_chunk", fail)
-    monkeypatch.setattr(study, "evaluate_cohort", fail)
+    monkeypatch.setattr(stages.evaluate, "evaluate_cohort", fail)
     before = open(f"{finished.workdir}/results.csv").read()
     study.Study(finished.config, finished.workdir).run()
     assert open(f"{finished.workdir}/results.csv").read() == before
 
 
 def test_interrupted_run_resumes_without_retraining(tiny_config, tmp_path, finished, monkeypatch):
-    real_save = checkpoint.save
+    real_save = checkpoint.CohortCheckpoints.save
     saved = []
 
-    def save_then_die(cohort_dir, state, meta):
-        real_save(cohort_dir, state, meta)
-        saved.append(cohort_dir)
+    def save_then_die(self, step, state, meta, complete=False):
+        out = real_save(self, step, state, meta, complete)
+        saved.append(self.cohort_dir)
         if len(saved) == 1:
             raise KeyboardInterrupt  # killed while the second cohort would start
+        return out
 
-    monkeypatch.setattr(checkpoint, "save", save_then_die)
+    monkeypatch.setattr(checkpoint.CohortCheckpoints, "save", save_then_die)
     with pytest.raises(KeyboardInterrupt):
         study.Study(tiny_config, str(tmp_path)).run()
     study.Study(tiny_config, str(tmp_path)).run()
@@ -105,15 +106,15 @@ def test_interrupted_run_resumes_without_retraining(tiny_config, tmp_path, finis
 def test_changed_config_in_same_workdir_is_refused(finished):
     config = finished.config.copy_and_resolve_references()
     config.train.iterations = 30
-    with pytest.raises(ValueError, match="train"):
+    with pytest.raises(ValueError, match="other settings \\(train.iterations: 20 -> 30\\)"):
         study.Study(config, finished.workdir)
 
 
 def test_cohort_plan_packs_stages_apart(tiny_config):
-    specs = study.plan_networks(tiny_config, 10, 100)
+    specs = plan.plan_networks(tiny_config, plan.DatasetFacts(10, 100))
     assert [s.method for s in specs] == [
         "baseline", "oversampling", "undersampling", "two_phase_oversampling", "two_phase_undersampling"]
-    cohorts = study.pack_cohorts(specs, 2)
+    cohorts = plan.pack_cohorts(specs, 2)
     assert [[s.method for s in c] for c in cohorts] == [
         ["baseline", "oversampling"], ["undersampling"], ["two_phase_oversampling", "two_phase_undersampling"]]
 
@@ -121,7 +122,7 @@ def test_cohort_plan_packs_stages_apart(tiny_config):
 def test_unknown_method_is_named(tiny_config):
     tiny_config.methods = ("baseline", "smote")
     with pytest.raises(ValueError, match="method='smote'"):
-        study.plan_networks(tiny_config, 10, 100)
+        plan.plan_networks(tiny_config, plan.DatasetFacts(10, 100))
 
 
 def test_launch_study_bad_input_is_one_line(tmp_path):
@@ -136,7 +137,7 @@ def test_launch_study_bad_input_is_one_line(tmp_path):
 def test_mnist_config_plans_the_papers_22500_networks():
     from configs import mnist
 
-    specs = study.plan_networks(mnist.get_config(), 10, 5000)
+    specs = plan.plan_networks(mnist.get_config(), plan.DatasetFacts(10, 5000))
     assert len(specs) == 22_500
     sets = {s.set_name for s in specs}
     assert len(sets) == 4_500 and sum(n.startswith("linear") for n in sets) == 450
@@ -148,9 +149,9 @@ def test_mnist_config_plans_the_papers_22500_networks():
 def test_cifar10_config_plans_the_papers_640_networks():
     from configs import cifar10
 
-    specs = study.plan_networks(cifar10.get_config(), 10, 5000)
+    specs = plan.plan_networks(cifar10.get_config(), plan.DatasetFacts(10, 5000))
     assert len(specs) == 640
-    cohorts = study.pack_cohorts(specs, 8)
+    cohorts = plan.pack_cohorts(specs, 8)
     for cohort in cohorts:  # each cohort: one (set, method), the 4 lrs x 2 repeats
         assert len({(s.set_name, s.method) for s in cohort}) == 1
         assert sorted((s.base_lr, s.lr_run) for s in cohort) == sorted(
@@ -165,7 +166,7 @@ def test_mark_selected_keeps_the_best_lr_run():
     rows = [dict(network=f"setA/baseline/lr{lr}_run0", method="baseline", auc=auc)
             for lr, auc in ((0.1, 0.7), (0.01, 0.9), (0.001, 0.8))]
     rows += [dict(network="setB/baseline", method="baseline", auc=0.5)]
-    study.mark_selected(rows)
+    results.mark_selected(rows)
     assert [r["selected"] for r in rows] == [0, 1, 0, 1]
 
 
@@ -174,7 +175,7 @@ def test_imagenet_config_plans_the_papers_15_networks():
 
     available = np.full(1000, 1000)
     available[[3, 7]] = 732  # ILSVRC-2012 has classes with fewer than 1000 training images
-    specs = study.plan_networks(imagenet.get_config(), 1000, 1000, available)
+    specs = plan.plan_networks(imagenet.get_config(), plan.DatasetFacts(1000, 1000, tuple(available)))
     assert len(specs) == 15
     sets = sorted({(s.mu, s.rho, s.repetition) for s in specs})
     assert sets == [(0.1, 10.0, 0), (0.8, 50.0, 0), (0.9, 100.0, 0), (0.9, 100.0, 1), (0.9, 100.0, 2)]
@@ -190,13 +191,13 @@ def test_tau_normalization_divides_class_weights_by_their_norm():
 
     kernel = jnp.asarray(np.random.default_rng(0).normal(size=(2, 5, 3)) * [1.0, 4.0, 9.0])
     state = {"params": {"params": {"fc2": {"kernel": kernel, "bias": jnp.ones((2, 3))}}}, "step": 0}
-    unit = study.tau_normalize(state, "fc2", 1.0)["params"]["params"]["fc2"]
+    unit = evaluate.tau_normalize(state, "fc2", 1.0)["params"]["params"]["fc2"]
     assert np.allclose(np.linalg.norm(unit["kernel"], axis=1), 1.0)
     assert np.array_equal(unit["bias"], np.ones((2, 3)))
-    half = study.tau_normalize(state, "fc2", 0.5)["params"]["params"]["fc2"]["kernel"]
+    half = evaluate.tau_normalize(state, "fc2", 0.5)["params"]["params"]["fc2"]["kernel"]
     norms = np.linalg.norm(np.asarray(kernel), axis=1)
     assert np.allclose(np.linalg.norm(half, axis=1), norms ** 0.5)
-    assert np.allclose(study.tau_normalize(state, "fc2", 0.0)["params"]["params"]["fc2"]["kernel"], kernel)
+    assert np.allclose(evaluate.tau_normalize(state, "fc2", 0.0)["params"]["params"]["fc2"]["kernel"], kernel)
 
 
 def test_launch_study_missing_config_file_is_one_line(tmp_path):
@@ -211,7 +212,7 @@ def test_corrupt_checkpoint_says_what_to_do(finished, tmp_path):
 
     workdir = tmp_path / "copy"
     shutil.copytree(finished.workdir, workdir)
-    state_dir = workdir / "cohorts" / "cohort_00000" / "state"
+    state_dir = workdir / "cohorts" / "cohort_00000" / "checkpoints" / "20" / "state"
     for path in state_dir.rglob("*"):
         if path.is_file() and path.stat().st_size > 1000:
             path.write_bytes(b"garbage")
@@ -226,12 +227,11 @@ def test_launch_evaluate_reevaluates_without_training(finished, tmp_path):
     workdir = tmp_path / "copy"
     shutil.copytree(finished.workdir, workdir)
     (workdir / "results.csv").unlink()
-    config_args = ["--config=tests/tiny.py"]
-    out = subprocess.run([sys.executable, "-m", "launch.evaluate", *config_args, f"--workdir={workdir}", "--force"],
+    out = subprocess.run([sys.executable, "-m", "launch.evaluate", f"--workdir={workdir}", "--force"],
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "step 10/20" not in out.stderr  # no training progress: evaluation only
-    assert "evaluated cohort 1/" in out.stderr and "| baseline |" in out.stdout
+    assert "evaluated cohort_00000" in out.stderr and "| baseline |" in out.stdout
     assert _read(workdir / "results.csv") == _read(f"{finished.workdir}/results.csv")
 
 
@@ -239,6 +239,7 @@ def test_resumed_study_and_reevaluation_reuse_the_compilation_cache(tmp_path):
     import os
 
     env = {**os.environ, "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}  # tiny programs compile fast
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)  # the suite's shared cache (conftest.py): the workdir's here
     args = ["--config=tests/tiny.py", f"--workdir={tmp_path}"]
     first = subprocess.run([sys.executable, "-m", "launch.study", *args], capture_output=True, text=True, env=env)
     assert first.returncode == 0, first.stderr[-2000:]

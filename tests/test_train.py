@@ -107,8 +107,13 @@ def test_checkpoint_round_trip_is_bit_exact(tmp_path):
     state = train.init_state(model, np.array([5, 6]), (28, 28, 1))
     state, _ = train.make_train_chunk(model, HP)(state, _data(), _plan([np.arange(200)] * 2, [5, 6]), 3)
     expected = jax.tree.map(np.asarray, state)
-    checkpoint.save(str(tmp_path / "c"), state, {"note": "x"})
-    restored = checkpoint.restore(str(tmp_path / "c"), checkpoint.abstract_like(state))
+    abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), state)
+    saved = checkpoint.CohortCheckpoints(str(tmp_path / "c"))
+    saved.save(3, state, {"note": "x"})
+    saved.close()
+    again = checkpoint.CohortCheckpoints(str(tmp_path / "c"))
+    restored, meta = again.restore(abstract)
     for a, b in zip(jax.tree.leaves(restored), jax.tree.leaves(expected)):
         assert a.dtype == b.dtype and np.array_equal(a, b)
-    assert checkpoint.read_meta(str(tmp_path / "c")) == {"note": "x"}
+    assert meta == {"note": "x", "step": 3, "complete": False} and again.latest_step() == 3
+    again.close()

@@ -3,6 +3,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from imbalance_jax.models.layers import Conv, Dense, cosine_head
+from imbalance_jax.models.registry import ModelInterface, register
 
 # Caffe's "msra" filler: zero-mean Gaussian with variance 2 / fan_in (Kaiming He et al. 2015).
 kaiming = nn.initializers.variance_scaling(2.0, "fan_in", "normal")
@@ -30,14 +31,15 @@ class ResidualBlock(nn.Module):
         return nn.relu(x + y)
 
 
+# cuDNN everywhere: im2col of its 7x7 stem would write 49x the 224x224 input.
+@register("resnet10", ModelInterface(head="fc", finetune_layers=("fc",), cosine_head=True,
+                                     auto_conv_impl={"gpu": ("xla", "xla"), "tpu": ("xla", "xla")}))
 class ResNet10(nn.Module):
     """conv 7x7/2 + BN + ReLU + max pool 3x3/2, four residual blocks (64, 128, 256, 512), GAP, fc."""
 
     num_classes: int = 1000
     conv_impl: str = "xla"
     dtype: jnp.dtype = jnp.float32
-
-    last_layers = ("fc",)
 
     @nn.compact
     def __call__(self, x, train: bool = False, cosine=False, scale=1.0):

@@ -1,0 +1,59 @@
+"""A cohort's inputs on the host: index tables, per-network plan arrays, and the state it starts from.
+
+Imbalance parameters stop here: each network becomes a row of an index table, and every cohort
+trains through the same compiled step whatever its networks' settings and methods.
+"""
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from imbalance_jax import losses, methods, plan, sampling, train
+from imbalance_jax.data import preprocessing
+
+
+def lr_scale(network: plan.Network, config, hp: train.TrainHParams) -> float:
+    """The network's factor on the schedule: its lr over the config's base lr, times its method's factor."""
+    factor = methods.get(network.method).training.lr_scale
+    factor = config[factor] if isinstance(factor, str) else factor
+    return network.base_lr / hp.base_lr * factor if factor != 1.0 else network.base_lr / hp.base_lr
+
+
+def cohort_plan(networks: list, labels: np.ndarray, num_classes: int, config, hp: train.TrainHParams,
+                width: int) -> train.CohortPlan:
+    """The compiled step's per-network inputs: index table rows (class-ordered), seeds, lr scales, masks."""
+    index_sets = [plan.training_indices(n, labels) for n in networks]
+    # One width for the whole study, so every cohort reuses the same compiled step; rows in
+    # class order, with class blocks, for class-aware sampling.
+    table = sampling.index_table(index_sets, width=width, labels=labels, num_classes=num_classes)
+    trainings = [methods.get(n.method).training for n in networks]
+    return train.CohortPlan(
+        table=jnp.asarray(table.indices), lengths=jnp.asarray(table.lengths),
+        seeds=jnp.asarray([n.init_seed for n in networks], jnp.uint32),
+        lr_scales=jnp.asarray([lr_scale(n, config, hp) for n in networks], jnp.float32),
+        finetune_last=jnp.asarray([t.layers == "finetune" for t in trainings]),
+        class_aware=jnp.asarray([t.sampler == "class_aware" for t in trainings]),
+        class_offsets=jnp.asarray(table.class_offsets), class_counts=jnp.asarray(table.class_counts))
+
+
+def objectives(networks: list, config, hp: train.TrainHParams) -> losses.Objective:
+    """Each network's loss parameters, stacked."""
+    return train.stack_objectives([
+        losses.objective_for(methods.get(n.method).training.loss, n.class_counts, config.losses, hp.max_iter)
+        for n in networks])
+
+
+def fit_preprocess(networks: list, data, hp: train.TrainHParams, zca_epsilon: float):
+    """Each network's input transform, fitted on its imbalanced set before sampling (CIFAR-10's ZCA)."""
+    if hp.preprocess != "gcn_zca":
+        return None
+    fitted = {}
+    for n in networks:
+        if n.set_name not in fitted:
+            subset = plan.imbalanced_subset(n, data.y_train)
+            fitted[n.set_name] = preprocessing.fit_zca(data.x_train[subset], zca_epsilon)
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *[fitted[n.set_name] for n in networks])
+
+
+def stack_rows(rows: list):
+    """Per-network pytrees stacked on a new leading network axis."""
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *rows)

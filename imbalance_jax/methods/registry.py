@@ -1,0 +1,134 @@
+"""The method registry: each method declares what it trains and how its network's outputs are scored.
+
+A method either trains a network (its Training says with which sampler, loss, parent and layers)
+or reads the network of another method and only scores it differently (thresholding, post-hoc
+adjustment, tau-normalisation). The runner, the sizing, the evaluation and the report read these
+declarations; nothing else switches on method names. Parametrised names (`oversampling_to_<r>`)
+are families: a pattern and a function from its match to a Method.
+"""
+import dataclasses
+import re
+from typing import Callable, Optional, Union
+
+SAMPLERS = (None, "oversample", "undersample", "class_aware", "sqrt")
+SCORINGS = ("softmax", "prior", "posthoc", "tau_norm")
+
+
+@dataclasses.dataclass(frozen=True)
+class Training:
+    """What a trained method's network learns from."""
+
+    sampler: Optional[str] = None  # one of SAMPLERS; None walks the imbalanced set as it is
+    target_rho: float = 1.0  # the imbalance ratio a sampler stops at (1: balanced)
+    loss: str = "cross_entropy"  # a name of imbalance_jax.losses.LOSSES
+    parent: Optional[str] = None  # fine-tunes this trained method's network (any depth)
+    layers: str = "all"  # 'all', or 'finetune': only the model's fine-tuning layers train
+    # The base learning rate's factor: a number, or the name of a top-level config value.
+    lr_scale: Union[float, str] = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Scoring:
+    """How a network's softmax becomes the scores a method is evaluated on."""
+
+    kind: str = "softmax"  # softmax | prior (softmax / class prior) | posthoc (/ prior^tau) | tau_norm
+    tau: float = 1.0
+
+    @property
+    def keeps_ranking(self) -> bool:
+        """Scores are the softmax times a per-class constant: per-class AUC equals the network's own."""
+        return self.kind in ("prior", "posthoc")
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    """One reported method: the network it reads and how that network is scored."""
+
+    name: str
+    network: str  # the trained method whose network it reads (its own name when it trains)
+    training: Optional[Training] = None  # set exactly when network == name
+    scoring: Scoring = Scoring()
+    family: str = "paper"  # 'paper', 'longtail' or a user's: groups methods in reports
+    partial_sampling: bool = False  # Section 4.5's sampling to a reduced ratio (Fig. 7)
+
+    def __post_init__(self):
+        if (self.training is not None) != (self.network == self.name):
+            raise ValueError(f"method {self.name!r}: a method trains its own network or reads another's")
+        if self.scoring.kind not in SCORINGS:
+            raise ValueError(f"method {self.name!r}: scoring {self.scoring.kind!r} is not one of {SCORINGS}")
+        if self.training is not None and self.training.sampler not in SAMPLERS:
+            raise ValueError(f"method {self.name!r}: sampler {self.training.sampler!r} is not one of {SAMPLERS}")
+
+
+_METHODS: dict[str, Method] = {}
+_FAMILIES: list[tuple[re.Pattern, Callable[[re.Match], Method], str]] = []
+
+
+def register(method: Method) -> Method:
+    """Adds a method by its exact name; returns it."""
+    _METHODS[method.name] = method
+    return method
+
+
+def register_family(pattern: str, build: Callable[[re.Match], Method], example: str) -> None:
+    """Adds parametrised names: `build(match)` makes the Method of a name that fully matches pattern."""
+    _FAMILIES.append((re.compile(pattern), build, example))
+
+
+def unregister(name: str) -> None:
+    """Removes a method registered by its exact name (tests register their own)."""
+    _METHODS.pop(name, None)
+
+
+def get(name: str) -> Method:
+    """The Method called name; an unknown name is a ValueError listing the known ones."""
+    if name in _METHODS:
+        return _METHODS[name]
+    for pattern, build, _ in _FAMILIES:
+        match = pattern.fullmatch(name)
+        if match:
+            return build(match)
+    known = ", ".join([*_METHODS, *(example for _, _, example in _FAMILIES)])
+    raise ValueError(f"method={name!r} is unknown; use one of {known}")
+
+
+def lookup(name: str) -> Optional[Method]:
+    """The Method called name, or None for a name no registration knows (e.g. an old results.csv's)."""
+    try:
+        return get(name)
+    except ValueError:
+        return None
+
+
+def names() -> list[str]:
+    """Every exactly-named method, in registration order."""
+    return list(_METHODS)
+
+
+def stage(name: str) -> int:
+    """0 for a network trained from scratch, 1 + its parent's stage for a fine-tuned one."""
+    method = get(get(name).network)
+    seen = [method.name]
+    while method.training.parent is not None:
+        method = get(method.training.parent)
+        if method.name in seen:
+            raise ValueError(f"method {name!r}: its parents form a cycle through {method.name!r}")
+        if method.training is None:
+            raise ValueError(f"method {seen[-1]!r}: parent {method.name!r} trains no network")
+        seen.append(method.name)
+    return len(seen) - 1
+
+
+def trained_networks(method_names) -> list[str]:
+    """The trained methods the named methods need (parents included), parents' stages first."""
+    needed = []
+    for name in method_names:
+        network = get(name).network
+        chain = []
+        while network is not None:
+            chain.append(network)
+            network = get(network).training.parent
+        for n in reversed(chain):
+            if n not in needed:
+                needed.append(n)
+    return sorted(needed, key=stage)

@@ -1,0 +1,199 @@
+"""Planning, pure: config -> networks (each with its identity) -> stages -> cohorts. No I/O, no compiling.
+
+A network's identity is its name (imbalanced set, trained method, learning-rate run) and a hash of
+everything that determines how it trains; a workdir finds checkpoints by that identity, so a
+study can grow (more repetitions, settings, methods or lr runs) and train only what is new.
+"""
+import dataclasses
+import hashlib
+import json
+from typing import NamedTuple, Optional
+
+import ml_collections
+import numpy as np
+
+from imbalance_jax import imbalance, methods
+
+# Config keys that add networks to a study (a grown config keeps every network it had).
+GROWTH_KEYS = ("imbalance.step_rhos", "imbalance.step_mus", "imbalance.step_settings", "imbalance.linear_rhos",
+               "imbalance.exponential_rhos", "imbalance.repetitions", "methods", "train.lr_grid", "train.lr_repeats")
+# Config keys of how a run executes, which change no trained number that is saved.
+EXECUTION_KEYS = ("cohort_size", "steps_per_call", "conv_impl", "compute_dtype", "networks_per_vmap",
+                  "data_parallel", "eval_batch_size", "curve_every", "report", "checkpoint_every",
+                  "stream.workers")
+
+
+class DatasetFacts(NamedTuple):
+    """What planning needs to know of the dataset: classes, the majority size, examples per class."""
+
+    num_classes: int
+    n_max: int
+    available: Optional[tuple] = None  # examples per class in the balanced set (short classes < n_max)
+
+
+@dataclasses.dataclass(frozen=True)
+class Network:
+    """One trained network of the study: its imbalanced set, method, seeds and identity."""
+
+    name: str
+    set_name: str
+    imbalance: str
+    rho: float
+    mu: Optional[float]
+    repetition: int
+    set_seed: int
+    class_counts: tuple  # examples per label in the imbalanced set (before sampling)
+    method: str  # the trained method
+    reported: tuple  # the method names whose results this network produces
+    stage: int = 0  # 0 trains from scratch; k fine-tunes a network of stage k - 1
+    parent: Optional[str] = None
+    base_lr: float = 0.01  # this network's base learning rate (before the method's factor)
+    lr_run: int = 0  # which repeat of the learning-rate protocol
+    init_seed: int = 0  # initial weights, data order and dropout
+    training_hash: str = ""  # of the config's training keys: a network trained otherwise differs
+
+    @property
+    def minority_classes(self) -> list:
+        """Labels with fewer examples than the largest class."""
+        return imbalance.minority_classes(np.array(self.class_counts))
+
+
+def flatten(tree: dict, prefix: str = "") -> dict:
+    """{'a.b': value} of a nested dict (a config's JSON)."""
+    out = {}
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, path + "."))
+        else:
+            out[path] = value
+    return out
+
+
+def training_values(config_json: dict) -> dict:
+    """The flattened config keys that determine how an already planned network trains."""
+    return {k: v for k, v in flatten(config_json).items() if k not in GROWTH_KEYS and k not in EXECUTION_KEYS}
+
+
+def training_changes(saved_json: dict, current_json: dict) -> list[str]:
+    """'key: old -> new' for each training key whose value differs between two configs' JSON."""
+    old, new = training_values(saved_json), training_values(current_json)
+    missing = object()
+    return [f"{k}: {_show(old.get(k, missing))} -> {_show(new.get(k, missing))}"
+            for k in sorted(set(old) | set(new)) if old.get(k, missing) != new.get(k, missing)]
+
+
+def _show(value) -> str:
+    return "(absent)" if not isinstance(value, (str, int, float, bool, list, tuple, dict, type(None))) else \
+        json.dumps(value)
+
+
+def _seed(*parts) -> int:
+    """A stable 31-bit seed from any printable parts."""
+    return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:4], "little") & 0x7FFFFFFF
+
+
+def _hash(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def imbalanced_sets(config: ml_collections.ConfigDict, facts: DatasetFacts) -> list[dict]:
+    """The config's grid of imbalanced training sets: one dict per (type, rho, mu, repetition).
+
+    Classes with fewer than n_max examples available are always minority.
+    """
+    grid = config.imbalance
+    short = [] if facts.available is None else np.flatnonzero(np.asarray(facts.available) < facts.n_max).tolist()
+    repetitions = grid.repetitions
+    settings = [("step", float(rho), float(mu), repetitions) for rho in grid.step_rhos for mu in grid.step_mus]
+    # Individual (mu, rho, repetitions) settings, beside the rho x mu product (the ImageNet grid).
+    settings += [("step", float(rho), float(mu), int(reps)) for mu, rho, reps in grid.get("step_settings", ())]
+    settings += [("linear", float(rho), None, repetitions) for rho in grid.linear_rhos]
+    settings += [("exponential", float(rho), None, repetitions) for rho in grid.get("exponential_rhos", ())]
+    if not settings:
+        raise ValueError("the config's grid is empty; give imbalance.step_rhos with step_mus, step_settings, "
+                         "linear_rhos or exponential_rhos")
+    shapes = {"step": imbalance.step_counts, "linear": imbalance.linear_counts,
+              "exponential": imbalance.exponential_counts}
+    sets = []
+    for kind, rho, mu, reps in settings:
+        args = (facts.num_classes, facts.n_max, rho) + ((mu,) if kind == "step" else ())
+        counts = shapes[kind](*args)
+        for rep in range(reps):
+            set_seed = _seed(config.seed, kind, rho, mu, rep)
+            by_label = imbalance.assign_counts(counts, grid.minority, set_seed, short)
+            name = f"{kind}_rho{rho:g}" + (f"_mu{mu:g}" if mu is not None else "") + f"_rep{rep}"
+            sets.append(dict(set_name=name, imbalance=kind, rho=rho, mu=mu, repetition=rep,
+                             set_seed=set_seed, class_counts=tuple(int(c) for c in by_label)))
+    return sets
+
+
+def learning_rate_runs(config: ml_collections.ConfigDict) -> list[tuple]:
+    """(base_lr, run, name suffix) of each network trained per (set, method): lr_grid x lr_repeats.
+
+    The CIFAR-10 protocol (Section 3.3.2) trains every lr of the grid twice and keeps the
+    network with the best test AUC; a single lr and repeat gives one network and no suffix.
+    """
+    grid = tuple(config.train.lr_grid) or (config.train.base_lr,)
+    repeats = config.train.lr_repeats
+    if repeats < 1 or any(lr <= 0 for lr in grid):
+        raise ValueError(f"train.lr_grid={grid} and train.lr_repeats={repeats} must be positive")
+    if len(grid) * repeats == 1:
+        return [(grid[0], 0, "")]
+    return [(lr, run, f"/lr{lr:g}_run{run}") for lr in grid for run in range(repeats)]
+
+
+def plan_networks(config: ml_collections.ConfigDict, facts: DatasetFacts) -> list[Network]:
+    """Every network the study trains, stage by stage (parents before the networks fine-tuned from them)."""
+    requested = list(config.methods)
+    if not requested:
+        raise ValueError("config.methods is empty; list at least one method, e.g. 'baseline'")
+    parsed = [methods.get(name) for name in requested]
+    trained = methods.trained_networks(requested)
+    runs = learning_rate_runs(config)
+    training = _hash(training_values(json.loads(config.to_json())))
+    sets = imbalanced_sets(config, facts)
+    networks = []
+    for stage in sorted({methods.stage(n) for n in trained}):
+        for s in sets:
+            for network in (n for n in trained if methods.stage(n) == stage):
+                parent = methods.get(network).training.parent
+                reported = tuple(m.name for m in parsed if m.network == network)
+                for lr, run, suffix in runs:
+                    identity = dict(s, method=network, base_lr=lr, lr_run=run, parent=parent, training=training)
+                    networks.append(Network(
+                        name=f"{s['set_name']}/{network}{suffix}", method=network, reported=reported, stage=stage,
+                        parent=f"{s['set_name']}/{parent}{suffix}" if parent else None, base_lr=lr, lr_run=run,
+                        init_seed=_seed(s["set_seed"], run) if run else s["set_seed"],
+                        training_hash=_hash(identity), **s))
+    return networks
+
+
+def pack_cohorts(networks: list[Network], cohort_size: int) -> list[list[Network]]:
+    """Consecutive groups of at most cohort_size networks; a cohort never mixes stages."""
+    if cohort_size < 1:
+        raise ValueError(f"cohort_size={cohort_size} must be at least 1")
+    cohorts = []
+    for stage in sorted({n.stage for n in networks}):
+        staged = [n for n in networks if n.stage == stage]
+        cohorts += [staged[i:i + cohort_size] for i in range(0, len(staged), cohort_size)]
+    return cohorts
+
+
+def training_indices(network: Network, labels: np.ndarray) -> np.ndarray:
+    """Indices into the balanced training set that this network trains on (imbalanced, then sampled)."""
+    from imbalance_jax import sampling
+
+    subset = imbalanced_subset(network, labels)
+    training = methods.get(network.method).training
+    samplers = {"oversample": lambda y: sampling.oversample(y, network.set_seed + 1, training.target_rho),
+                "undersample": lambda y: sampling.undersample(y, network.set_seed + 1, training.target_rho),
+                "sqrt": lambda y: sampling.sqrt_sample(y, network.set_seed + 1)}
+    if training.sampler in samplers:
+        return subset[samplers[training.sampler](labels[subset])]
+    return subset  # class-aware sampling walks the imbalanced set class by class
+
+
+def imbalanced_subset(network: Network, labels: np.ndarray) -> np.ndarray:
+    """Indices into the balanced training set of this network's imbalanced set, before sampling."""
+    return imbalance.subsample(labels, np.array(network.class_counts), network.set_seed)

@@ -1,0 +1,82 @@
+"""Progress of a long run: networks and images done, images/s, time left; SIGINT / SIGTERM as a request to stop."""
+import contextlib
+import math
+import signal
+import time
+
+import jax
+from absl import logging
+
+
+class Progress:
+    """Counts networks and images across cohorts and logs a line per compiled call."""
+
+    def __init__(self, total_networks: int, done_networks: int, images_total: int):
+        self.total_networks, self.done_networks = total_networks, done_networks
+        self.images_total, self.images_done = images_total, 0
+        self.start = time.perf_counter()
+
+    def elapsed(self) -> float:
+        """Seconds since the run started."""
+        return time.perf_counter() - self.start
+
+    def log(self, cohort: str, step: int, iterations: int, images: int, chunk_metrics: dict) -> None:
+        """One line after a compiled call: where the run is, its rate and the time left."""
+        jax.block_until_ready(chunk_metrics)  # the call is dispatched asynchronously: time its end
+        self.images_done += images
+        rate = self.images_done / self.elapsed()
+        logging.info(
+            "%s step %d/%d | networks %d/%d | %.0f img/s | train loss %.3f acc %.3f | %s left",
+            cohort, step, iterations, self.done_networks, self.total_networks, rate,
+            float(chunk_metrics["loss"].mean()), float(chunk_metrics["accuracy"].mean()),
+            duration((self.images_total - self.images_done) / max(rate, 1e-9)))
+
+
+def duration(seconds: float) -> str:
+    """'1h05m' or '3m07s'."""
+    seconds = int(math.ceil(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
+
+
+class Interrupted(Exception):
+    """A run stopped on SIGINT / SIGTERM after saving the cohort in flight."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.signum = signum
+
+
+class StopRequest:
+    """Set by SIGINT / SIGTERM while training: the loop saves at the end of the current call and stops."""
+
+    def __init__(self):
+        self.signum = None
+
+    def __bool__(self) -> bool:
+        return self.signum is not None
+
+
+@contextlib.contextmanager
+def stop_on_signals():
+    """Within the block, SIGINT and SIGTERM set the yielded StopRequest instead of killing the process;
+    a second signal interrupts at once."""
+    request = StopRequest()
+    previous = {}
+
+    def handler(signum, frame):
+        if request:  # asked twice: stop now
+            signal.signal(signum, previous[signum])
+            raise KeyboardInterrupt
+        request.signum = signum
+        logging.warning("%s received: saving the cohort in flight at the end of this call",
+                        signal.Signals(signum).name)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        previous[signum] = signal.signal(signum, handler)
+    try:
+        yield request
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)

@@ -1,0 +1,135 @@
+"""Training a study's cohorts: resume from the latest save, save every checkpoint_every steps and at the end.
+
+Each cohort trains through one compiled chunk (train.py) over the whole study; its
+CheckpointManager keeps the latest save, so a run killed at any moment loses at most the steps
+since that save, and SIGINT / SIGTERM save the cohort in flight before the process exits.
+"""
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import logging
+
+from imbalance_jax import cohort, distributed, metrics, progress, train
+from imbalance_jax.checkpoint import CohortCheckpoints
+from imbalance_jax.data import streaming
+from imbalance_jax.progress import Interrupted
+
+
+def chunk_runner(ctx):
+    """run_chunk(state, plan, step, n, next_n) -> (state, metrics) for the study's input pipeline."""
+    if ctx.streaming:
+        chunk = train.make_stream_chunk(ctx.model, ctx.hp, ctx.config.seed)
+        streams = {}
+
+        def run_streamed(state, plan, step, n, next_n):
+            key = id(plan)  # one stream per cohort: a new cohort brings a new plan
+            if key not in streams:
+                streams.clear()
+                streams[key] = streaming.BatchStream(ctx.data, plan, ctx.hp.batch_size, ctx.config.stream.workers)
+            images, labels = streams[key].chunk(step, n, next_n)
+            return chunk(state, images, labels, plan)
+
+        return run_streamed
+    chunk = train.make_train_chunk(ctx.model, ctx.hp, ctx.config.seed, distributed.batch_sharding(ctx.mesh))
+    data = train.CohortData(jnp.asarray(ctx.data.x_train), jnp.asarray(ctx.data.y_train))
+    if ctx.mesh is not None:
+        data = distributed.replicate(data, ctx.mesh)
+    return lambda state, plan, step, n, next_n: chunk(state, data, plan, n)
+
+
+def initial_state(ctx, networks: list, restore_parents):
+    """A cohort's state at step 0: fresh weights, or its parents' weights with a fresh optimizer."""
+    objective = cohort.objectives(networks, ctx.config, ctx.hp)
+    if networks[0].parent is None:
+        pre = cohort.fit_preprocess(networks, ctx.data, ctx.hp, ctx.config.zca_epsilon)
+        return train.init_state(ctx.model, np.array([n.init_seed for n in networks]), ctx.input_shape, pre,
+                                objective, ctx.hp)
+    parents = restore_parents([n.parent for n in networks])
+    return train.fresh_state(parents["params"], parents["preprocess"], objective, ctx.hp)
+
+
+def chunk_sizes(step: int, iterations: int, steps_per_call: int, every: tuple) -> int:
+    """Steps of the next call: at most steps_per_call, ending on each multiple of the periods in `every`."""
+    n = min(steps_per_call, iterations - step)
+    for period in every:
+        if period > 0:
+            n = min(n, period - step % period)
+    return n
+
+
+class CohortTraining:
+    """Trains one cohort from its latest save (or from scratch) to the end, saving as it goes."""
+
+    def __init__(self, ctx, record, run_chunk, restore_parents, report: progress.Progress, stop):
+        self.ctx, self.record, self.run_chunk, self.report, self.stop = ctx, record, run_chunk, report, stop
+        self.restore_parents = restore_parents
+        self.checkpoints = CohortCheckpoints(ctx.cohort_dir(record.cohort_id))
+        self.networks = list(record.networks)
+
+    def _start(self):
+        """(state, step, curves, accumulators) from the latest save, or from step 0."""
+        meta = self.checkpoints.read_meta()
+        if meta is None:
+            state = initial_state(self.ctx, self.networks, self.restore_parents)
+            return state, 0, {"step": [], "train_accuracy": [], "test_accuracy": []}, (0, 0.0)
+        state, meta = self.checkpoints.restore(self.ctx.abstract_state(len(self.networks)))
+        logging.info("%s resumes at step %d", self.record.cohort_id, meta["step"])
+        acc_sum = np.asarray(meta["train_acc_sum"], np.float32) if meta["since_point"] else 0.0
+        return state, meta["step"], meta["curves"], (meta["since_point"], acc_sum)
+
+    def _meta(self, step, curves, since_point, acc_sum, plan):
+        real = len(self.networks)
+        return {"cohort": self.record.cohort_id, "networks": [n.name for n in self.networks],
+                "identities": [n.training_hash for n in self.networks], "curves": curves,
+                "since_point": since_point, "train_acc_sum": np.asarray(acc_sum).reshape(-1)[:real].tolist()
+                if since_point else [], "train_sizes": [int(n) for n in np.asarray(plan.lengths)[:real]],
+                "iterations": self.ctx.hp.max_iter}
+
+    def run(self) -> dict:
+        """Trains to the end; returns the final save's record."""
+        ctx, iterations = self.ctx, self.ctx.hp.max_iter
+        state, step, curves, (since_point, acc_sum) = self._start()
+        plan = cohort.cohort_plan(self.networks, ctx.data.y_train, ctx.data.num_classes, ctx.config, ctx.hp,
+                                  ctx.table_width)
+        real = len(self.networks)
+        state, plan = ctx.place(state), ctx.place(plan)
+        every_curve, every_save = ctx.config.curve_every, ctx.config.get("checkpoint_every", 0)
+        test_accuracy = ctx.test_accuracy_fn() if every_curve > 0 else None
+        try:
+            while step < iterations:
+                n = chunk_sizes(step, iterations, ctx.config.steps_per_call, (every_curve, every_save))
+                following = step + n
+                next_n = chunk_sizes(following, iterations, ctx.config.steps_per_call, (every_curve, every_save)) \
+                    if following < iterations else 0
+                state, chunk_metrics = self.run_chunk(state, plan, step, n, next_n)
+                step, since_point = following, since_point + n
+                acc_sum = acc_sum + chunk_metrics["accuracy"] * n
+                if every_curve > 0 and (step % every_curve == 0 or step == iterations):
+                    # Training accuracy: the mean over the batches seen since the last point.
+                    curves["step"].append(step)
+                    curves["train_accuracy"].append(np.asarray(acc_sum / since_point)[:real].tolist())
+                    curves["test_accuracy"].append(np.asarray(test_accuracy(state))[:real].tolist())
+                    since_point, acc_sum = 0, 0.0
+                self.report.log(self.record.cohort_id, step, iterations, n * real * ctx.hp.batch_size, chunk_metrics)
+                if step < iterations and ((every_save and step % every_save == 0) or self.stop):
+                    meta = self._meta(step, curves, since_point, acc_sum, plan)
+                    self.checkpoints.save(step, distributed.unpad_networks(state, real), meta)
+                    if self.stop:
+                        raise Interrupted(f"stopped by {_signal_name(self.stop.signum)} at {self.record.cohort_id} "
+                                          f"step {step}/{iterations}, saved", self.stop.signum)
+            meta = self._meta(step, curves, since_point, acc_sum, plan)
+            return self.checkpoints.save(step, distributed.unpad_networks(state, real), meta, complete=True)
+        finally:
+            self.checkpoints.close()
+
+
+def _signal_name(signum: int) -> str:
+    import signal
+
+    return signal.Signals(signum).name
+
+
+def test_accuracy_fn(ctx, predict):
+    """state -> each network's accuracy on the test set (for the curves)."""
+    x_test, y_test = ctx.test_images(), jnp.asarray(ctx.data.y_test)
+    return lambda state: jax.vmap(metrics.accuracy, (0, None))(predict(state, x_test), y_test)
