@@ -12,10 +12,12 @@ from imbalance_jax.progress import Interrupted
 
 
 class _QuietLibraries(std_logging.Filter):
-    """Drops the per-save INFO chatter of orbax so progress lines stay readable."""
+    """Drops the INFO chatter of libraries (orbax's per-save lines, jax's search for a TPU) so a run
+    shows this project's progress lines, and every library's warnings and errors."""
 
     def filter(self, record):
-        return record.levelno >= std_logging.WARNING or "orbax" not in record.pathname
+        path = record.pathname.replace(os.sep, "/")
+        return record.levelno >= std_logging.WARNING or "/imbalance_jax/" in path or "/launch/" in path
 
 
 def quiet_library_logs() -> None:
@@ -133,11 +135,30 @@ def one_line_errors(workdir: str = None):
     except (ValueError, DatasetError, CheckpointError, FileNotFoundError) as e:
         if os.environ.get("IMBALANCE_JAX_TRACEBACK"):
             raise
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+        _exit_quietly(f"error: {e}", 2)
     except Interrupted as e:
-        print(f"interrupted: {e}; rerun `{resume}` to resume from that save", file=sys.stderr)
-        sys.exit(128 + e.signum)
+        _exit_quietly(f"interrupted: {e}; rerun `{resume}` to resume from that save", 128 + e.signum)
     except KeyboardInterrupt:
-        print(f"interrupted: saved cohorts are kept; rerun `{resume}` to resume", file=sys.stderr)
-        sys.exit(130)
+        _exit_quietly(f"interrupted: saved cohorts are kept; rerun `{resume}` to resume", 130)
+    except OSError as e:  # a read-only or full disk, a folder where a file should be, ...
+        if os.environ.get("IMBALANCE_JAX_TRACEBACK"):
+            raise
+        _exit_quietly(f"error: {e.filename or 'the workdir'}: {e.strerror or e}; check the workdir's "
+                      "permissions and free space, then rerun to resume", 2)
+    except Exception as e:  # noqa: BLE001 - only device memory exhaustion is the user's to fix
+        if "RESOURCE_EXHAUSTED" not in str(e) or os.environ.get("IMBALANCE_JAX_TRACEBACK"):
+            raise
+        _exit_quietly("error: out of device memory; use a smaller --config.cohort_size (0 sizes cohorts to the "
+                      "device) or --config.train.batch_size / --config.eval_batch_size", 2)
+
+
+def _exit_quietly(line: str, status: int) -> None:
+    """Prints the one line, then exits without the tracebacks library threads (orbax's) would add."""
+    import threading
+
+    std_logging.disable(std_logging.CRITICAL)
+    logging.set_verbosity(logging.FATAL)
+    threading.excepthook = lambda args: None
+    print(line, file=sys.stderr)
+    sys.stderr.flush()
+    sys.exit(status)

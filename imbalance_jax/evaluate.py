@@ -52,12 +52,17 @@ def cohort_probabilities(state, predict, x_test, head: str, wanted: list) -> tup
     return probs, {t: predict(tau_normalize(state, head, t), x_test) for t in taus}
 
 
+METRIC_COLUMNS = ("auc", "accuracy", "balanced_accuracy", "macro_f1", "per_class_recall", "per_class_auc")
+
+
 def evaluate_cohort(networks: list, wanted: list, train_sizes: list, probs, tau_normalized: dict,
-                    labels, context: dict, rows_per_call: int = 256) -> list[dict]:
+                    labels, context: dict, diverged: list = None, rows_per_call: int = 256) -> list[dict]:
     """Result rows of each wanted (network position, method name) of a cohort from its test probabilities.
 
-    context holds the columns every row shares (dataset, iterations, cohort).
+    context holds the columns every row shares (dataset, iterations, cohort). A diverged network's
+    rows carry the step it diverged at and no metrics: it did not train.
     """
+    diverged = diverged or [None] * len(networks)
     counts = np.array([n.class_counts for n in networks], np.float32)
     prior = jnp.asarray(counts / counts.sum(1, keepdims=True))
     results = []
@@ -77,5 +82,8 @@ def evaluate_cohort(networks: list, wanted: list, train_sizes: list, probs, tau_
             balanced_accuracy=float(merged["balanced_accuracy"][r]), macro_f1=float(merged["macro_f1"][r]),
             per_class_recall=" ".join(f"{v:.4f}" for v in merged["per_class_recall"][r]),
             per_class_auc=" ".join(f"{v:.4f}" for v in merged["per_class_auc"][r]),
-            train_size=train_sizes[j], lr=n.base_lr, lr_run=n.lr_run, network=n.name))
+            train_size=train_sizes[j], lr=n.base_lr, lr_run=n.lr_run, network=n.name,
+            diverged="" if diverged[j] is None else diverged[j]))
+        if diverged[j] is not None:
+            rows[-1].update({column: "" for column in METRIC_COLUMNS})
     return rows

@@ -5,6 +5,7 @@ import signal
 import time
 
 import jax
+import numpy as np
 from absl import logging
 
 
@@ -28,8 +29,15 @@ class Progress:
         logging.info(
             "%s step %d/%d | networks %d/%d | %.0f img/s | train loss %.3f acc %.3f | %s left",
             cohort, step, iterations, self.done_networks, self.total_networks, rate,
-            float(chunk_metrics["loss"].mean()), float(chunk_metrics["accuracy"].mean()),
+            _finite_mean(chunk_metrics["loss"]), _finite_mean(chunk_metrics["accuracy"]),
             duration((self.images_total - self.images_done) / max(rate, 1e-9)))
+
+
+def _finite_mean(values) -> float:
+    """The mean over networks that have not diverged (nan when none is left)."""
+    values = np.asarray(values)
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else float("nan")
 
 
 def duration(seconds: float) -> str:

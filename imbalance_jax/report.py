@@ -9,6 +9,7 @@ from collections import defaultdict
 import numpy as np
 
 from imbalance_jax import methods
+from imbalance_jax.results import trained
 from imbalance_jax.methods import PAPER_METHODS
 
 # One colour per method, the same in every figure.
@@ -45,7 +46,7 @@ def partial_sampling(name: str) -> bool:
 def read_results(path: str) -> list[dict]:
     """Selected rows of a results.csv (the best of each learning-rate protocol), numbers as floats."""
     with open(path) as f:
-        rows = [r for r in csv.DictReader(f) if r.get("selected", "1") in ("1", "")]
+        rows = [r for r in csv.DictReader(f) if r.get("selected", "1") in ("1", "") and trained(r)]
     for r in rows:
         for key in ("rho", "auc", "accuracy"):
             r[key] = float(r[key])
@@ -87,7 +88,7 @@ def _sorted_keys(rows, means):
 
 def summary_table(rows: list[dict]) -> str:
     """Markdown table of mean multi-class ROC AUC and accuracy per imbalance setting and method."""
-    rows = [r for r in rows if str(r.get("selected", 1)) in ("1", "")]
+    rows = [r for r in rows if str(r.get("selected", 1)) in ("1", "") and trained(r)]
     means = mean_by_setting(rows)
     lines = ["| setting | method | runs | ROC AUC (mean ± sd) | accuracy |", "|---|---|---|---|---|"]
     for setting, method in _sorted_keys(rows, means):
@@ -179,8 +180,16 @@ def _panels(path, title, panel_rows, x_key, metric, xlabel, ylabel, logx=False, 
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), frameon=False)
     fig.suptitle(title)
     fig.tight_layout(rect=(0, bottom, 1, 0.95))
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
     plt.close(fig)
+
+
+def save_figure(fig, path: str) -> None:
+    """Writes a figure to a temporary file, then renames it: a kill never leaves a truncated PNG."""
+    root, ext = os.path.splitext(path)
+    tmp = f"{root}.tmp{os.getpid()}{ext}"
+    fig.savefig(tmp, dpi=110)
+    os.replace(tmp, path)
 
 
 def _group(rows, key):
@@ -263,7 +272,7 @@ def _fig7(path, rows, title):
         ax.legend(fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
     plt.close(fig)
 
 
@@ -300,7 +309,7 @@ def fig8(curves_path: str, path: str) -> str:
     title = f"Fig. 8: convergence of baseline and sampling ({setting})"
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
     plt.close(fig)
     return title
 
@@ -324,7 +333,21 @@ def write_report(workdir: str) -> str:
     for file, title in made.items():
         lines += [f"### {title}", "", f"![{title}]({file})", ""]
     lines += ["## All settings", "", summary_table(rows), ""]
+    lines += diverged_section(path)
     report = os.path.join(workdir, "report.md")
-    with open(report, "w") as f:
+    tmp = f"{report}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
         f.write("\n".join(lines))
+    os.replace(tmp, report)
     return report
+
+
+def diverged_section(results_path: str) -> list[str]:
+    """report.md lines listing the networks that diverged (kept out of every mean and figure)."""
+    with open(results_path) as f:
+        gone = sorted({(r["network"], r["diverged"]) for r in csv.DictReader(f) if not trained(r)})
+    if not gone:
+        return []
+    return ["## Diverged networks", "", f"{len(gone)} networks stopped having a finite loss or finite weights; "
+            "their rows in results.csv carry the step (column `diverged`) and no metrics, and no mean, table or "
+            "figure includes them.", "", *[f"- {name}: step {step}" for name, step in gone], ""]

@@ -5,16 +5,21 @@ import os
 RESULT_COLUMNS = (
     "dataset", "imbalance", "rho", "mu", "minority_classes", "seed", "repetition", "method",
     "auc", "accuracy", "balanced_accuracy", "macro_f1", "train_size", "iterations", "lr", "lr_run",
-    "selected", "network", "cohort", "per_class_recall", "per_class_auc",
+    "selected", "network", "cohort", "per_class_recall", "per_class_auc", "diverged",
 )
 CURVE_COLUMNS = ("network", "method", "imbalance", "rho", "mu", "repetition", "step",
                  "train_accuracy", "test_accuracy")
 
 
+def trained(row: dict) -> bool:
+    """A row of a network that trained to the end with finite loss and weights."""
+    return row.get("diverged", "") in ("", None)
+
+
 def mark_selected(rows: list[dict]) -> None:
-    """Sets selected=1 on the best-AUC row of each (imbalanced set, method) over its learning-rate runs."""
+    """Sets selected=1 on the best-AUC row of each (imbalanced set, method) over its finite learning-rate runs."""
     best = {}
-    for row in rows:
+    for row in filter(trained, rows):
         key = (row["network"].split("/")[0], row["method"])
         if key not in best or row["auc"] > best[key]["auc"]:
             best[key] = row

@@ -10,7 +10,7 @@ import numpy as np
 from absl import logging
 
 from imbalance_jax import cohort, distributed, metrics, progress, train
-from imbalance_jax.checkpoint import CohortCheckpoints
+from imbalance_jax.checkpoint import CheckpointError, CohortCheckpoints
 from imbalance_jax.data import streaming
 from imbalance_jax.progress import Interrupted
 
@@ -71,11 +71,26 @@ class CohortTraining:
         meta = self.checkpoints.read_meta()
         if meta is None:
             state = initial_state(self.ctx, self.networks, self.restore_parents)
+            self.diverged = [None] * len(self.networks)
             return state, 0, {"step": [], "train_accuracy": [], "test_accuracy": []}, (0, 0.0)
         state, meta = self.checkpoints.restore(self.ctx.abstract_state(len(self.networks)))
+        if meta.get("identities") != [n.training_hash for n in self.networks]:
+            raise CheckpointError(f"{self.checkpoints.directory} holds other networks than {self.record.cohort_id}'s "
+                                  f"members.json; {self.checkpoints._delete_hint()}")
         logging.info("%s resumes at step %d", self.record.cohort_id, meta["step"])
+        self.diverged = meta.get("diverged", [None] * len(self.networks))
         acc_sum = np.asarray(meta["train_acc_sum"], np.float32) if meta["since_point"] else 0.0
         return state, meta["step"], meta["curves"], (meta["since_point"], acc_sum)
+
+    def _check_divergence(self, chunk_metrics) -> None:
+        """Records and logs each network whose loss or weights stopped being finite in this call."""
+        steps = np.asarray(chunk_metrics["nonfinite_step"])[:len(self.networks)]
+        for j, step in enumerate(steps):
+            if step >= 0 and self.diverged[j] is None:
+                self.diverged[j] = int(step)
+                logging.warning("%s diverged at step %d (its loss or weights are not finite): it is kept out of "
+                                "the results' means and figures; the rest of %s trains on", self.networks[j].name,
+                                step, self.record.cohort_id)
 
     def _meta(self, step, curves, since_point, acc_sum, plan):
         real = len(self.networks)
@@ -83,7 +98,7 @@ class CohortTraining:
                 "identities": [n.training_hash for n in self.networks], "curves": curves,
                 "since_point": since_point, "train_acc_sum": np.asarray(acc_sum).reshape(-1)[:real].tolist()
                 if since_point else [], "train_sizes": [int(n) for n in np.asarray(plan.lengths)[:real]],
-                "iterations": self.ctx.hp.max_iter}
+                "iterations": self.ctx.hp.max_iter, "diverged": self.diverged}
 
     def run(self) -> dict:
         """Trains to the end; returns the final save's record."""
@@ -103,6 +118,7 @@ class CohortTraining:
                     if following < iterations else 0
                 state, chunk_metrics = self.run_chunk(state, plan, step, n, next_n)
                 step, since_point = following, since_point + n
+                self._check_divergence(chunk_metrics)
                 acc_sum = acc_sum + chunk_metrics["accuracy"] * n
                 if every_curve > 0 and (step % every_curve == 0 or step == iterations):
                     # Training accuracy: the mean over the batches seen since the last point.

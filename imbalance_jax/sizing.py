@@ -84,3 +84,15 @@ def eval_batch_for(footprint: Footprint, free_bytes: int, cohort_size: int, max_
     """Images per evaluation batch: at most max_batch, and no more than a cohort's evaluation fits."""
     fit = _usable(free_bytes, footprint.fixed) // (cohort_size * footprint.per_eval_image)
     return int(max(1, min(fit, max_batch)))
+
+
+def out_of_memory_advice(model, hp: train.TrainHParams, data_shape: tuple, width: int, steps_per_call: int,
+                         cohort_id: str, num_networks: int) -> str:
+    """One line for a cohort that did not fit the device: the cohort size that would, measured."""
+    footprint = measured_footprint(model, hp, data_shape, width, steps_per_call)
+    fit = int(_usable(free_device_bytes(), footprint.fixed) // footprint.per_network)
+    head = (f"out of device memory training {cohort_id} ({num_networks} networks, batch {hp.batch_size}); "
+            f"{footprint.per_network / 2**20:.1f} MiB per network measured")
+    if fit < 1:
+        return head + "; not one network of this batch fits: use a smaller --config.train.batch_size"
+    return head + f", so --config.cohort_size={min(fit, num_networks - 1) or 1} fits (0 sizes cohorts to the device)"

@@ -11,7 +11,7 @@ import jax
 import orbax.checkpoint as ocp
 from absl import logging
 
-from imbalance_jax import distributed, evaluate, plan, progress, results, run, workdir as workdir_lib
+from imbalance_jax import distributed, evaluate, plan, progress, results, run, sizing, workdir as workdir_lib
 from imbalance_jax.checkpoint import CheckpointError, CohortCheckpoints, read_json, write_json
 
 BARRIER_TIMEOUT_MS = 7 * 24 * 3600 * 1000  # other hosts may still be training: wait as long as a study runs
@@ -44,12 +44,17 @@ def current_layout(study, create: bool = True) -> Layout:
     elif pending:
         raise CheckpointError(f"{len(pending)} networks of the study are not trained (e.g. {pending[0].name}); "
                               f"run launch.study --workdir={study.workdir} first")
+    if create and jax.process_index() == 0:
+        workdir_lib.save_config(study.workdir, study.config)  # every held network matched it
     relevant = [r for r in records if any(n.name in located for n in r.networks)]
     return Layout(relevant, located)
 
 
 def _is_complete(study, record) -> bool:
-    return CohortCheckpoints(study.cohort_dir(record.cohort_id)).latest_step() == study.hp.max_iter
+    """The cohort's final save is there (and its files are whole)."""
+    checkpoints = CohortCheckpoints(study.cohort_dir(record.cohort_id))
+    checkpoints.verify_files()
+    return checkpoints.latest_step() == study.hp.max_iter
 
 
 def _mine(items: list) -> list:
@@ -73,7 +78,14 @@ def train_all(study) -> Layout:
     with progress.stop_on_signals() as stop:
         for stage in stages_todo:
             for record in _mine([r for r in todo if max(n.stage for n in r.networks) == stage]):
-                run.CohortTraining(study, record, run_chunk, parents.stacked, report, stop).run()
+                try:
+                    run.CohortTraining(study, record, run_chunk, parents.stacked, report, stop).run()
+                except Exception as e:  # noqa: BLE001 - a cohort too large for the device is the user's to fix
+                    if "RESOURCE_EXHAUSTED" not in str(e) or study.streaming:
+                        raise
+                    raise ValueError(sizing.out_of_memory_advice(
+                        study.model, study.hp, study.data.x_train.shape, study.table_width,
+                        study.config.steps_per_call, record.cohort_id, len(record.networks))) from e
                 report.done_networks += len(record.networks)
             barrier(f"stage {stage} trained")
     logging.info("trained %d cohorts in %s", len(todo), progress.duration(report.elapsed()))
@@ -120,7 +132,7 @@ def evaluate_all(study, layout: Layout, force: bool = False) -> None:
                                       f"run launch.study --workdir={study.workdir} to train it first")
             wanted = _wanted(study, record)
             path = workdir_lib.eval_path(study.workdir, record.cohort_id)
-            if not force and _still_valid(path, meta["token"], wanted):
+            if not force and _still_valid(path, record.cohort_id, meta["token"], wanted):
                 continue
             if x_test is None:
                 x_test, y_test = study.test_images(), jax.numpy.asarray(study.data.y_test)
@@ -131,7 +143,7 @@ def evaluate_all(study, layout: Layout, force: bool = False) -> None:
                                                               wanted)
         context = dict(dataset=study.config.dataset, iterations=study.hp.max_iter, cohort=record.cohort_id)
         rows = evaluate.evaluate_cohort(list(record.networks), wanted, meta["train_sizes"], probs, tau_normalized,
-                                        y_test, context)
+                                        y_test, context, meta.get("diverged"))
         os.makedirs(os.path.dirname(path), exist_ok=True)
         write_json(path, {"cohort": record.cohort_id, "token": meta["token"], "pairs": [list(p) for p in wanted],
                           "rows": rows, "curves": meta["curves"]})
@@ -139,11 +151,16 @@ def evaluate_all(study, layout: Layout, force: bool = False) -> None:
     barrier("evaluated")
 
 
-def _still_valid(path: str, token: str, wanted: list) -> bool:
+def _still_valid(path: str, cohort_id: str, token: str, wanted: list) -> bool:
+    """The evaluation record belongs to this cohort's final checkpoint and holds every wanted row."""
     if not os.path.exists(path):
         return False
-    saved = read_json(path)
-    return saved.get("token") == token and {tuple(p) for p in wanted} <= {tuple(p) for p in saved.get("pairs", [])}
+    try:
+        saved = read_json(path)
+    except CheckpointError:
+        return False  # corrupt: evaluated again
+    return (isinstance(saved, dict) and saved.get("token") == token and saved.get("cohort") == cohort_id
+            and {tuple(p) for p in wanted} <= {tuple(p) for p in saved.get("pairs", [])})
 
 
 def write_results(study, layout: Layout) -> list[dict]:
@@ -152,9 +169,14 @@ def write_results(study, layout: Layout) -> list[dict]:
     planned = {n.name for n in study.networks}
     for record in layout.cohorts:
         path = workdir_lib.eval_path(study.workdir, record.cohort_id)
-        saved = read_json(path)
+        saved = read_json(path) if os.path.exists(path) else None
         wanted = {(record.networks[j].name, m) for j, m in _wanted(study, record)}
-        rows += [r for r in saved["rows"] if (r["network"], r["method"]) in wanted]
+        found = [r for r in saved["rows"] if (r["network"], r["method"]) in wanted] if isinstance(saved, dict) \
+            and saved.get("cohort") == record.cohort_id else []
+        if len(found) != len(wanted):
+            raise CheckpointError(f"{path} does not hold the evaluation of {record.cohort_id} the study needs; run "
+                                  f"launch.evaluate --workdir={study.workdir} (or launch.study) to evaluate it again")
+        rows += found
         curves += [c for c in results.curve_rows(list(record.networks), saved.get("curves")) if c["network"] in planned]
     order = {n.name: i for i, n in enumerate(study.networks)}
     rows.sort(key=lambda r: order[r["network"]])

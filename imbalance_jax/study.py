@@ -12,9 +12,9 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from imbalance_jax import distributed, methods, plan, sizing, stages, train, workdir as workdir_lib
+from imbalance_jax import distributed, methods, plan, sizing, stages, train, validate, workdir as workdir_lib
 from imbalance_jax.checkpoint import CohortCheckpoints
-from imbalance_jax.data import load_balanced, streaming
+from imbalance_jax.data import DatasetError, load_balanced, streaming
 from imbalance_jax.models import get_model, interface_of
 
 
@@ -35,6 +35,9 @@ def build_model(config: ml_collections.ConfigDict, num_classes: int):
                      dtype=jnp.dtype(config.compute_dtype), networks_per_vmap=config.get("networks_per_vmap", 0))
 
 
+MIN_SIDE = 16  # LeNet-5's two 5x5 convolutions and 2x2 poolings need 16x16 inputs at least
+
+
 def load_data(config: ml_collections.ConfigDict):
     """The balanced dataset (resident) or its streamed reader, and the input shape."""
     if config.input_pipeline not in ("resident", "stream"):
@@ -47,6 +50,9 @@ def load_data(config: ml_collections.ConfigDict):
                                      config.stream.resize, config.stream.crop, config.data_seed)
         return data, data.input_shape
     data = load_balanced(config.dataset, config.train_per_class, config.test_per_class, config.data_seed)
+    if min(data.x_train.shape[1:3]) < MIN_SIDE:
+        raise DatasetError(f"dataset={config.dataset!r}: images are {data.x_train.shape[1]}x{data.x_train.shape[2]}; "
+                           f"the models need at least {MIN_SIDE}x{MIN_SIDE} (resize them, or use folder:<dir>@<size>)")
     return data, data.x_train.shape[1:]
 
 
@@ -55,6 +61,8 @@ class Study:
 
     def __init__(self, config: ml_collections.ConfigDict, workdir: str):
         self.config, self.workdir = config, workdir
+        validate.check_config(config)  # before anything loads or compiles
+        workdir_lib.prepare(workdir)  # a folder, and this process the only run on it
         self.streaming = config.input_pipeline == "stream"
         self.data, self.input_shape = load_data(config)
         available = tuple(int(c) for c in np.bincount(self.data.y_train, minlength=self.data.num_classes))
@@ -67,7 +75,7 @@ class Study:
                              f"{config.model!r} has none, use lenet5 or resnet10")
         self.model = build_model(config, self.data.num_classes)
         self.hp = hparams(config)
-        workdir_lib.check_and_save_config(workdir, config)
+        workdir_lib.check_config(workdir, config)
         # One index-table width for every cohort: the largest set any planned network trains on.
         self.table_width = len(self.data.y_train)
         self.cohort_size, self.eval_batch_size = self._resolve_sizes()

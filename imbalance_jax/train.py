@@ -209,6 +209,20 @@ def batch_indices(plan: CohortPlan, step: jax.Array, batch_size: int) -> jax.Arr
                          plan.class_counts)
 
 
+def chunk_summary(state, metrics: dict, start_step) -> dict:
+    """Per network over a chunk's steps [K, N]: mean loss and accuracy, and `nonfinite_step`, the first
+    step whose loss was not finite or, with finite losses but non-finite weights at the end, the last
+    step (-1 when the network is finite); a reduction over the weights once per call costs little."""
+    loss = metrics["loss"]
+    steps = start_step + 1 + jnp.arange(loss.shape[0])[:, None]
+    first_bad_loss = jnp.min(jnp.where(jnp.isfinite(loss), jnp.iinfo(jnp.int32).max, steps), axis=0)
+    finite_weights = jnp.stack([jnp.isfinite(x).reshape(x.shape[0], -1).all(1)
+                                for x in jax.tree.leaves(state["params"])]).all(0)
+    nonfinite = jnp.where(first_bad_loss < jnp.iinfo(jnp.int32).max, first_bad_loss,
+                          jnp.where(finite_weights, -1, state["step"]))
+    return {"loss": loss.mean(0), "accuracy": metrics["accuracy"].mean(0), "nonfinite_step": nonfinite}
+
+
 def make_train_chunk(model: nn.Module, hp: TrainHParams, dropout_seed: int = 0, batch_sharding=None):
     """jit-compiled: (state, data, plan, num_steps) -> (state, mean loss and accuracy per network).
 
@@ -226,8 +240,9 @@ def make_train_chunk(model: nn.Module, hp: TrainHParams, dropout_seed: int = 0, 
             key = jax.random.fold_in(root, state["step"])
             return train_step(state, idx, key, data, plan)
 
+        start = state["step"]
         state, metrics = jax.lax.scan(body, state, None, length=num_steps)
-        return state, jax.tree.map(lambda m: m.mean(0), metrics)
+        return state, chunk_summary(state, metrics, start)
 
     return jax.jit(chunk, static_argnums=3, donate_argnums=0)
 
@@ -246,8 +261,9 @@ def make_stream_chunk(model: nn.Module, hp: TrainHParams, dropout_seed: int = 0)
             key = jax.random.fold_in(root, state["step"])
             return update(state, *batch, key, plan)
 
+        start = state["step"]
         state, metrics = jax.lax.scan(body, state, (images, labels))
-        return state, jax.tree.map(lambda m: m.mean(0), metrics)
+        return state, chunk_summary(state, metrics, start)
 
     return jax.jit(chunk, donate_argnums=0)
 

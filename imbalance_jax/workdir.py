@@ -5,12 +5,17 @@
   cohorts/cohort_NNNNN/checkpoints/   orbax CheckpointManager: <step>/{state, meta}, the latest kept
   eval/cohort_NNNNN.json       per (network, method) metrics, tied to the checkpoint's token
   results.csv, curves.csv, report.md, fig*.png, cohort_size.json, jax_cache/
+  lock                         pid and host of the run using the workdir (one at a time)
 """
+import atexit
 import dataclasses
 import json
 import os
+import socket
+import time
 from typing import NamedTuple, Optional
 
+import jax
 import ml_collections
 
 from imbalance_jax import plan
@@ -35,20 +40,29 @@ def eval_path(workdir: str, cohort_id: str) -> str:
     return os.path.join(workdir, "eval", f"{cohort_id}.json")
 
 
-def check_and_save_config(workdir: str, config: ml_collections.ConfigDict) -> None:
-    """Refuses a config whose training keys differ from the saved one's (naming each key and both
-    values), then saves the current config: the grid may grow, execution settings may change."""
+def prepare(workdir: str) -> None:
+    """Creates the workdir and takes its lock (the first host does, for a study of several hosts)."""
     if os.path.exists(workdir) and not os.path.isdir(workdir):
         raise ValueError(f"--workdir={workdir} is a file; give a folder")
     os.makedirs(workdir, exist_ok=True)
-    current = json.loads(config.to_json())
+    if jax.process_index() == 0:
+        acquire_lock(workdir)
+
+
+def check_config(workdir: str, config: ml_collections.ConfigDict) -> None:
+    """Refuses a config whose training keys differ from the saved one's, naming each key and both values
+    (the grid may grow, execution settings may change)."""
     path = config_path(workdir)
     if os.path.exists(path):
-        changes = plan.training_changes(read_json(path), current)
+        changes = plan.training_changes(read_json(path), json.loads(config.to_json()))
         if changes:
             raise ValueError(f"workdir {workdir} holds a study trained with other settings ({'; '.join(changes)}); "
                              "restore those values or use a new --workdir")
-    write_json(path, current)
+
+
+def save_config(workdir: str, config: ml_collections.ConfigDict) -> None:
+    """Saves the config the workdir's cohorts now answer to (once they were checked against it)."""
+    write_json(config_path(workdir), json.loads(config.to_json()))
 
 
 class CohortRecord(NamedTuple):
@@ -119,3 +133,56 @@ def saved_sizes(workdir: str) -> Optional[dict]:
 def save_sizes(workdir: str, sizes: dict) -> None:
     """Keeps the measured sizes, so later runs need not compile to measure again."""
     write_json(os.path.join(workdir, "cohort_size.json"), sizes)
+
+
+LOCK = "lock"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def acquire_lock(workdir: str) -> str:
+    """Makes this process the workdir's only run: a lock file naming pid and host, taken over when its
+    holder on this host is dead; another live holder is a one-line refusal naming it."""
+    path = os.path.join(workdir, LOCK)
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    for _ in range(3):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                with open(path) as f:
+                    holder = json.load(f)
+            except (OSError, json.JSONDecodeError):
+                holder = {}
+            if holder.get("pid") == me["pid"] and holder.get("host") == me["host"]:
+                return path  # this process holds it already (a second Study in one program)
+            if holder.get("host") == me["host"] and not _alive(int(holder.get("pid", 0))):
+                os.remove(path)  # stale: its run died without releasing it
+                continue
+            raise ValueError(f"workdir {workdir} is in use by pid {holder.get('pid', '?')} on "
+                             f"{holder.get('host', '?')} since {holder.get('started', '?')}; wait for that run to "
+                             f"end, or delete {path} if it is dead")
+        with os.fdopen(fd, "w") as f:
+            json.dump(me, f)
+        atexit.register(release_lock, path)
+        return path
+    raise ValueError(f"workdir {workdir}: could not take {path}; delete it if no run is using the workdir")
+
+
+def release_lock(path: str) -> None:
+    """Removes the lock if this process holds it."""
+    try:
+        with open(path) as f:
+            holder = json.load(f)
+        if holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
+            os.remove(path)
+    except (OSError, json.JSONDecodeError):
+        pass

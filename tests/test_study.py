@@ -226,6 +226,7 @@ def test_launch_evaluate_reevaluates_without_training(finished, tmp_path):
 
     workdir = tmp_path / "copy"
     shutil.copytree(finished.workdir, workdir)
+    (workdir / "lock").unlink()  # held by this test process, which made the original
     (workdir / "results.csv").unlink()
     out = subprocess.run([sys.executable, "-m", "launch.evaluate", f"--workdir={workdir}", "--force"],
                          capture_output=True, text=True)

@@ -115,5 +115,6 @@ def test_checkpoint_round_trip_is_bit_exact(tmp_path):
     restored, meta = again.restore(abstract)
     for a, b in zip(jax.tree.leaves(restored), jax.tree.leaves(expected)):
         assert a.dtype == b.dtype and np.array_equal(a, b)
-    assert meta == {"note": "x", "step": 3, "complete": False} and again.latest_step() == 3
+    assert meta == {"note": "x", "step": 3, "complete": False, "checksum": checkpoint.checksum(expected)}
+    assert again.latest_step() == 3
     again.close()

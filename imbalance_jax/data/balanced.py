@@ -44,6 +44,9 @@ def load_balanced(name: str, train_per_class: Optional[int], test_per_class: Opt
     """Loads a dataset and cuts Table 1's balanced train and test sets from it."""
     x_train, y_train = load(name, "train")
     x_test, y_test = load(name, "test")
+    if x_test.shape[1:] != x_train.shape[1:]:
+        raise DatasetError(f"dataset={name!r}: test images are {x_test.shape[1:]} but training images "
+                           f"{x_train.shape[1:]}; give both splits the same size and channels")
     classes = np.unique(y_train)
     if not np.array_equal(classes, np.arange(len(classes))) or not np.isin(y_test, classes).all():
         raise DatasetError(

@@ -1,5 +1,6 @@
 """Loaders by name: `digits` (embedded), `idx:<dir>` (MNIST-format files), and TFDS datasets."""
 import gzip
+import zlib
 import os
 
 import numpy as np
@@ -64,8 +65,11 @@ def _load_digits(split):
 def read_idx(path: str) -> np.ndarray:
     """Reads one IDX file (gzipped or raw) into a numpy array of its stored type and shape."""
     opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+        raise DatasetError(f"{path} could not be read ({e}); the file is truncated or corrupt, copy it again") from e
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
         raise DatasetError(f"{path} is not an IDX file (bad magic number); give MNIST-format files")
     dtypes = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -130,8 +134,15 @@ def _load_cifar_dir(directory, split):
 def _checked(images, labels, where, split):
     """Images as uint8 [n, h, w, c] and labels 0..C-1 with every class present, or a DatasetError."""
     images, labels = np.asarray(images), np.asarray(labels)
+    if labels.ndim != 1:
+        raise DatasetError(f"{where} {split}: labels are shaped {labels.shape}; give one label per image, [n] "
+                           "(e.g. labels.reshape(-1))")
     if images.ndim == 3:
         images = images[..., None]
+    if images.ndim == 4 and images.shape[1] in (1, 3) and images.shape[3] not in (1, 3):
+        raise DatasetError(f"{where} {split}: images {images.shape} look channels-first; give [n, h, w, c] "
+                           "(e.g. images.transpose(0, 2, 3, 1))")
+
     if images.ndim != 4 or len(images) != len(labels):
         raise DatasetError(f"{where} {split}: images {images.shape} and labels {labels.shape} do not match; "
                            "give images [n, h, w(, c)] and labels [n]")
@@ -225,12 +236,16 @@ def _read_class_images(directory, classes, size, label_names):
             raise DatasetError(f"dataset='folder:{directory}': class folder {name!r} has no images "
                                f"({', '.join(IMAGE_SUFFIXES)})")
         for file in files:
-            with Image.open(os.path.join(folder, file)) as image:
-                mode = mode or ("L" if image.mode in ("L", "1", "I;16") else "RGB")
-                image = image.convert(mode)
-                if size is not None:
-                    image = image.resize((size, size), Image.BILINEAR)
-                array = np.asarray(image, np.uint8)
+            try:
+                with Image.open(os.path.join(folder, file)) as image:
+                    mode = mode or ("L" if image.mode in ("L", "1", "I;16") else "RGB")
+                    image = image.convert(mode)
+                    if size is not None:
+                        image = image.resize((size, size), Image.BILINEAR)
+                    array = np.asarray(image, np.uint8)
+            except (OSError, SyntaxError, ValueError) as e:  # PIL's errors for unreadable images
+                raise DatasetError(f"dataset='folder:{directory}': {name}/{file} is not a readable image ({e}); "
+                                   "delete or replace it") from e
             if first_shape is None:
                 first_shape = (array.shape, file)
             elif array.shape != first_shape[0]:

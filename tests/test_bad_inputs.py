@@ -1,0 +1,243 @@
+"""Every bad input ends in exit status 2 and one line on stderr naming the value, with nothing written that
+a later run would trust; corrupted workdirs are redone or refused, never reported with other numbers."""
+import csv
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import tiny
+from imbalance_jax import cli, study
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _one_line_exit(capsys, build):
+    """Runs build() inside the entry points' error handling; returns its single stderr line."""
+    with pytest.raises(SystemExit) as exit_info:
+        with cli.one_line_errors():
+            build()
+    assert exit_info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+@pytest.mark.parametrize("key,value,expected", [
+    ("train.iterations", 0, "config.train.iterations=0 is out of range; use a whole number >= 1"),
+    ("train.iterations", -5, "config.train.iterations=-5 is out of range"),
+    ("imbalance.repetitions", 0, "config.imbalance.repetitions=0 plans no network"),
+    ("steps_per_call", 0, "config.steps_per_call=0 is out of range"),
+    ("steps_per_call", -3, "config.steps_per_call=-3 is out of range"),
+    ("eval_batch_size", 0, "config.eval_batch_size=0 is out of range"),
+    ("train.batch_size", 0, "config.train.batch_size=0 is out of range"),
+    ("checkpoint_every", -1, "config.checkpoint_every=-1 is out of range"),
+    ("train.base_lr", -0.1, "config.train.base_lr=-0.1 is out of range; use a number > 0"),
+    ("train.lr_grid", (0.1, -1.0), "config.train.lr_grid holds -1.0"),
+    ("imbalance.step_rhos", (0.5,), "config.imbalance.step_rhos holds 0.5; every entry must be a number >= 1"),
+    ("imbalance.step_mus", (1.5,), "config.imbalance.step_mus holds 1.5"),
+    ("train.momentum", 1.0, "config.train.momentum=1.0 is out of range; use a number in [0, 1)"),
+])
+def test_out_of_range_values_are_refused_before_anything_loads(capsys, tmp_path, key, value, expected):
+    config = tiny.tiny_config()
+    section, _, leaf = key.rpartition(".")
+    (config[section] if section else config)[leaf] = value
+    line = _one_line_exit(capsys, lambda: study.Study(config, str(tmp_path / "w")))
+    assert line.startswith(f"error: {expected}"), line
+    assert not (tmp_path / "w" / "config.json").exists()  # nothing a later run would trust
+
+
+def _npz(path, **changes):
+    rng = np.random.default_rng(0)
+    arrays = dict(x_train=rng.integers(0, 255, (40, 20, 20), np.uint8), y_train=np.arange(40) % 4,
+                  x_test=rng.integers(0, 255, (8, 20, 20), np.uint8), y_test=np.arange(8) % 4)
+    arrays.update(changes)
+    np.savez(path, **arrays)
+    return f"npz:{path}"
+
+
+@pytest.mark.parametrize("case,expected", [
+    ("labels_n1", "labels are shaped (40, 1); give one label per image"),
+    ("channels_first", "look channels-first; give [n, h, w, c]"),
+    ("too_small", "images are 8x8; the models need at least 16x16"),
+    ("test_size", "test images are (24, 24, 1) but training images (20, 20, 1)"),
+])
+def test_bad_npz_datasets_are_one_line(capsys, tmp_path, case, expected):
+    rng = np.random.default_rng(1)
+    changes = {"labels_n1": dict(y_train=(np.arange(40) % 4)[:, None]),
+               "channels_first": dict(x_train=rng.integers(0, 255, (40, 3, 20, 20), np.uint8)),
+               "too_small": dict(x_train=rng.integers(0, 255, (40, 8, 8), np.uint8),
+                                 x_test=rng.integers(0, 255, (8, 8, 8), np.uint8)),
+               "test_size": dict(x_test=rng.integers(0, 255, (8, 24, 24), np.uint8))}[case]
+    config = tiny.tiny_config()
+    config.dataset = _npz(tmp_path / "d.npz", **changes)
+    line = _one_line_exit(capsys, lambda: study.Study(config, str(tmp_path / "w")))
+    assert expected in line, line
+
+
+def test_truncated_gzip_idx_and_corrupt_folder_image_are_one_line(capsys, tmp_path):
+    from imbalance_jax import data
+
+    idx = tmp_path / "idx"
+    idx.mkdir()
+    with gzip.open(idx / "train-images-idx3-ubyte.gz", "wb") as f:
+        f.write(bytes([0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 28, 0, 0, 0, 28]) + bytes(2 * 28 * 28))
+    raw = (idx / "train-images-idx3-ubyte.gz").read_bytes()
+    (idx / "train-images-idx3-ubyte.gz").write_bytes(raw[: len(raw) // 2])
+    line = _one_line_exit(capsys, lambda: data.load(f"idx:{idx}", "train"))
+    assert "train-images-idx3-ubyte.gz could not be read" in line and "truncated or corrupt" in line
+    folder = tmp_path / "images"
+    for name in ("a", "b"):
+        (folder / name).mkdir(parents=True)
+    (folder / "a" / "x.png").write_bytes(b"not a png")
+    line = _one_line_exit(capsys, lambda: data.load(f"folder:{folder}@28", "train"))
+    assert "a/x.png is not a readable image" in line
+
+
+def test_a_workdir_that_is_a_file_is_one_line(capsys, tmp_path):
+    (tmp_path / "f").write_text("")
+    line = _one_line_exit(capsys, lambda: study.Study(tiny.tiny_config(), str(tmp_path / "f")))
+    assert line == f"error: --workdir={tmp_path / 'f'} is a file; give a folder"
+
+
+def test_a_diverged_network_is_flagged_and_the_others_are_unaffected(tmp_path):
+    def lr_runs(grid):
+        config = tiny.tiny_config()
+        config.methods = ("baseline",)
+        config.train.lr_grid, config.cohort_size = grid, 3
+        return config
+
+    rows = {r["network"]: r for r in study.Study(lr_runs((0.01, 1e6, 0.005)), str(tmp_path / "a")).run()}
+    clean = {r["network"]: r for r in study.Study(lr_runs((0.01, 0.005)), str(tmp_path / "b")).run()}
+    bad = rows.pop("step_rho10_mu0.5_rep0/baseline/lr1e+06_run0")
+    assert bad["diverged"] != "" and int(bad["diverged"]) <= 20 and bad["auc"] == "" and bad["selected"] == 0
+    for name, row in clean.items():  # the cohort's other networks train as if it were not there
+        assert row["diverged"] == "" and rows[name]["auc"] == pytest.approx(row["auc"], abs=1e-4)
+    with open(tmp_path / "a" / "results.csv") as f:
+        written = list(csv.DictReader(f))
+    assert sum(r["diverged"] != "" for r in written) == 1
+    from imbalance_jax import report
+
+    text = open(report.write_report(str(tmp_path / "a"))).read()
+    assert "## Diverged networks" in text and "lr1e+06_run0: step" in text
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("finished")
+    config = tiny.tiny_config()
+    config.methods = ("baseline", "oversampling", "undersampling")  # two cohorts: of 2 and 1 networks
+    study.Study(config, str(workdir)).run()
+    return workdir, config
+
+
+def _copy(finished, tmp_path):
+    workdir = tmp_path / "w"
+    shutil.copytree(finished[0], workdir)
+    (workdir / "lock").unlink(missing_ok=True)
+    return workdir
+
+
+def _results(workdir):
+    with open(workdir / "results.csv") as f:
+        return [(r["network"], r["method"], r["auc"]) for r in csv.DictReader(f)]
+
+
+def _state_file(workdir):
+    files = [p for p in (workdir / "cohorts" / "cohort_00000" / "checkpoints").rglob("*")
+             if p.is_file() and "state" in p.parts and p.stat().st_size > 1000]
+    return max(files, key=lambda p: p.stat().st_size)
+
+
+@pytest.mark.parametrize("corruption", ["eval_emptied", "eval_of_another_cohort", "eval_garbage", "retrained",
+                                        "cohort_size_edited", "config_garbage", "config_deleted_and_changed",
+                                        "state_truncated", "state_deleted", "bytes_overwritten"])
+def test_a_corrupted_workdir_is_redone_or_refused(capsys, tmp_path, finished, corruption):
+    workdir, config = _copy(finished, tmp_path), finished[1].copy_and_resolve_references()
+    before = _results(workdir)
+    evals = workdir / "eval"
+    if corruption == "eval_emptied":
+        (evals / "cohort_00000.json").write_text("[]")
+    elif corruption == "eval_of_another_cohort":
+        shutil.copy(evals / "cohort_00000.json", evals / "cohort_00001.json")
+    elif corruption == "eval_garbage":
+        (evals / "cohort_00000.json").write_text("{not json")
+    elif corruption == "retrained":  # its old evaluation must not be read for the new checkpoint
+        shutil.rmtree(workdir / "cohorts" / "cohort_00001" / "checkpoints")
+        (workdir / "cohorts" / "cohort_00001" / "state_files.json").unlink()
+        stale = json.loads((evals / "cohort_00001.json").read_text())
+        stale["rows"][0]["auc"] = 0.123  # what reusing it would report
+        (evals / "cohort_00001.json").write_text(json.dumps(stale))
+    elif corruption == "cohort_size_edited":  # a cache of measured sizes: it packs new cohorts only
+        (workdir / "cohort_size.json").write_text(json.dumps({"cohort_size": 1, "eval_batch_size": 7}))
+        config.cohort_size = 0
+    elif corruption == "config_garbage":
+        (workdir / "config.json").write_text("{")
+    elif corruption == "config_deleted_and_changed":
+        (workdir / "config.json").unlink()
+        config.train.iterations = 30
+    elif corruption == "state_truncated":
+        path = _state_file(workdir)
+        path.write_bytes(path.read_bytes()[:100])
+    elif corruption == "state_deleted":
+        shutil.rmtree(_state_file(workdir).parent)
+    elif corruption == "bytes_overwritten":
+        path = _state_file(workdir)
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2:len(data) // 2 + 12] = b"\xff" * 12
+        path.write_bytes(bytes(data))
+        (evals / "cohort_00000.json").unlink()  # so the rerun has to read the state
+    if corruption in ("config_garbage", "config_deleted_and_changed", "state_truncated", "state_deleted",
+                      "bytes_overwritten"):
+        line = _one_line_exit(capsys, lambda: study.Study(config, str(workdir)).run())
+        assert ("cohort_00000" in line or "other settings" in line or "config.json" in line) and "delete" in line \
+            or "restore" in line, line
+        assert _results(workdir) == before  # nothing rewritten from the corrupt files
+    else:  # the evaluation is redone: the same numbers as before the corruption
+        study.Study(config, str(workdir)).run()
+        assert _results(workdir) == before
+
+
+def test_out_of_device_memory_names_the_cohort_size_that_fits(capsys, tmp_path, monkeypatch):
+    from imbalance_jax import run, sizing
+
+    def exhausted(self):
+        raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 9 GiB")
+
+    monkeypatch.setattr(run.CohortTraining, "run", exhausted)
+    monkeypatch.setattr(sizing, "free_device_bytes", lambda: 1_000_000_000)  # room for a few networks
+    line = _one_line_exit(capsys, lambda: study.Study(tiny.tiny_config(), str(tmp_path)).run())
+    assert line.startswith("error: out of device memory training cohort_00000 (2 networks, batch 64); "), line
+    assert "--config.cohort_size=" in line and "fits" in line
+
+
+def test_a_second_run_on_a_busy_workdir_exits_at_once(tmp_path):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "tests")]))
+    args = [sys.executable, "-m", "launch.study", "--config=tests/tiny.py", f"--workdir={tmp_path}",
+            "--config.train.iterations=200"]
+    first = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while not (tmp_path / "lock").exists():
+            assert first.poll() is None and time.time() < deadline
+            time.sleep(0.05)
+        second = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert second.returncode == 2
+        lines = second.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"error: workdir {tmp_path} is in use by pid {first.pid} on ")
+    finally:
+        first.kill()
+        first.communicate()
+    holder = json.loads((tmp_path / "lock").read_text())  # killed: a stale lock, taken over by the next run
+    assert holder["pid"] == first.pid
+    from imbalance_jax import workdir as workdir_lib
+
+    assert workdir_lib.acquire_lock(str(tmp_path)) == str(tmp_path / "lock")
+    workdir_lib.release_lock(str(tmp_path / "lock"))
+    assert not (tmp_path / "lock").exists()
