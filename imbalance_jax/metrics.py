@@ -20,7 +20,8 @@ def binary_auc(scores: jax.Array, positive: jax.Array) -> jax.Array:
 
 
 def per_class_auc(scores: jax.Array, labels: jax.Array) -> jax.Array:
-    """One-vs-rest ROC AUC of every class: scores [n, classes], labels [n] -> [classes]."""
+    """One-vs-rest ROC AUC of every class: scores [n, classes], labels [n] -> [classes] (numpy or jax inputs)."""
+    scores, labels = jnp.asarray(scores), jnp.asarray(labels)  # a numpy array cannot meet a traced class index
     classes = jnp.arange(scores.shape[-1])
     return jax.vmap(lambda c: binary_auc(scores[:, c], labels == c))(classes)
 

@@ -1,5 +1,6 @@
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from sklearn.metrics import f1_score, roc_auc_score
 
 from imbalance_jax import metrics
@@ -53,3 +54,12 @@ def test_macro_f1_matches_sklearn():
     scores[:, 3] = 0  # class 3 never predicted
     expected = f1_score(labels, scores.argmax(1), average="macro", labels=range(4), zero_division=0)
     assert abs(float(metrics.macro_f1(jnp.asarray(scores), jnp.asarray(labels))) - expected) < 1e-6
+
+
+def test_metrics_take_the_numpy_arrays_a_user_passes():
+    rng = np.random.default_rng(3)
+    probs = rng.dirichlet(np.ones(4), 60)
+    labels = np.arange(60) % 4
+    expected = roc_auc_score(labels, probs, multi_class="ovr", average="macro")
+    assert float(metrics.multiclass_auc(probs, labels)) == pytest.approx(expected, abs=1e-6)
+    assert float(metrics.accuracy(probs, labels)) == pytest.approx(np.mean(probs.argmax(1) == labels))
