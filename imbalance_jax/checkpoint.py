@@ -53,7 +53,8 @@ class CohortCheckpoints:
         workdir = os.path.dirname(os.path.dirname(os.path.abspath(self.cohort_dir)))
         return os.path.join(workdir, "eval", os.path.basename(os.path.normpath(self.cohort_dir)) + ".json")
 
-    def _delete_hint(self) -> str:
+    def delete_hint(self) -> str:
+        """What to delete so the cohort is retrained and evaluated again."""
         return f"delete {self.cohort_dir} and {self.eval_path()}, then rerun the study to retrain that cohort"
 
     def save(self, step: int, state: Any, meta: dict, complete: bool = False) -> dict:
@@ -88,12 +89,12 @@ class CohortCheckpoints:
         saved = read_json(path) if os.path.exists(path) else None
         if saved is None or saved.get("step") != step:
             raise CheckpointError(f"{self.directory}/{step} has no record of its files ({path}); "
-                                  f"{self._delete_hint()}")
+                                  f"{self.delete_hint()}")
         sizes = self._file_sizes(step)
         for name, size in saved["files"].items():
             if sizes.get(name) != size:
                 found = "missing" if name not in sizes else f"{sizes[name]} bytes, saved with {size}"
-                raise CheckpointError(f"{self.directory}/{step}/{name} is {found}; {self._delete_hint()}")
+                raise CheckpointError(f"{self.directory}/{step}/{name} is {found}; {self.delete_hint()}")
 
     def read_meta(self) -> Optional[dict]:
         """The record of the latest save, or None when there is none."""
@@ -104,7 +105,7 @@ class CohortCheckpoints:
             restored = self.manager.restore(step, args=ocp.args.Composite(**{META: ocp.args.JsonRestore()}))
         except Exception as e:  # noqa: BLE001 - any failure means the same to the user
             raise CheckpointError(f"{self.directory}/{step}/{META} could not be read ({_first_line(e)}); "
-                                  f"{self._delete_hint()}") from e
+                                  f"{self.delete_hint()}") from e
         return restored[META]
 
     def restore(self, abstract_state: Any) -> tuple[Any, dict]:
@@ -119,11 +120,11 @@ class CohortCheckpoints:
                 **{STATE: ocp.args.StandardRestore(abstract_state), META: ocp.args.JsonRestore()}))
         except Exception as e:  # noqa: BLE001
             raise CheckpointError(
-                f"{self.directory}/{step} could not be restored ({_first_line(e)}); {self._delete_hint()}") from e
+                f"{self.directory}/{step} could not be restored ({_first_line(e)}); {self.delete_hint()}") from e
         state, meta = restored[STATE], restored[META]
         if meta.get("checksum") != checksum(state):
             raise CheckpointError(f"{self.directory}/{step} does not match the checksum saved with it (its files "
-                                  f"changed on disk); {self._delete_hint()}")
+                                  f"changed on disk); {self.delete_hint()}")
         return state, meta
 
     def close(self) -> None:

@@ -76,7 +76,7 @@ class CohortTraining:
         state, meta = self.checkpoints.restore(self.ctx.abstract_state(len(self.networks)))
         if meta.get("identities") != [n.training_hash for n in self.networks]:
             raise CheckpointError(f"{self.checkpoints.directory} holds other networks than {self.record.cohort_id}'s "
-                                  f"members.json; {self.checkpoints._delete_hint()}")
+                                  f"members.json; {self.checkpoints.delete_hint()}")
         logging.info("%s resumes at step %d", self.record.cohort_id, meta["step"])
         self.diverged = meta.get("diverged", [None] * len(self.networks))
         acc_sum = np.asarray(meta["train_acc_sum"], np.float32) if meta["since_point"] else 0.0
