@@ -24,7 +24,7 @@ from imbalance_jax.models import get_model, resolve_conv_impl
 _NUM_NETWORKS = flags.DEFINE_list("num_networks", ["1", "8", "32"], "Cohort sizes to measure.")
 _STEPS = flags.DEFINE_list("steps_per_call", ["50"], "Training steps per compiled call (one or several).")
 _SECONDS = flags.DEFINE_float("seconds", 5.0, "Timed seconds per row (after compiling).")
-_CONV_IMPL = flags.DEFINE_list("conv_impl", ["auto"], "Conv lowerings: auto, im2col, xla, taps, or "
+_CONV_IMPL = flags.DEFINE_list("conv_impl", ["auto"], "Conv lowerings: auto, im2col, xla, taps, pallas, or "
                                "LeNet-5's conv1/conv2 pair such as taps/im2col.")
 _DTYPE = flags.DEFINE_list("compute_dtype", ["float32"], "Compute dtypes: float32, bfloat16.")
 _JSON_OUT = flags.DEFINE_string("json_out", "", "Append each measured row as a JSON line to this file.")

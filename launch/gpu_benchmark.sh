@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The throughput table on an accelerator, in one command (about 7 minutes on an H100; each step is
-# capped, 8 minutes in all):
+# The throughput table on an accelerator, in one command (about 8 minutes on an H100; each step is
+# capped, 9 minutes in all):
 #   bash launch/gpu_benchmark.sh [path/to/peer_bench.py] [output folder]
 # Runs, most important first:
-#   1. LeNet-5 cohorts of 1024 on the study's compiled step: lowerings x dtypes (the levers);
+#   1. LeNet-5 cohorts of 1024 on the study's compiled step: lowerings x dtypes (the levers), then
+#      conv2 as the Pallas implicit GEMM (im2col/pallas) against im2col at 1024 and 4096 networks;
 #   2. the PyTorch peers on the same card: one network at a time, torch.func.vmap, All-CNN eager;
 #   3. the plain-JAX peer (peer_bench.py's im2col, bf16) at 1024 networks;
 #   4. where LeNet-5's step spends its time: the slowest XLA ops of one traced call;
@@ -46,6 +47,7 @@ nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv,noheader 2>/
 $PY -c "import jax, flax, optax; print('jax', jax.__version__, 'flax', flax.__version__, jax.devices())"
 
 cap 80 $PY "${BENCH[@]}" --num_networks=1024 --conv_impl=im2col,taps/im2col --compute_dtype=bfloat16,float32
+cap 60 $PY "${BENCH[@]}" --num_networks=1024,4096 --conv_impl=im2col/pallas,im2col --compute_dtype=bfloat16
 
 if [ -f "$PEER" ]; then
   # torch shares the card with the peer's jax arrays: no preallocation, so torch has room
