@@ -48,14 +48,19 @@ class CohortCheckpoints:
         steps = [int(name) for name in os.listdir(self.directory) if name.isdigit()]
         return max(steps, default=None)
 
-    def eval_path(self) -> str:
-        """The evaluation record of this cohort (workdir/eval/<cohort>.json)."""
-        workdir = os.path.dirname(os.path.dirname(os.path.abspath(self.cohort_dir)))
-        return os.path.join(workdir, "eval", os.path.basename(os.path.normpath(self.cohort_dir)) + ".json")
+    def __enter__(self) -> "CohortCheckpoints":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def delete_hint(self) -> str:
         """What to delete so the cohort is retrained and evaluated again."""
-        return f"delete {self.cohort_dir} and {self.eval_path()}, then rerun the study to retrain that cohort"
+        from imbalance_jax import workdir  # the workdir's layout (it imports this module)
+
+        cohort_dir = os.path.abspath(self.cohort_dir)
+        record = workdir.eval_path(os.path.dirname(os.path.dirname(cohort_dir)), os.path.basename(cohort_dir))
+        return f"delete {self.cohort_dir} and {record}, then rerun the study to retrain that cohort"
 
     def save(self, step: int, state: Any, meta: dict, complete: bool = False) -> dict:
         """Saves the state and its record at `step` (replacing the previous save); returns the record."""

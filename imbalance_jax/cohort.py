@@ -15,7 +15,7 @@ def lr_scale(network: plan.Network, config, hp: train.TrainHParams) -> float:
     """The network's factor on the schedule: its lr over the config's base lr, times its method's factor."""
     factor = methods.get(network.method).training.lr_scale
     factor = config[factor] if isinstance(factor, str) else factor
-    return network.base_lr / hp.base_lr * factor if factor != 1.0 else network.base_lr / hp.base_lr
+    return network.base_lr / hp.base_lr * factor
 
 
 def cohort_plan(networks: list, labels: np.ndarray, num_classes: int, config, hp: train.TrainHParams,
@@ -51,7 +51,7 @@ def fit_preprocess(networks: list, data, hp: train.TrainHParams, zca_epsilon: fl
         if n.set_name not in fitted:
             subset = plan.imbalanced_subset(n, data.y_train)
             fitted[n.set_name] = preprocessing.fit_zca(data.x_train[subset], zca_epsilon)
-    return jax.tree.map(lambda *xs: jnp.stack(xs), *[fitted[n.set_name] for n in networks])
+    return stack_rows([fitted[n.set_name] for n in networks])
 
 
 def stack_rows(rows: list):

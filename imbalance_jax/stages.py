@@ -107,8 +107,8 @@ class _ParentStates:
         for name in names:
             cohort_id, j = self.layout.located[name]
             if cohort_id not in restored:
-                state = CohortCheckpoints(self.study.cohort_dir(cohort_id)).restore(
-                    self.study.abstract_state(sizes[cohort_id]))[0]
+                with CohortCheckpoints(self.study.cohort_dir(cohort_id)) as checkpoints:
+                    state = checkpoints.restore(self.study.abstract_state(sizes[cohort_id]))[0]
                 restored[cohort_id] = {"params": state["params"], "preprocess": state["preprocess"]}
             rows.append(jax.tree.map(lambda x: x[j], restored[cohort_id]))
         return stack_rows(rows)
@@ -124,8 +124,7 @@ def evaluate_all(study, layout: Layout, force: bool = False) -> None:
     """Evaluates this host's finished cohorts whose evaluation is missing, stale or lacks a wanted method."""
     x_test, y_test = None, None
     for record in _mine(layout.cohorts):
-        checkpoints = CohortCheckpoints(study.cohort_dir(record.cohort_id))
-        try:
+        with CohortCheckpoints(study.cohort_dir(record.cohort_id)) as checkpoints:
             meta = checkpoints.read_meta()
             if meta is None or not meta.get("complete"):
                 raise CheckpointError(f"{record.cohort_id} ({study.cohort_dir(record.cohort_id)}) is not trained; "
@@ -137,8 +136,6 @@ def evaluate_all(study, layout: Layout, force: bool = False) -> None:
             if x_test is None:
                 x_test, y_test = study.test_images(), jax.numpy.asarray(study.data.y_test)
             state, _ = checkpoints.restore(study.abstract_state(len(record.networks)))
-        finally:
-            checkpoints.close()
         probs, tau_normalized = evaluate.cohort_probabilities(state, study.predict, x_test, study.interface.head,
                                                               wanted)
         context = dict(dataset=study.config.dataset, iterations=study.hp.max_iter, cohort=record.cohort_id)

@@ -145,11 +145,8 @@ class Study:
         """The latest saved state of a cohort, by id or by its index in `cohorts`."""
         records = workdir_lib.read_cohorts(self.workdir)
         record = records[cohort] if isinstance(cohort, int) else next(r for r in records if r.cohort_id == cohort)
-        checkpoints = CohortCheckpoints(self.cohort_dir(record.cohort_id))
-        try:
+        with CohortCheckpoints(self.cohort_dir(record.cohort_id)) as checkpoints:
             return checkpoints.restore(self.abstract_state(len(record.networks)))[0]
-        finally:
-            checkpoints.close()
 
     # --- the flow ----------------------------------------------------------------------------------
     def run(self) -> list[dict]:
