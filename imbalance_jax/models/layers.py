@@ -8,7 +8,7 @@ from jax import lax
 # Caffe's "xavier" filler with its default variance_norm FAN_IN: uniform in +-sqrt(3 / fan_in).
 caffe_xavier = nn.initializers.variance_scaling(1.0, "fan_in", "uniform")
 
-CONV_IMPLS = ("xla", "im2col", "taps", "pallas")
+CONV_IMPLS = ("xla", "im2col", "taps", "pallas", "pallas_fwd")
 
 
 def _shifted_views(x, kh, kw, stride, padding):
@@ -64,13 +64,13 @@ class Conv(nn.Module):
             y = im2col_conv(x, kernel, self.dtype, self.stride, self.padding)
         elif self.impl == "taps":
             y = taps_conv(x, kernel, self.dtype, self.stride, self.padding)
-        elif self.impl == "pallas":
+        elif self.impl in ("pallas", "pallas_fwd"):
             if self.stride != 1 or self.padding:
-                raise ValueError(f"conv impl='pallas' takes stride 1 and no padding; {self.name} has stride "
+                raise ValueError(f"conv impl={self.impl!r} takes stride 1 and no padding; {self.name} has stride "
                                  f"{self.stride}, padding {self.padding}: use 'im2col' or 'xla' for it")
             from imbalance_jax.models.pallas_conv import pallas_conv
 
-            y = pallas_conv(x, kernel, self.dtype)
+            y = pallas_conv(x, kernel, self.dtype, None, self.impl == "pallas_fwd")
         elif self.impl == "xla":
             y = lax.conv_general_dilated(
                 x.astype(self.dtype), kernel.astype(self.dtype), (self.stride, self.stride),

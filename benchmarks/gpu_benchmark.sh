@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The throughput table on an accelerator, in one command (about 8 minutes on an H100; each step is
 # capped, 9 minutes in all):
-#   bash launch/gpu_benchmark.sh [path/to/peer_bench.py] [output folder]
+#   bash benchmarks/gpu_benchmark.sh [path/to/peer_bench.py] [output folder]
 # Runs, most important first:
 #   1. LeNet-5 cohorts of 1024 on the study's compiled step: lowerings x dtypes (the levers), then
 #      conv2 as the Pallas implicit GEMM (im2col/pallas) against im2col at 1024 and 4096 networks;
@@ -17,7 +17,7 @@
 # First run, 2026-11-28 (H100): docs/gpu/ and docs/performance.md.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-PEER=${1:-../shared/bench/peer_bench.py}
+PEER=${1:-benchmarks/peer_bench.py}
 OUTDIR=${2:-${OUT:-/tmp/gpu_benchmark}}
 PY=${PYTHON:-python3}
 mkdir -p "$OUTDIR"
@@ -54,7 +54,7 @@ if [ -f "$PEER" ]; then
   XLA_PYTHON_CLIENT_PREALLOCATE=false peer 95 "p.torch_benches()"
   peer 45 "p.bench_jax_lenet('im2col', jnp.bfloat16, 1024)"
 else
-  echo "peer benchmark not found at $PEER: copy ../shared/bench into the repo (an ignored folder) and pass its path"
+  echo "peer benchmark not found at $PEER: pass its path"
 fi
 
 cap 45 $PY -m launch.benchmark --seconds=1 --num_networks=1024 --compute_dtype=bfloat16 --profile_top=20 \

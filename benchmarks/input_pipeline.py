@@ -1,0 +1,141 @@
+"""The streamed ImageNet input pipeline's images/s on this host, over synthetic JPEGs of ImageNet's sizes.
+
+  uv run python benchmarks/input_pipeline.py --images=2000 --workers=8,16
+  uv run python benchmarks/input_pipeline.py --images=64 --batch_size=16 --seconds=1   # a smoke run
+
+Writes --images JPEGs (ILSVRC-2012's common sizes, 500x375 and its kin, smooth content so files are
+~100 KB like real photos), then times, per worker count:
+  * `threads`: the study's own `BatchStream` (decode, resize shorter side to 256, random 224 crop and
+    flip, on a thread pool), K steps of one network's batches at a time, exactly as training asks;
+  * `processes`: the same per-image work on a process pool (what multiprocess loaders such as grain
+    would reach: no GIL between images).
+Compare with `launch.benchmark --model=resnet10 --batch_size=256`: the pipeline must outrun the step.
+--json_out appends each row as a JSON line.
+"""
+import concurrent.futures
+import json
+import multiprocessing
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+from absl import app, flags  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from imbalance_jax import sampling, train  # noqa: E402
+from imbalance_jax.data import streaming  # noqa: E402
+
+_IMAGES = flags.DEFINE_integer("images", 2000, "Synthetic JPEGs to write and read.")
+_WORKERS = flags.DEFINE_list("workers", ["8", "16"], "Worker counts to measure.")
+_BATCH = flags.DEFINE_integer("batch_size", 256, "Images per step (ResNet-10's batch).")
+_STEPS = flags.DEFINE_integer("steps_per_chunk", 4, "Steps of batches prepared per call, as the stream does.")
+_SECONDS = flags.DEFINE_float("seconds", 4.0, "Timed seconds per row.")
+_FOLDER = flags.DEFINE_string("folder", "", "Where to write the JPEGs; empty: a temporary folder.")
+_JSON_OUT = flags.DEFINE_string("json_out", "", "Append each row as a JSON line to this file.")
+
+# ILSVRC-2012 training images: most are 500 px on the long side; a few are larger.
+SIZES = ((500, 375), (375, 500), (500, 333), (500, 400), (500, 500), (640, 480), (800, 600))
+SIZE_WEIGHTS = (0.45, 0.15, 0.15, 0.1, 0.05, 0.06, 0.04)
+# forking a process that runs JAX's threads can deadlock
+FORKSERVER = multiprocessing.get_context("forkserver")
+
+
+def write_jpeg(args) -> int:
+    """Writes one smooth random photo-sized JPEG; returns its size in bytes."""
+    path, seed = args
+    rng = np.random.default_rng(seed)
+    w, h = SIZES[rng.choice(len(SIZES), p=SIZE_WEIGHTS)]
+    coarse = rng.integers(0, 256, (h // 16 + 1, w // 16 + 1, 3), dtype=np.uint8)
+    image = Image.fromarray(coarse).resize((w, h), Image.BICUBIC)
+    noisy = np.clip(np.asarray(image, np.int16) + rng.integers(-12, 13, (h, w, 3)), 0, 255).astype(np.uint8)
+    Image.fromarray(noisy).save(path, quality=90)
+    return os.path.getsize(path)
+
+
+class JpegFolderSource:
+    """A folder of JPEGs with the interface of `streaming.ImageSource` (labels, image(i))."""
+
+    def __init__(self, paths: list[str], labels: np.ndarray):
+        self.paths, self.labels = paths, labels
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def image(self, index: int) -> np.ndarray:
+        """The decoded image [h, w, 3] uint8."""
+        with Image.open(self.paths[int(index)]) as image:
+            return np.asarray(image.convert("RGB"))
+
+
+def crop_one(args) -> np.ndarray:
+    """The training transform of one image, for the process pool."""
+    path, seed = args
+    with Image.open(path) as image:
+        pixels = np.asarray(image.convert("RGB"))
+    return streaming.random_crop_flip(streaming.resize_shorter_side(pixels, 256), 224, np.random.default_rng(seed))
+
+
+def stream_for(source: JpegFolderSource, workers: int) -> streaming.BatchStream:
+    """The study's BatchStream over the folder: one network sampling the whole set."""
+    n = len(source)
+    data = streaming.StreamData(source, np.arange(n), source.labels, source, np.arange(n), source.labels,
+                                1000, n, 256, 224)
+    table = sampling.index_table([np.arange(n)], width=n)
+    plan = train.CohortPlan(jnp.asarray(table.indices), jnp.asarray(table.lengths), jnp.zeros(1, jnp.uint32),
+                            jnp.ones(1, jnp.float32), jnp.zeros(1, bool))
+    return streaming.BatchStream(data, plan, _BATCH.value, workers=workers)
+
+
+def timed(call) -> float:
+    """Images/s of repeated calls of `call` (which returns how many images it prepared)."""
+    call()  # warm: pools started, files in the page cache
+    images, t0 = 0, time.perf_counter()
+    while images == 0 or time.perf_counter() - t0 < _SECONDS.value:
+        images += call()
+    return images / (time.perf_counter() - t0)
+
+
+def main(argv):
+    del argv
+    folder = _FOLDER.value or tempfile.mkdtemp(prefix="jpegs_")
+    os.makedirs(folder, exist_ok=True)
+    paths = [os.path.join(folder, f"{i:06d}.jpg") for i in range(_IMAGES.value)]
+    t0 = time.perf_counter()
+    with concurrent.futures.ProcessPoolExecutor(os.cpu_count(), mp_context=FORKSERVER) as pool:
+        sizes = list(pool.map(write_jpeg, zip(paths, range(len(paths))), chunksize=16))
+    print(f"{len(paths)} JPEGs, mean {np.mean(sizes) / 1e3:.0f} KB, written in {time.perf_counter() - t0:.1f} s "
+          f"on {os.cpu_count()} cores", flush=True)
+    source = JpegFolderSource(paths, np.arange(len(paths), dtype=np.int32) % 1000)
+    per_call = _STEPS.value * _BATCH.value
+    for workers in map(int, _WORKERS.value):
+        stream = stream_for(source, workers)
+        step = [0]
+
+        def threads():
+            images, _ = stream.chunk(step[0], _STEPS.value)
+            step[0] += _STEPS.value
+            return images.size // (224 * 224 * 3)
+        rows = {"threads": timed(threads)}
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=FORKSERVER) as pool:
+            seeds = iter(range(10**9))
+
+            def processes():
+                picks = np.random.default_rng(next(seeds)).integers(0, len(paths), per_call)
+                return len(list(pool.map(crop_one, [(paths[p], next(seeds)) for p in picks], chunksize=8)))
+            rows["processes"] = timed(processes)
+        for kind, rate in rows.items():
+            row = dict(benchmark="input_pipeline", kind=kind, workers=workers, cores=os.cpu_count(),
+                       batch=_BATCH.value, images_per_s=rate, mean_jpeg_kb=float(np.mean(sizes) / 1e3))
+            print(f"{kind:>10} {workers:>3} workers: {rate:10,.0f} images/s", flush=True)
+            if _JSON_OUT.value:
+                with open(_JSON_OUT.value, "a") as f:
+                    f.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    app.run(main)
