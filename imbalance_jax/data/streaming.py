@@ -7,6 +7,7 @@ batches on worker threads while the device trains on the previous K, and hands t
 takes the single centre crop (Section 3.3.3).
 """
 import concurrent.futures
+import functools
 from typing import NamedTuple
 
 import jax
@@ -127,10 +128,7 @@ class BatchStream:
 
     def positions(self, step: int, num_steps: int) -> np.ndarray:
         """Positions in the training set of K steps of batches: [K, N, B], the on-device sampler's own."""
-        from imbalance_jax import train  # imported here: train imports this package
-
-        steps = jnp.arange(step, step + num_steps)
-        return np.asarray(jax.vmap(lambda s: train.batch_indices(self.plan, s, self.batch_size))(steps))
+        return np.asarray(_positions(self.plan, jnp.arange(step, step + num_steps), self.batch_size))
 
     def _load(self, step, num_steps):
         positions = self.positions(step, num_steps)
@@ -156,6 +154,14 @@ class BatchStream:
             key = (step + num_steps, next_num_steps)
             self._next = (key, self.ahead.submit(self._load, *key))
         return result
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _positions(plan, steps, batch_size):
+    # compiled once per chunk length: run eagerly, the sampler's ops cost more than a step's images
+    from imbalance_jax import train  # imported here: train imports this package
+
+    return jax.vmap(lambda s: train.batch_indices(plan, s, batch_size))(steps)
 
 
 def load_stream(name: str, n_max: int, test_per_class: int | None, resize: int, crop: int,
