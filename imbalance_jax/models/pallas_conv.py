@@ -1,11 +1,14 @@
 """A convolution that never writes its im2col patches: a Pallas implicit GEMM (stride 1, no padding).
 
-Each program holds a tile of images [tile, h, w, cin] and the whole kernel [kh, kw, cin, cout] on
-chip and accumulates the kh * kw shifted tap matmuls in fp32, so the patches tensor that im2col
-writes to memory (the quarter of LeNet-5's step the H100 profile found) never exists. Under a
-cohort's vmap, pallas_call's batching adds the network axis to the grid: one network's weights
-per program. The gradients are XLA's (the vjp of the im2col form) until kernels of the same kind
-are measured faster on a card. On the CPU it runs in Pallas' interpret mode (tests only).
+Each program holds a tile of images [tile, h, w, cin] and the whole kernel [kh, kw, cin, cout] and
+accumulates the kh * kw shifted tap matmuls in fp32, so the patches tensor that im2col writes to
+memory never exists. Under a cohort's vmap, pallas_call's batching adds the network axis to the
+grid: one network's weights per program. The input gradient is the same kernel over the padded
+output gradient with the flipped kernel; the kernel gradient is a program per tap reducing over the
+batch; `xla_grads=True` takes XLA's (the im2col form's vjp) instead. On NVIDIA GPUs the kernels
+lower to Triton, which wants power-of-two arrays: tiles, channels and filters are zero-padded. On
+the CPU they run in Pallas' interpret mode (tests only). Measured on an H200 (docs/performance.md):
+not faster than im2col yet.
 """
 import functools
 
@@ -14,8 +17,10 @@ import jax.numpy as jnp
 from jax.experimental import pallas as pl
 from jax.experimental.pallas import triton as pltriton
 
-# Images per program: LeNet-5's conv2 input tile of 8 x 12 x 12 x 20 fits any GPU's shared memory.
-TILE = 8
+# Images per program. The fp32 accumulator is tile x 8 x 8 x 64 for LeNet-5's conv2: 8 images
+# (32k floats) left ptxas without registers for the H200's wgmma pipeline (and compiling for over a
+# minute); 2 images hold it in 64 registers per thread at 4 warps.
+TILE = 2
 
 
 def _reference(x, kernel, dtype):
@@ -32,12 +37,13 @@ def _pow2(n: int) -> int:
 def _kernel(x_ref, w_ref, o_ref, *, kh, kw):
     tile, ho, wo, cout = o_ref.shape
     cin = x_ref.shape[-1]
-    acc = jnp.zeros((tile * ho * wo, cout), jnp.float32)
-    for i in range(kh):
-        for j in range(kw):
-            # the tap read from the ref (on chip / L1), never as a patches array in HBM
-            tap = x_ref[:, pl.ds(i, ho), pl.ds(j, wo), :].reshape(tile * ho * wo, cin)
-            acc += jnp.dot(tap, w_ref[i, j], preferred_element_type=jnp.float32)
+
+    def one_tap(t, acc):  # a loop, not 25 unrolled matmuls: ptxas compiles it in seconds
+        i, j = jax.lax.div(t, kw), jax.lax.rem(t, kw)  # (floor division lowers to selects Triton refuses)
+        # the tap read from the ref (on chip / L1), never as a patches array in HBM
+        tap = x_ref[:, pl.ds(i, ho), pl.ds(j, wo), :].reshape(tile * ho * wo, cin)
+        return acc + jnp.dot(tap, w_ref[i, j], preferred_element_type=jnp.float32)
+    acc = jax.lax.fori_loop(0, kh * kw, one_tap, jnp.zeros((tile * ho * wo, cout), jnp.float32))
     o_ref[...] = acc.reshape(tile, ho, wo, cout).astype(o_ref.dtype)
 
 
