@@ -1,6 +1,10 @@
-"""Evaluation records -> results.csv (a row per network and method) and curves.csv (accuracy vs iterations)."""
+"""Evaluation records -> results.csv (a row per network and method) and curves.csv (accuracy vs iterations),
+and those rows read back for tables and figures."""
 import csv
 import os
+
+from imbalance_jax import methods
+from imbalance_jax.methods import PAPER_METHODS
 
 RESULT_COLUMNS = (
     "dataset", "imbalance", "rho", "mu", "minority_classes", "seed", "repetition", "method",
@@ -57,3 +61,44 @@ def write(workdir: str, rows: list[dict], curves: list[dict]) -> None:
     write_csv(os.path.join(workdir, "results.csv"), RESULT_COLUMNS, rows)
     if curves:
         write_csv(os.path.join(workdir, "curves.csv"), CURVE_COLUMNS, curves)
+
+
+# The paper's thresholded methods (softmax / prior), drawn with their networks in Fig. 6.
+THRESHOLDED = ("thresholding", "oversampling_thresholding", "undersampling_thresholding")
+
+
+def keeps_ranking(name: str) -> bool:
+    """A method whose scores rank like its network's softmax (thresholding): AUC never tells it apart."""
+    method = methods.lookup(name)
+    return method is not None and method.scoring.keeps_ranking and method.network != name
+
+
+def partial_sampling(name: str) -> bool:
+    """Sampling to a reduced ratio (Section 4.5): drawn in Fig. 7 only."""
+    method = methods.lookup(name)
+    return method is not None and method.partial_sampling
+
+
+def read_results(path: str) -> list[dict]:
+    """Selected rows of a results.csv (the best of each learning-rate protocol), numbers as floats."""
+    with open(path) as f:
+        rows = [r for r in csv.DictReader(f) if r.get("selected", "1") in ("1", "") and trained(r)]
+    for r in rows:
+        for key in ("rho", "auc", "accuracy"):
+            r[key] = float(r[key])
+        r["mu"] = float(r["mu"]) if r["mu"] not in ("", None) else None
+        r["num_minority"] = len(r["minority_classes"].split())
+    return rows
+
+
+def setting_label(row: dict) -> str:
+    """A readable name of a row's imbalance setting, e.g. 'step rho=10 mu=0.5'."""
+    label = f"{row['imbalance']} rho={float(row['rho']):g}"
+    if row["mu"] not in ("", None):
+        label += f" mu={float(row['mu']):g}"
+    return label
+
+
+def method_order(rows):
+    """The paper's methods first, then the others by name."""
+    return list(dict.fromkeys([*PAPER_METHODS, *sorted({r["method"] for r in rows})]))

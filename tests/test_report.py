@@ -3,8 +3,9 @@ import os
 import re
 
 import numpy as np
+import scipy.stats
 
-from imbalance_jax import report
+from imbalance_jax import report, statistics
 from imbalance_jax.results import RESULT_COLUMNS
 
 
@@ -46,21 +47,68 @@ def test_report_writes_every_figure_and_true_means(tmp_path):
     # Every summary row's mean AUC equals the mean computed here from the CSV.
     checked = 0
     for line in text.splitlines():
-        match = re.match(r"\| (step|linear) rho=(\S+)(?: mu=(\S+))? \| (\w+) \| (\d+) \| ([\d.]+) ±", line)
+        match = re.match(r"\| (step|linear) rho=(\S+)(?: mu=(\S+))? \| (\w+) \| (\d+) \| ([\d.]+) \| ([\d.]+) \|", line)
         if not match:
             continue
-        kind, rho, mu, method, n, auc = match.groups()
+        kind, rho, mu, method, n, auc, sd = match.groups()
         sel = [r["auc"] for r in rows if r["imbalance"] == kind and float(r["rho"]) == float(rho)
                and (mu is None or float(r["mu"]) == float(mu)) and r["method"] == method]
         assert int(n) == len(sel) == 3
         assert abs(float(auc) - np.mean(sel)) < 1e-4
+        assert abs(float(sd) - np.std(sel, ddof=1)) < 1e-4  # the sample sd, not the population's
         checked += 1
     assert checked == 6 * 5
-    assert "wins with ROC AUC" in text and "(3 repetitions)" in text
+    # uniform noise, no real differences: every setting is a tie, named as one
+    assert text.count("no single winner") == 6 and "wins with" not in text and "paired t-test" in text
 
 
-def test_winner_is_the_best_mean_auc():
-    rows = [dict(imbalance="step", rho=10.0, mu=0.5, method=m, auc=a, accuracy=0.5)
+def _paired_rows(setting_mu, leads, noise, reps=6, seed=0):
+    """Rows of one step setting: per repetition a shared offset (the imbalanced set), per method its lead."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for rep in range(reps):
+        shared = rng.normal(0, 0.02)
+        for method, lead in leads.items():
+            rows.append(dict(imbalance="step", rho=10.0, mu=setting_mu, method=method, repetition=rep,
+                             auc=0.9 + shared + lead + rng.normal(0, noise), accuracy=0.5))
+    return rows
+
+
+def test_a_winner_needs_a_significant_paired_lead_and_ties_are_named():
+    # A consistent lead of 0.01 under repetition effects of sd 0.02: only a paired test sees it.
+    clear = _paired_rows(0.5, {"baseline": 0.0, "oversampling": 0.01, "undersampling": -0.01}, noise=0.001)
+    # 0.0002 apart under noise of 0.01 per network: a tie, whatever the means say.
+    close = _paired_rows(0.2, {"baseline": 0.0, "oversampling": 0.0002, "undersampling": -0.05}, noise=0.01)
+    first, second = report.winners(close + clear)
+    assert first.startswith("- **step rho=10 mu=0.2**: no single winner") and "tied with baseline" in first
+    assert "undersampling" not in first.split("tied with")[1]  # 0.05 behind is not a tie
+    assert second.startswith("- **step rho=10 mu=0.5**: oversampling wins with ROC AUC")
+    assert "over baseline" in second
+    lead = statistics.paired({r["repetition"]: r["auc"] for r in clear if r["method"] == "oversampling"},
+                             {r["repetition"]: r["auc"] for r in clear if r["method"] == "baseline"})
+    assert f"p={statistics.format_p(lead.p_value)}" in second and lead.p_value < 1e-4
+    # unpaired, the same numbers would not be significant: the repetition effect swamps the lead
+    assert scipy.stats.ttest_ind([r["auc"] for r in clear if r["method"] == "oversampling"],
+                                 [r["auc"] for r in clear if r["method"] == "baseline"]).pvalue > 0.05
+
+
+def test_one_repetition_claims_no_winner():
+    rows = [dict(imbalance="step", rho=10.0, mu=0.5, method=m, auc=a, accuracy=0.5, repetition=0)
             for m, a in (("baseline", 0.9), ("oversampling", 0.95), ("undersampling", 0.8), ("thresholding", 0.99))]
     (line,) = report.winners(rows)
-    assert "oversampling wins with ROC AUC 0.9500" in line and "+0.0500 over baseline" in line
+    assert "no single winner: oversampling has the highest mean ROC AUC (0.9500, n=1)" in line
+    assert "thresholding" not in line  # it ranks exactly like the baseline's network
+
+
+def test_statistics_match_scipy():
+    values = [0.91, 0.93, 0.90, 0.95]
+    s = statistics.describe(values)
+    half = scipy.stats.t.ppf(0.975, 3) * np.std(values, ddof=1) / 2
+    assert s.n == 4 and abs(s.sd - np.std(values, ddof=1)) < 1e-12
+    assert abs(s.ci_low - (np.mean(values) - half)) < 1e-12 and abs(s.ci_high - (np.mean(values) + half)) < 1e-12
+    single = statistics.describe([0.9])
+    assert np.isnan(single.sd) and np.isnan(single.ci_low)
+    a, b = {0: 0.9, 1: 0.8, 2: 0.95}, {0: 0.85, 1: 0.79, 2: 0.9, 3: 0.5}  # key 3 has no pair
+    d = statistics.paired(a, b)
+    assert d.n == 3 and abs(d.p_value - scipy.stats.ttest_rel([0.9, 0.8, 0.95], [0.85, 0.79, 0.9]).pvalue) < 1e-12
+    assert np.isnan(statistics.paired({0: 0.9}, {0: 0.8}).p_value)
