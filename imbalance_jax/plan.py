@@ -119,6 +119,12 @@ def imbalanced_sets(config: ml_collections.ConfigDict, facts: DatasetFacts) -> l
     for kind, rho, mu, reps in settings:
         args = (facts.num_classes, facts.n_max, rho) + ((mu,) if kind == "step" else ())
         counts = shapes[kind](*args)
+        slots = int((np.asarray(counts) < facts.n_max).sum())
+        if len(short) > slots and grid.minority == "random":
+            raise ValueError(
+                f"{len(short)} classes have fewer than n_max={facts.n_max} examples (always minority), but {kind} "
+                + (f"mu={mu:g} " if mu is not None else "") + f"rho={rho:g} has only {slots} minority classes; "
+                f"lower train_per_class to {min(facts.available)} (the smallest class) or drop that setting")
         for rep in range(reps):
             set_seed = _seed(config.seed, kind, rho, mu, rep)
             by_label = imbalance.assign_counts(counts, grid.minority, set_seed, short)
@@ -178,6 +184,21 @@ def pack_cohorts(networks: list[Network], cohort_size: int) -> list[list[Network
         staged = [n for n in networks if n.stage == stage]
         cohorts += [staged[i:i + cohort_size] for i in range(0, len(staged), cohort_size)]
     return cohorts
+
+
+def training_size(network: Network) -> int:
+    """How many examples this network's training set holds, counted without drawing them."""
+    from imbalance_jax import sampling
+
+    training = methods.get(network.method).training
+    sampler = training.sampler if training.sampler in ("oversample", "undersample", "sqrt") else "none"
+    return int(sampling.sampled_counts(network.class_counts, sampler, training.target_rho).sum())
+
+
+def table_width(networks: list[Network], capped_length: int) -> int:
+    """The index-table width of a study: its largest training set, and at least the capped training
+    set (oversampling a dataset with short classes to n_max makes sets longer than the dataset)."""
+    return max([capped_length, *map(training_size, networks)])
 
 
 def training_indices(network: Network, labels: np.ndarray) -> np.ndarray:

@@ -32,6 +32,23 @@ def _resized(members: np.ndarray, target: int, rng: np.random.Generator) -> list
     return [members, np.tile(members, extra // n), rng.choice(members, extra % n, replace=False)]
 
 
+def sampled_counts(counts, sampler: str, target_rho: float = 1.0) -> np.ndarray:
+    """Examples per class after a sampler ('none', 'oversample', 'undersample', 'sqrt'), without drawing
+    them: what the functions below return, counted (classes with no examples stay at zero)."""
+    counts = np.asarray(counts, np.int64)
+    present = counts > 0
+    if sampler == "oversample":
+        target = int(round(counts[present].max() / target_rho))
+        return np.where(present & (counts < target), target, counts)
+    if sampler == "undersample":
+        target = int(round(counts[present].min() * target_rho))
+        return np.where(counts > target, target, counts)
+    if sampler == "sqrt":
+        shares = np.sqrt(counts) / np.sqrt(counts).sum()
+        return np.where(present, np.maximum(1, np.round(shares * counts.sum()).astype(np.int64)), 0)
+    return counts
+
+
 def oversample(labels: np.ndarray, seed: int, target_rho: float = 1.0) -> np.ndarray:
     """Indices that replicate examples of each class below max_count / target_rho up to that size.
 

@@ -77,7 +77,7 @@ class Study:
         self.hp = hparams(config)
         workdir_lib.check_config(workdir, config)
         # One index-table width for every cohort: the largest set any planned network trains on.
-        self.table_width = len(self.data.y_train)
+        self.table_width = plan.table_width(self.networks, len(self.data.y_train))
         self.cohort_size, self.eval_batch_size = self._resolve_sizes()
         self.mesh = distributed.make_mesh(config.data_parallel)
         if self.mesh is not None and self.hp.networks_per_vmap:
