@@ -32,7 +32,8 @@ def cohort_plan(networks: list, labels: np.ndarray, num_classes: int, config, hp
         lr_scales=jnp.asarray([lr_scale(n, config, hp) for n in networks], jnp.float32),
         finetune_last=jnp.asarray([t.layers == "finetune" for t in trainings]),
         class_aware=jnp.asarray([t.sampler == "class_aware" for t in trainings]),
-        class_offsets=jnp.asarray(table.class_offsets), class_counts=jnp.asarray(table.class_counts))
+        class_offsets=jnp.asarray(table.class_offsets), class_counts=jnp.asarray(table.class_counts),
+        weighted_mean=jnp.asarray([t.loss in losses.WEIGHTED_MEAN_LOSSES for t in trainings]))
 
 
 def objectives(networks: list, config, hp: train.TrainHParams) -> losses.Objective:

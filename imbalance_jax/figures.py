@@ -170,6 +170,26 @@ def _fig7(path, rows, title):
     plt.close(fig)
 
 
+def fig8_series(curve_rows: list[dict]) -> tuple[str, dict]:
+    """(setting, {method: (steps, mean train accuracy, mean test accuracy)}) that Fig. 8 draws: the
+    selected network of each learning-rate protocol (curves.csv keeps every lr run), in the most
+    imbalanced step setting (the largest rho, then the mu closest to one half)."""
+    rows = [r for r in curve_rows if str(r.get("selected", "1")) in ("1", "")]
+    step_rows = [r for r in rows if r["imbalance"] == "step"] or rows
+    rho = max(float(r["rho"]) for r in step_rows)
+    mus = {str(r["mu"]) for r in step_rows if float(r["rho"]) == rho}
+    mu = min(mus, key=lambda m: abs(float(m) - 0.5) if m else 0)
+    chosen = [r for r in step_rows if float(r["rho"]) == rho and str(r["mu"]) == mu]
+    series = {}
+    for method in ("baseline", "oversampling", "undersampling"):
+        sel = [r for r in chosen if r["method"] == method]
+        if sel:
+            steps = sorted({int(r["step"]) for r in sel})
+            series[method] = (steps, *[[float(np.mean([float(r[key]) for r in sel if int(r["step"]) == s]))
+                                        for s in steps] for key in ("train_accuracy", "test_accuracy")])
+    return f"step rho={rho:g}" + (f" mu={float(mu):g}" if mu else ""), series
+
+
 def fig8(curves_path: str, path: str) -> str:
     """Training and test accuracy against iterations for baseline, ROS and RUS; returns the title."""
     import matplotlib
@@ -178,28 +198,16 @@ def fig8(curves_path: str, path: str) -> str:
     import matplotlib.pyplot as plt
 
     with open(curves_path) as f:
-        rows = list(csv.DictReader(f))
-    step_rows = [r for r in rows if r["imbalance"] == "step"] or rows
-    # The paper's Fig. 8 shows a strongly imbalanced step setting: take the largest rho, then the
-    # mu closest to one half.
-    rho = max(float(r["rho"]) for r in step_rows)
-    mus = {r["mu"] for r in step_rows if float(r["rho"]) == rho}
-    mu = min(mus, key=lambda m: abs(float(m) - 0.5) if m else 0)
-    chosen = [r for r in step_rows if float(r["rho"]) == rho and r["mu"] == mu]
-    panels = [m for m in ("baseline", "oversampling", "undersampling") if any(r["method"] == m for r in chosen)]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
-    for ax, method in zip(axes.flat, panels):
-        sel = [r for r in chosen if r["method"] == method]
-        steps = sorted({int(r["step"]) for r in sel})
-        for key, style in (("train_accuracy", "--"), ("test_accuracy", "-")):
-            means = [np.mean([float(r[key]) for r in sel if int(r["step"]) == s]) for s in steps]
-            ax.plot(steps, means, style, color=METHOD_COLORS[method], label=key.replace("_", " "))
+        setting, series = fig8_series(list(csv.DictReader(f)))
+    fig, axes = plt.subplots(1, len(series), figsize=(4.2 * len(series), 3.4), squeeze=False)
+    for ax, (method, (steps, train_acc, test_acc)) in zip(axes.flat, series.items()):
+        ax.plot(steps, train_acc, "--", color=METHOD_COLORS[method], label="train accuracy")
+        ax.plot(steps, test_acc, "-", color=METHOD_COLORS[method], label="test accuracy")
         ax.set_title(METHOD_LABELS[method])
         ax.set_xlabel("iteration")
         ax.set_ylabel("accuracy")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    setting = f"step rho={rho:g}" + (f" mu={float(mu):g}" if mu else "")
     title = f"Fig. 8: convergence of baseline and sampling ({setting})"
     fig.suptitle(title)
     fig.tight_layout()

@@ -17,6 +17,11 @@ import numpy as np
 
 LOSSES = ("cross_entropy", "weighted_ce", "effective_number_ce", "focal", "ldam_drw", "logit_adjusted",
           "balanced_softmax")
+# Losses whose batch loss divides the weighted sum by the batch's summed weights, as their authors'
+# code does (LDAM-DRW: PyTorch's F.cross_entropy(..., weight=w)); the others divide by the batch
+# size, as Cui et al.'s class-balanced loss does (an imbalanced batch's mean weight is below 1, so
+# the two differ once re-weighting starts).
+WEIGHTED_MEAN_LOSSES = ("ldam_drw",)
 
 
 class Objective(NamedTuple):
@@ -81,15 +86,17 @@ def objective_for(loss: str, class_counts, settings, iterations: int) -> Objecti
     raise ValueError(f"loss={loss!r} is unknown; use one of {LOSSES}")
 
 
-def loss(logits: jax.Array, labels: jax.Array, obj: Objective, step: jax.Array) -> jax.Array:
-    """Mean loss of a batch: logits [B, C] (already s * cos for cosine networks), labels [B]."""
+def loss(logits: jax.Array, labels: jax.Array, obj: Objective, step: jax.Array,
+         weighted_mean: jax.Array = False) -> jax.Array:
+    """Loss of a batch: logits [B, C] (already s * cos for cosine networks), labels [B]; the weighted
+    sum over the batch divided by the batch size, or with weighted_mean by the summed weights."""
     onehot = jax.nn.one_hot(labels, logits.shape[-1])
     z = logits - onehot * obj.margins * obj.logit_scale + obj.logit_adjust
     log_p = jnp.sum(onehot * jax.nn.log_softmax(z), axis=-1)
     # (1 - p)^gamma with the base kept off zero, so gamma = 0 has a finite gradient everywhere.
     focal = jnp.power(jnp.maximum(1.0 - jnp.exp(log_p), 1e-12), obj.focal_gamma)
     weights = jnp.where(step >= obj.reweight_step, obj.class_weights[labels], 1.0)
-    return jnp.mean(weights * focal * -log_p)
+    return jnp.sum(weights * focal * -log_p) / jnp.where(weighted_mean, jnp.sum(weights), labels.shape[0])
 
 
 def cosine_logits(features: jax.Array, kernel: jax.Array) -> jax.Array:

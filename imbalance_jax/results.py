@@ -11,7 +11,7 @@ RESULT_COLUMNS = (
     "auc", "accuracy", "balanced_accuracy", "macro_f1", "train_size", "iterations", "lr", "lr_run",
     "selected", "network", "cohort", "per_class_recall", "per_class_auc", "diverged",
 )
-CURVE_COLUMNS = ("network", "method", "imbalance", "rho", "mu", "repetition", "step",
+CURVE_COLUMNS = ("network", "method", "imbalance", "rho", "mu", "repetition", "lr", "lr_run", "selected", "step",
                  "train_accuracy", "test_accuracy")
 
 
@@ -40,7 +40,8 @@ def curve_rows(networks: list, curves: dict) -> list[dict]:
     for j, n in enumerate(networks):
         for k, step in enumerate(curves["step"]):
             rows.append(dict(network=n.name, method=n.method, imbalance=n.imbalance, rho=n.rho,
-                             mu="" if n.mu is None else n.mu, repetition=n.repetition, step=step,
+                             mu="" if n.mu is None else n.mu, repetition=n.repetition, lr=n.base_lr,
+                             lr_run=n.lr_run, step=step,
                              train_accuracy=curves["train_accuracy"][k][j], test_accuracy=curves["test_accuracy"][k][j]))
     return rows
 
@@ -60,6 +61,10 @@ def write(workdir: str, rows: list[dict], curves: list[dict]) -> None:
     mark_selected(rows)
     write_csv(os.path.join(workdir, "results.csv"), RESULT_COLUMNS, rows)
     if curves:
+        # a network's curve is selected when its own method's row is (the lr protocol's pick)
+        chosen = {(r["network"], r["method"]) for r in rows if r["selected"]}
+        for c in curves:
+            c["selected"] = int((c["network"], c["method"]) in chosen)
         write_csv(os.path.join(workdir, "curves.csv"), CURVE_COLUMNS, curves)
 
 

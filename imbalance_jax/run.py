@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl import logging
 
-from imbalance_jax import cohort, distributed, metrics, progress, train
+from imbalance_jax import cohort, distributed, methods, metrics, progress, train
 from imbalance_jax.checkpoint import CheckpointError, CohortCheckpoints
 from imbalance_jax.data import streaming
 from imbalance_jax.progress import Interrupted
@@ -45,7 +45,23 @@ def initial_state(ctx, networks: list, restore_parents):
         return train.init_state(ctx.model, np.array([n.init_seed for n in networks]), ctx.input_shape, pre,
                                 objective, ctx.hp)
     parents = restore_parents([n.parent for n in networks])
-    return train.fresh_state(parents["params"], parents["preprocess"], objective, ctx.hp)
+    return train.fresh_state(reinitialised(ctx, networks, parents["params"]), parents["preprocess"], objective,
+                             ctx.hp)
+
+
+def reinitialised(ctx, networks: list, variables):
+    """The parents' variables, with fresh fine-tuning layers for the networks whose method asks (cRT)."""
+    reinit = np.array([methods.get(n.method).training.reinit_finetune for n in networks])
+    if not reinit.any():
+        return variables
+    fresh = train.init_state(ctx.model, np.array([n.init_seed for n in networks]), ctx.input_shape)["params"]
+    layers = ctx.model.interface.finetune_layers
+
+    def pick(path, old, new):
+        if path[0].key != "params" or path[1].key not in layers:
+            return old
+        return jnp.where(reinit.reshape(-1, *[1] * (old.ndim - 1)), new, old)
+    return jax.tree_util.tree_map_with_path(pick, variables, fresh)
 
 
 def chunk_sizes(step: int, iterations: int, steps_per_call: int, every: tuple) -> int:

@@ -87,6 +87,7 @@ class CohortPlan(NamedTuple):
     class_aware: Any = None  # bool [N]: class-balanced batches instead of the permutation walk
     class_offsets: Any = None  # int32 [N, C]: class blocks of each (class-ordered) table row
     class_counts: Any = None  # int32 [N, C]
+    weighted_mean: Any = None  # bool [N]: the batch loss divides by the summed class weights (LDAM-DRW)
 
 
 def init_state(model: nn.Module, init_seeds: np.ndarray, input_shape: tuple,
@@ -147,21 +148,21 @@ def make_update(model: nn.Module, hp: TrainHParams):
     finetune_layers = tuple(model.interface.finetune_layers)
     optimizer = make_optimizer(hp)
 
-    def loss_fn(trainable, others, images, labels, key, preprocess, objective, step):
+    def loss_fn(trainable, others, images, labels, key, preprocess, objective, weighted_mean, step):
         x = preprocessing.apply(hp.preprocess, images, preprocess, hp.input_scale)
         mutable = list(others)
         out = model.apply({"params": trainable, **others}, x, train=True, rngs={"dropout": key},
                           mutable=mutable or False, cosine=objective.cosine, scale=objective.logit_scale)
         logits, new_others = out if mutable else (out, {})
-        loss = losses.loss(logits, labels, objective, step)
+        loss = losses.loss(logits, labels, objective, step, weighted_mean)
         return loss, (loss, jnp.mean(jnp.argmax(logits, -1) == labels), new_others)
 
     def network_step(variables, opt_state, images, labels, lr_scale, finetune_last, key, preprocess, objective,
-                     step):
+                     weighted_mean, step):
         trainable = variables["params"]
         others = {k: v for k, v in variables.items() if k != "params"}
         grads, (loss, acc, new_others) = jax.grad(loss_fn, has_aux=True)(
-            trainable, others, images, labels, key, preprocess, objective, step)
+            trainable, others, images, labels, key, preprocess, objective, weighted_mean, step)
         mult = _update_multipliers(trainable, finetune_last, finetune_layers)
         updates, opt_state = optimizer(lr_scale, mult).update(grads, opt_state, trainable)
         trainable = optax.apply_updates(trainable, updates)
@@ -172,7 +173,8 @@ def make_update(model: nn.Module, hp: TrainHParams):
     def update(state, images, labels, key, plan: CohortPlan):
         keys = jax.vmap(lambda s: jax.random.fold_in(key, s))(plan.seeds)
         per_network = (state["params"], state["opt_state"], images, labels, plan.lr_scales, plan.finetune_last,
-                       keys, state["preprocess"], state["objective"])
+                       keys, state["preprocess"], state["objective"],
+                       jnp.zeros_like(plan.finetune_last) if plan.weighted_mean is None else plan.weighted_mean)
         step_one = lambda args: network_step(*args, state["step"])  # noqa: E731
         if hp.networks_per_vmap:
             variables, opt_state, loss, acc = jax.lax.map(step_one, per_network, batch_size=hp.networks_per_vmap)

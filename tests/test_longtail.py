@@ -1,6 +1,8 @@
 """Every remedy beyond the paper trains through the same cohorts and lands in results.csv."""
 import csv
 
+import numpy as np
+
 from configs import longtail
 from imbalance_jax import report, study
 
@@ -26,3 +28,27 @@ def test_longtail_study_runs_every_remedy(tmp_path):
     assert rows["crt"]["train_size"] == rows["baseline"]["train_size"]
     report.write_report(str(tmp_path))
     assert (tmp_path / "fig_longtail_auc_vs_rho.png").exists()
+
+
+def test_crt_reinitialises_the_classifier_and_two_phase_keeps_the_parents():
+    import types
+
+    from configs import quick
+    from imbalance_jax import plan, run, study as study_lib, train
+    from imbalance_jax.models import get_model
+
+    config = quick.get_config()
+    config.methods = ("baseline", "oversampling", "two_phase_oversampling", "crt")
+    networks = plan.plan_networks(config, plan.DatasetFacts(10, 30))
+    children = [next(n for n in networks if n.method == m) for m in ("crt", "two_phase_oversampling")]
+    model = get_model("lenet5", conv_impl="im2col")
+    parents = train.init_state(model, np.array([7, 8]), (28, 28, 1))["params"]  # stand-ins for trained parents
+    ctx = types.SimpleNamespace(config=config, hp=study_lib.hparams(config), model=model, input_shape=(28, 28, 1))
+    state = run.initial_state(ctx, children, lambda names: {"params": parents, "preprocess": {}})
+    fresh = train.init_state(model, np.array([n.init_seed for n in children]), (28, 28, 1))["params"]
+    got, old, new = (p["params"] for p in (state["params"], parents, fresh))
+    assert np.array_equal(got["fc2"]["kernel"][0], new["fc2"]["kernel"][0])  # cRT: a fresh classifier
+    assert not np.array_equal(got["fc2"]["kernel"][0], old["fc2"]["kernel"][0])
+    assert np.array_equal(got["fc2"]["kernel"][1], old["fc2"]["kernel"][1])  # two-phase: the parent's
+    for layer in ("conv1", "conv2", "fc1"):  # the features are the parents' for both
+        assert np.array_equal(got[layer]["kernel"], old[layer]["kernel"])

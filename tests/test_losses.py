@@ -1,6 +1,7 @@
 """Each loss against a computation by hand on a tiny batch."""
 import types
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -24,8 +25,10 @@ def _ce(z):
 
 
 def _loss(name, logits=LOGITS, step=100):
+    """The loss as the study computes it (with its reduction: a weighted mean for the authors who use one)."""
     obj = losses.objective_for(name, COUNTS, SETTINGS, iterations=100)
-    return float(losses.loss(jnp.asarray(logits), jnp.asarray(LABELS), obj, jnp.int32(step)))
+    return float(losses.loss(jnp.asarray(logits), jnp.asarray(LABELS), obj, jnp.int32(step),
+                             name in losses.WEIGHTED_MEAN_LOSSES))
 
 
 def test_cross_entropy():
@@ -58,7 +61,34 @@ def test_ldam_with_deferred_reweighting():
     z = 30 * (cosines - np.eye(3)[LABELS] * margins)
     w = losses.effective_number_weights(COUNTS, 0.9999)
     assert _loss("ldam_drw", 30 * cosines, step=10) == pytest.approx(_ce(z).mean(), rel=1e-5)  # before DRW
-    assert _loss("ldam_drw", 30 * cosines, step=50) == pytest.approx((w[LABELS] * _ce(z)).mean(), rel=1e-5)
+    # after DRW starts, as Cao et al.'s F.cross_entropy(s * output, target, weight=w): divided by the summed weights
+    weighted = (w[LABELS] * _ce(z)).sum() / w[LABELS].sum()
+    assert _loss("ldam_drw", 30 * cosines, step=50) == pytest.approx(weighted, rel=1e-5)
+    # a batch of the majority class only (weight w[0] << 1): the weighted mean is its plain mean, where a
+    # batch-size mean would scale the step down by w[0]
+    obj = losses.objective_for("ldam_drw", COUNTS, SETTINGS, iterations=100)
+    majority = jnp.zeros(3, jnp.int32)
+    plain = losses.loss(jnp.asarray(LOGITS), majority, obj._replace(reweight_step=np.int32(10**6)), jnp.int32(50))
+    assert float(losses.loss(jnp.asarray(LOGITS), majority, obj, jnp.int32(50), True)) == pytest.approx(float(plain))
+    assert w[0] < 0.05 and float(losses.loss(jnp.asarray(LOGITS), majority, obj, jnp.int32(50))) == pytest.approx(
+        w[0] * float(plain), rel=1e-5)
+
+
+def test_reductions_follow_each_authors_code_value_and_gradient():
+    """d loss / d logits on fixed logits: LDAM-DRW's weighted mean, Cui et al.'s batch-size mean."""
+    onehot = np.eye(3)[LABELS]
+    softmax = np.exp(_log_softmax(LOGITS))
+    for name, weighted_mean in (("ldam_drw", True), ("effective_number_ce", False)):
+        obj = losses.objective_for(name, COUNTS, SETTINGS, iterations=100)
+        w = np.asarray(obj.class_weights, np.float64)[LABELS]
+        z = np.asarray(LOGITS, np.float64) - onehot * np.asarray(obj.margins) * float(obj.logit_scale)
+        p = np.exp(_log_softmax(z)) if name == "ldam_drw" else softmax
+        denom = w.sum() if weighted_mean else len(LABELS)
+        expected = w[:, None] * (p - onehot) / denom  # the gradient of sum(w * ce) / denom
+        got = jax.grad(lambda x: losses.loss(x, jnp.asarray(LABELS), obj, jnp.int32(99),
+                                             name in losses.WEIGHTED_MEAN_LOSSES))(jnp.asarray(LOGITS))
+        assert np.allclose(np.asarray(got), expected, atol=1e-6), name
+        assert (name in losses.WEIGHTED_MEAN_LOSSES) == weighted_mean
 
 
 def test_logit_adjusted_and_balanced_softmax():

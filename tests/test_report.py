@@ -5,6 +5,7 @@ import re
 import numpy as np
 import scipy.stats
 
+from imbalance_jax import figures as figs
 from imbalance_jax import report, statistics
 from imbalance_jax.results import RESULT_COLUMNS
 
@@ -112,3 +113,29 @@ def test_statistics_match_scipy():
     d = statistics.paired(a, b)
     assert d.n == 3 and abs(d.p_value - scipy.stats.ttest_rel([0.9, 0.8, 0.95], [0.85, 0.79, 0.9]).pvalue) < 1e-12
     assert np.isnan(statistics.paired({0: 0.9}, {0: 0.8}).p_value)
+
+
+def test_fig8_draws_the_selected_network_of_each_lr_protocol_only():
+    curves = []
+    for method in ("baseline", "oversampling"):
+        for lr, selected, acc in ((0.01, 1, 0.9), (5e-5, 0, 0.1)):  # a stuck lr run beside the chosen one
+            for step in (100, 200):
+                curves.append(dict(network=f"step_rho100_mu0.5_rep0/{method}/lr{lr:g}_run0", method=method,
+                                   imbalance="step", rho=100, mu=0.5, repetition=0, lr=lr, lr_run=0,
+                                   selected=selected, step=step, train_accuracy=acc, test_accuracy=acc - 0.05))
+    setting, series = figs.fig8_series(curves)
+    assert setting == "step rho=100 mu=0.5" and set(series) == {"baseline", "oversampling"}
+    assert series["oversampling"] == ([100, 200], [0.9, 0.9], [0.85, 0.85])  # not the mean with the 0.1 run
+
+
+def test_curves_csv_keeps_every_lr_run_and_marks_the_selected_one(tmp_path):
+    from imbalance_jax import results
+
+    rows = [dict(network=f"s/oversampling/lr{lr}", method=m, auc=auc, diverged="")
+            for lr, auc in ((1, 0.9), (2, 0.95)) for m in ("oversampling", "oversampling_thresholding")]
+    curves = [dict(network=f"s/oversampling/lr{lr}", method="oversampling", step=10) for lr in (1, 2)]
+    results.write(str(tmp_path), rows, curves)
+    with open(tmp_path / "curves.csv") as f:
+        written = list(csv.DictReader(f))
+    assert [(c["network"], c["selected"]) for c in written] == [("s/oversampling/lr1", "0"), ("s/oversampling/lr2", "1")]
+    assert {"lr", "lr_run", "selected"} <= set(written[0])

@@ -2,8 +2,8 @@
 
 Losses (imbalance_jax.losses): weighted_ce, effective_number_ce, focal, ldam_drw, logit_adjusted,
 balanced_softmax. Samplers: class_aware_sampling (every mini-batch class-balanced), sqrt_sampling
-(class frequencies ~ sqrt(n_c)). crt: the baseline's output layer re-trained with class-aware
-sampling (Kang et al. 2020). Evaluation only: posthoc_adjustment_tau<t> (softmax / prior^t) and
+(class frequencies ~ sqrt(n_c)). crt: the baseline's output layer re-initialised and re-trained with
+class-aware sampling (Kang et al. 2020). Evaluation only: posthoc_adjustment_tau<t> (softmax / prior^t) and
 tau_normalization_tau<t> (the baseline's class weight vectors divided by their norm^t).
 """
 from imbalance_jax.losses import LOSSES
@@ -16,8 +16,9 @@ for _loss in LOSS_METHODS:
     register(Method(_loss, _loss, Training(loss=_loss), family="longtail"))
 register(Method("class_aware_sampling", "class_aware_sampling", Training(sampler="class_aware"), family="longtail"))
 register(Method("sqrt_sampling", "sqrt_sampling", Training(sampler="sqrt"), family="longtail"))
+# Kang et al. 2020: the classifier is re-initialised, then re-trained on class-balanced batches.
 register(Method("crt", "crt", Training(sampler="class_aware", parent="baseline", layers="finetune",
-                                       lr_scale="two_phase_lr_factor"), family="longtail"))
+                                       reinit_finetune=True, lr_scale="two_phase_lr_factor"), family="longtail"))
 
 register_family(rf"posthoc_adjustment_tau{_NUMBER}",
                 lambda m: Method(m.group(0), "baseline", scoring=Scoring("posthoc", float(m.group(1))),

@@ -23,6 +23,7 @@ class Training:
     loss: str = "cross_entropy"  # a name of imbalance_jax.losses.LOSSES
     parent: Optional[str] = None  # fine-tunes this trained method's network (any depth)
     layers: str = "all"  # 'all', or 'finetune': only the model's fine-tuning layers train
+    reinit_finetune: bool = False  # the fine-tuning layers start from fresh weights, not the parent's (cRT)
     # The base learning rate's factor: a number, or the name of a top-level config value.
     lr_scale: Union[float, str] = 1.0
 
