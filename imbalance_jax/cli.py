@@ -36,6 +36,19 @@ def prepare_run(workdir: str, multihost: bool = False) -> None:
         jax.config.update("jax_compilation_cache_dir", os.path.join(os.path.abspath(workdir), "jax_cache"))
     if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ:  # the user's setting wins
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+    log_to_workdir(workdir, jax.process_index())
+
+
+def log_to_workdir(workdir: str, host: int = 0) -> None:
+    """Appends the run's log lines (this project's INFO, every library's warnings) to workdir/log.txt
+    (log_host<i>.txt on the other hosts of a multi-host run)."""
+    if os.path.exists(workdir) and not os.path.isdir(workdir):
+        return  # the study refuses such a workdir in one line
+    os.makedirs(workdir, exist_ok=True)
+    handler = std_logging.FileHandler(os.path.join(workdir, "log.txt" if host == 0 else f"log_host{host}.txt"))
+    handler.setFormatter(logging.PythonFormatter())
+    handler.addFilter(_QuietLibraries())
+    logging.get_absl_logger().addHandler(handler)
 
 
 def _flag_value(argv: list, name: str):

@@ -10,27 +10,56 @@ from absl import logging
 
 
 class Progress:
-    """Counts networks and images across cohorts and logs a line per compiled call."""
+    """Counts networks and images across cohorts and logs a line per compiled call.
+
+    The first call of each compiled program (a cohort size and a number of steps) compiles it: that
+    call is reported apart, with its seconds, and left out of images/s and the time left, which come
+    from the calls after it.
+    """
 
     def __init__(self, total_networks: int, done_networks: int, images_total: int):
         self.total_networks, self.done_networks = total_networks, done_networks
         self.images_total, self.images_done = images_total, 0
-        self.start = time.perf_counter()
+        self.start = self._mark = time.perf_counter()
+        self.steady_images, self.steady_seconds = 0, 0.0
+        self._compiled, self._first_calls = set(), []
 
     def elapsed(self) -> float:
         """Seconds since the run started."""
         return time.perf_counter() - self.start
 
-    def log(self, cohort: str, step: int, iterations: int, images: int, chunk_metrics: dict) -> None:
-        """One line after a compiled call: where the run is, its rate and the time left."""
+    def begin_calls(self) -> None:
+        """Marks the start of a cohort's calls (its restore and set-up are not a call's time)."""
+        self._mark = time.perf_counter()
+
+    def rate(self) -> float:
+        """Images/s of the calls that did not compile (nan before the first such call)."""
+        return self.steady_images / self.steady_seconds if self.steady_seconds else float("nan")
+
+    def compile_seconds(self) -> float:
+        """Estimated seconds spent compiling: each first call's time beyond the steady rate's."""
+        rate = self.rate()
+        return sum(max(0.0, s - (0 if math.isnan(rate) else images / rate)) for s, images in self._first_calls)
+
+    def log(self, cohort: str, step: int, iterations: int, images: int, chunk_metrics: dict, steps: int = 0) -> None:
+        """One line after a compiled call of `steps` steps: where the run is, its rate and the time left."""
         jax.block_until_ready(chunk_metrics)  # the call is dispatched asynchronously: time its end
+        now = time.perf_counter()
+        seconds, self._mark = now - self._mark, now
         self.images_done += images
-        rate = self.images_done / self.elapsed()
-        logging.info(
-            "%s step %d/%d | networks %d/%d | %.0f img/s | train loss %.3f acc %.3f | %s left",
-            cohort, step, iterations, self.done_networks, self.total_networks, rate,
-            _finite_mean(chunk_metrics["loss"]), _finite_mean(chunk_metrics["accuracy"]),
-            duration((self.images_total - self.images_done) / max(rate, 1e-9)))
+        where = f"{cohort} step {step}/{iterations} | networks {self.done_networks}/{self.total_networks}"
+        losses = (_finite_mean(chunk_metrics["loss"]), _finite_mean(chunk_metrics["accuracy"]))
+        program = (np.shape(chunk_metrics["loss"]), steps)
+        if program not in self._compiled:
+            self._compiled.add(program)
+            self._first_calls.append((seconds, images))
+            logging.info("%s | compiled, then ran %d steps: %.1f s | train loss %.3f acc %.3f", where, steps,
+                         seconds, *losses)
+            return
+        self.steady_images += images
+        self.steady_seconds += seconds
+        logging.info("%s | %.0f img/s | train loss %.3f acc %.3f | %s left", where, self.rate(), *losses,
+                     duration((self.images_total - self.images_done) / max(self.rate(), 1e-9)))
 
 
 def _finite_mean(values) -> float:

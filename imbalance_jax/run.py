@@ -126,6 +126,7 @@ class CohortTraining:
         state, plan = ctx.place(state), ctx.place(plan)
         every_curve, every_save = ctx.config.curve_every, ctx.config.get("checkpoint_every", 0)
         test_accuracy = ctx.test_accuracy_fn() if every_curve > 0 else None
+        self.report.begin_calls()
         try:
             while step < iterations:
                 n = chunk_sizes(step, iterations, ctx.config.steps_per_call, (every_curve, every_save))
@@ -142,7 +143,8 @@ class CohortTraining:
                     curves["train_accuracy"].append(np.asarray(acc_sum / since_point)[:real].tolist())
                     curves["test_accuracy"].append(np.asarray(test_accuracy(state))[:real].tolist())
                     since_point, acc_sum = 0, 0.0
-                self.report.log(self.record.cohort_id, step, iterations, n * real * ctx.hp.batch_size, chunk_metrics)
+                self.report.log(self.record.cohort_id, step, iterations, n * real * ctx.hp.batch_size, chunk_metrics,
+                                n)
                 if step < iterations and ((every_save and step % every_save == 0) or self.stop):
                     meta = self._meta(step, curves, since_point, acc_sum, plan)
                     self.checkpoints.save(step, distributed.unpad_networks(state, real), meta)

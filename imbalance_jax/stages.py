@@ -71,6 +71,9 @@ def train_all(study) -> Layout:
     total = sum(len(r.networks) for r in layout.cohorts)
     report = progress.Progress(total, total - sum(len(r.networks) for r in todo),
                                sum(len(r.networks) for r in todo) * study.hp.batch_size * study.hp.max_iter)
+    devices = jax.devices()
+    logging.info("imbalance_jax on %d x %s (%s backend), jax %s; %d process(es)", len(devices),
+                 devices[0].device_kind, jax.default_backend(), jax.__version__, jax.process_count())
     logging.info("%d networks planned in %d cohorts; %d cohorts to train (%d networks already trained)",
                  len(study.networks), len(layout.cohorts), len(todo), report.done_networks)
     run_chunk = run.chunk_runner(study) if todo else None
@@ -88,7 +91,9 @@ def train_all(study) -> Layout:
                         study.config.steps_per_call, record.cohort_id, len(record.networks))) from e
                 report.done_networks += len(record.networks)
             barrier(f"stage {stage} trained")
-    logging.info("trained %d cohorts in %s", len(todo), progress.duration(report.elapsed()))
+    logging.info("trained %d cohorts in %s (compiling ~%s of it); %s", len(todo), progress.duration(report.elapsed()),
+                 progress.duration(report.compile_seconds()),
+                 f"{report.rate():.0f} img/s after compiling" if report.steady_seconds else "no call after compiling")
     return layout
 
 

@@ -244,6 +244,10 @@ def test_resumed_study_and_reevaluation_reuse_the_compilation_cache(tmp_path):
     args = ["--config=tests/tiny.py", f"--workdir={tmp_path}"]
     first = subprocess.run([sys.executable, "-m", "launch.study", *args], capture_output=True, text=True, env=env)
     assert first.returncode == 0, first.stderr[-2000:]
+    log = (tmp_path / "log.txt").read_text()  # the workdir keeps the run's log, as stderr showed it
+    for line in ("imbalance_jax on 1 x", "cohort_00000 step 10/20 | networks 0/", "compiled, then ran 10 steps",
+                 "img/s |", "(compiling ~"):
+        assert line in log and line in first.stderr, line
     cache = tmp_path / "jax_cache"
     compiled = {p.name for p in cache.iterdir()}
     assert compiled, "the study wrote no compiled programs to workdir/jax_cache"
@@ -260,3 +264,21 @@ def test_networks_in_turn_are_refused_on_several_devices(tiny_config, tmp_path, 
     monkeypatch.setattr(study.distributed, "make_mesh", lambda data_parallel: object())  # as with 2+ devices
     with pytest.raises(ValueError, match="networks_per_vmap=1 steps networks in turn on one device"):
         study.Study(tiny_config, str(tmp_path))
+
+
+def test_progress_leaves_compiling_out_of_the_rate_and_the_time_left(monkeypatch):
+    from imbalance_jax import progress
+
+    clock = iter([0.0, 0.0, 10.0, 11.0, 12.0])  # start; begin_calls; three calls of 10 s, 1 s and 1 s
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: next(clock))
+    lines = []
+    monkeypatch.setattr(progress.logging, "info", lambda fmt, *args: lines.append(fmt % args))
+    report = progress.Progress(total_networks=2, done_networks=0, images_total=500)
+    report.begin_calls()
+    metrics = {"loss": np.array([0.5, 0.7]), "accuracy": np.array([0.9, 0.8])}
+    for step in (50, 100, 150):
+        report.log("cohort_00000", step, 250, 100, metrics, steps=50)
+    assert "compiled, then ran 50 steps: 10.0 s" in lines[0] and "img/s" not in lines[0]
+    assert "| 100 img/s |" in lines[1] and "| 100 img/s |" in lines[2]  # not 300 images / 12 s
+    assert lines[2].endswith("0m02s left")  # 200 images left at 100 img/s
+    assert report.compile_seconds() == 9.0
