@@ -282,3 +282,18 @@ def test_progress_leaves_compiling_out_of_the_rate_and_the_time_left(monkeypatch
     assert "| 100 img/s |" in lines[1] and "| 100 img/s |" in lines[2]  # not 300 images / 12 s
     assert lines[2].endswith("0m02s left")  # 200 images left at 100 img/s
     assert report.compile_seconds() == 9.0
+
+
+def test_launch_plan_counts_what_the_study_trains_and_what_a_workdir_holds(finished):
+    from imbalance_jax import estimate
+
+    fresh = estimate.plan_table(finished.config, measure_seconds=0.2)
+    planned = finished.networks
+    first = sum(n.stage == 0 for n in planned)
+    assert f"plan of {len(planned)} networks on 1 x" in fresh
+    assert f"stage 0  {first} networks (baseline " in fresh and f"stage 1  {len(planned) - first} networks" in fresh
+    cohorts = len(plan.pack_cohorts(planned, finished.config.cohort_size))
+    assert f"cohorts  {cohorts} to train" in fresh and "img/s measured" in fresh and "MiB per network saved" in fresh
+    held = estimate.plan_table(finished.config, finished.workdir, measure_seconds=0.2)
+    assert f"{len(planned)} networks already trained in {finished.workdir}; 0 to train" in held
+    assert "cohorts  0 to train" in held and "training 0m00s" in held

@@ -1,0 +1,141 @@
+"""What a study will cost before it runs: networks per stage, cohorts, device memory, checkpoint disk,
+and wall time from a short measured run of the real compiled step on this device.
+
+  estimate.plan_table(config, workdir=None)   # what launch.plan prints
+"""
+import collections
+import time
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from imbalance_jax import plan, progress, sampling, sizing, study, train
+from imbalance_jax.data import DatasetError
+
+# Datasets the planner knows without loading them (TFDS datasets may not be prepared yet).
+KNOWN_DATASETS = {"mnist": (10, (28, 28, 1)), "fashion_mnist": (10, (28, 28, 1)), "cifar10": (10, (32, 32, 3)),
+                  "imagenet2012": (1000, (224, 224, 3))}
+
+
+class DatasetShape(NamedTuple):
+    """What planning and sizing need of the dataset, and where it came from."""
+
+    facts: plan.DatasetFacts
+    train_shape: tuple  # [examples, h, w, c] of the (capped) training set
+    test_size: int
+    source: str
+
+
+def dataset_shape(config: ml_collections.ConfigDict) -> DatasetShape:
+    """The dataset's classes and shapes: loaded where that is quick, else from KNOWN_DATASETS."""
+    try:
+        if config.input_pipeline == "stream":
+            raise DatasetError("streamed: not loaded for planning")
+        data, input_shape = study.load_data(config)
+    except DatasetError as e:
+        if config.dataset not in KNOWN_DATASETS:
+            raise
+        classes, input_shape = KNOWN_DATASETS[config.dataset]
+        n_max = config.train_per_class
+        test = classes * (config.test_per_class or 1000)
+        return DatasetShape(plan.DatasetFacts(classes, n_max), (classes * n_max, *input_shape), test,
+                            f"{config.dataset}: {classes} classes, n_max {n_max} from the config ({str(e)[:80]})")
+    available = tuple(int(c) for c in np.bincount(data.y_train, minlength=data.num_classes))
+    return DatasetShape(plan.DatasetFacts(data.num_classes, data.n_max, available), data.x_train.shape,
+                        len(data.y_test), f"{config.dataset}: {data.num_classes} classes, n_max {data.n_max}, "
+                        f"{len(data.y_train):,} training and {len(data.y_test):,} test images (loaded)")
+
+
+def state_bytes_per_network(model, input_shape: tuple, preprocess: str, hp: train.TrainHParams) -> int:
+    """Bytes of one network's saved state: weights, optimizer state, input transform, loss parameters."""
+    state = train.abstract_state(model, 1, input_shape, preprocess, hp)
+    return sum(int(np.prod(x.shape)) * x.dtype.itemsize for x in jax.tree.leaves(state))
+
+
+def measured_rate(model, hp: train.TrainHParams, train_shape: tuple, networks: int, steps: int,
+                  seconds: float) -> tuple[float, float]:
+    """(images/s summed over networks, compile seconds) of the real compiled chunk on random data."""
+    rng = np.random.default_rng(0)
+    size = min(train_shape[0], max(256, 2**22 // int(np.prod(train_shape[1:]))))  # a few MB of random images
+    data = train.CohortData(jnp.asarray(rng.integers(0, 256, (size, *train_shape[1:]), dtype=np.uint8)),
+                            jnp.asarray(rng.integers(0, 2, size).astype(np.int32)))
+    table = sampling.index_table([np.arange(size)] * networks, width=size)
+    cohort_plan = train.CohortPlan(jnp.asarray(table.indices), jnp.asarray(table.lengths),
+                                   jnp.arange(networks, dtype=jnp.uint32), jnp.ones(networks, jnp.float32),
+                                   jnp.zeros(networks, bool))
+    preprocess = None
+    if hp.preprocess == "gcn_zca":
+        d = int(np.prod(train_shape[1:]))
+        preprocess = {"mean": jnp.zeros((networks, d)), "whiten": jnp.tile(jnp.eye(d), (networks, 1, 1))}
+    state = train.init_state(model, np.arange(networks), train_shape[1:], preprocess, hp=hp)
+    chunk = train.make_train_chunk(model, hp)
+    t0 = time.perf_counter()
+    state, _ = chunk(state, data, cohort_plan, steps)
+    jax.block_until_ready(state)
+    compile_s, calls, t0 = time.perf_counter() - t0, 0, time.perf_counter()
+    while calls == 0 or time.perf_counter() - t0 < seconds:
+        state, _ = chunk(state, data, cohort_plan, steps)
+        jax.block_until_ready(state)
+        calls += 1
+    return calls * steps * hp.batch_size * networks / (time.perf_counter() - t0), compile_s
+
+
+def _held(workdir: str, networks: list) -> set:
+    from imbalance_jax import workdir as workdir_lib
+
+    return set(workdir_lib.locate(workdir_lib.read_cohorts(workdir), networks)) if workdir else set()
+
+
+def plan_table(config: ml_collections.ConfigDict, workdir: str = None, measure_seconds: float = 2.0) -> str:
+    """The plan of a study on this device, as lines of text."""
+    shape = dataset_shape(config)
+    networks = plan.plan_networks(config, shape.facts)
+    held = _held(workdir, networks)
+    todo = [n for n in networks if n.name not in held]
+    hp = study.hparams(config)
+    model = study.build_model(config, shape.facts.num_classes)
+    device = jax.devices()[0]
+    lines = [f"plan of {len(networks):,} networks on {jax.device_count()} x {device.device_kind} "
+             f"({jax.default_backend()}), {config.compute_dtype}", f"  dataset  {shape.source}"]
+    for stage in sorted({n.stage for n in networks}):
+        staged = [n for n in networks if n.stage == stage]
+        counts = collections.Counter(n.method for n in staged)
+        lines.append(f"  stage {stage}  {len(staged):,} networks ({', '.join(f'{m} {c:,}' for m, c in counts.items())})"
+                     + ("" if stage == 0 else ", fine-tuned from stage " + str(stage - 1)))
+    reported = sum(len(n.reported) for n in networks)
+    lines.append(f"  results  {reported:,} rows ({len(config.methods)} methods; "
+                 f"{reported - len(networks):,} read another method's network)")
+    if held:
+        lines.append(f"  workdir  {len(held):,} networks already trained in {workdir}; {len(todo):,} to train")
+    width = plan.table_width(networks, shape.train_shape[0])
+    per_state = state_bytes_per_network(model, shape.train_shape[1:], config.preprocess, hp)
+    if config.input_pipeline == "stream" or config.cohort_size:
+        cohort_size = config.cohort_size
+        lines.append(f"  cohorts  {cohort_size} networks each (config.cohort_size)")
+    else:
+        foot = sizing.measured_footprint(model, hp, shape.train_shape, width, config.steps_per_call)
+        free = sizing.free_device_bytes()
+        cohort_size = sizing.cohort_size_for(foot.fixed, foot.per_network, free, max(len(todo), 1))
+        lines.append(f"  memory   {foot.per_network / 2**20:.1f} MiB per network + {foot.fixed / 2**20:.0f} MiB "
+                     f"fixed (measured), {free / 2**30:.1f} GiB free -> cohorts of {cohort_size:,}")
+    cohorts = plan.pack_cohorts(todo, cohort_size) if todo else []
+    lines.append(f"  cohorts  {len(cohorts):,} to train")
+    lines.append(f"  disk     {per_state / 2**20:.1f} MiB per network saved (weights + optimizer state), "
+                 f"{per_state * len(networks) / 2**30:.1f} GiB for the study's latest saves")
+    # one network on a CPU (its rate is flat in the cohort size there), a full-size cohort elsewhere
+    probe = max(1, min(cohort_size, 1 if jax.default_backend() == "cpu" else 1024))
+    rate, compile_s = measured_rate(model, hp, shape.train_shape, probe, min(config.steps_per_call, 20),
+                                    measure_seconds)
+    images = len(todo) * hp.batch_size * hp.max_iter
+    evaluation = len(todo) * shape.test_size / (3 * rate)  # a forward pass costs about a third of a step
+    several = f"{probe} network" + ("s" if probe > 1 else "")
+    lines.append(f"  time     {rate:,.0f} img/s measured ({several}, {measure_seconds:g} s after "
+                 f"{compile_s:.1f} s compiling) -> training {progress.duration(images / rate)}, evaluation "
+                 f"~{progress.duration(evaluation)}, compiling ~{progress.duration(compile_s * len(set(map(len, cohorts))))}")
+    if probe < cohort_size:
+        lines.append(f"           (measured at {several}; cohorts of {cohort_size:,} may run faster per "
+                     "image on an accelerator)")
+    return "\n".join(lines)
