@@ -20,7 +20,8 @@ def _metrics(scores, labels):
         class_auc = metrics.per_class_auc(s, labels)
         return {"auc": jnp.mean(class_auc), "accuracy": metrics.accuracy(s, labels),
                 "balanced_accuracy": jnp.mean(recall), "macro_f1": metrics.macro_f1(s, labels),
-                "per_class_recall": recall, "per_class_auc": class_auc}
+                "per_class_recall": recall, "per_class_auc": class_auc,
+                "per_class_precision": metrics.per_class_precision(s, labels)}
     return jax.vmap(one)(scores)
 
 
@@ -52,7 +53,8 @@ def cohort_probabilities(state, predict, x_test, head: str, wanted: list) -> tup
     return probs, {t: predict(tau_normalize(state, head, t), x_test) for t in taus}
 
 
-METRIC_COLUMNS = ("auc", "accuracy", "balanced_accuracy", "macro_f1", "per_class_recall", "per_class_auc")
+METRIC_COLUMNS = ("auc", "accuracy", "balanced_accuracy", "macro_f1", "per_class_recall", "per_class_auc",
+                  "per_class_precision")
 
 
 def evaluate_cohort(networks: list, wanted: list, train_sizes: list, probs, tau_normalized: dict,
@@ -82,6 +84,7 @@ def evaluate_cohort(networks: list, wanted: list, train_sizes: list, probs, tau_
             balanced_accuracy=float(merged["balanced_accuracy"][r]), macro_f1=float(merged["macro_f1"][r]),
             per_class_recall=" ".join(f"{v:.4f}" for v in merged["per_class_recall"][r]),
             per_class_auc=" ".join(f"{v:.4f}" for v in merged["per_class_auc"][r]),
+            per_class_precision=" ".join(f"{v:.4f}" for v in merged["per_class_precision"][r]),
             train_size=train_sizes[j], lr=n.base_lr, lr_run=n.lr_run, network=n.name,
             diverged="" if diverged[j] is None else diverged[j]))
         if diverged[j] is not None:

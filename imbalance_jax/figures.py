@@ -8,24 +8,35 @@ import numpy as np
 from imbalance_jax import methods
 from imbalance_jax.results import THRESHOLDED, keeps_ranking, method_order, partial_sampling
 
-# One colour per method, the same in every figure.
-METHOD_COLORS = {
-    "baseline": "#222222", "oversampling": "#1f77b4", "undersampling": "#d62728",
-    "two_phase_oversampling": "#17becf", "two_phase_undersampling": "#ff7f0e",
-    "thresholding": "#7f7f7f", "oversampling_thresholding": "#2ca02c",
-    "undersampling_thresholding": "#9467bd",
+# Okabe & Ito's colour-blind-safe palette, and a marker and line style per method, so methods stay
+# apart in grey print too: sampling solid, two-phase dashed, thresholded dotted.
+METHOD_STYLES = {
+    "baseline": ("#000000", "o", "-"), "oversampling": ("#0072B2", "s", "-"), "undersampling": ("#D55E00", "^", "-"),
+    "two_phase_oversampling": ("#56B4E9", "s", "--"), "two_phase_undersampling": ("#E69F00", "^", "--"),
+    "thresholding": ("#CC79A7", "D", ":"), "oversampling_thresholding": ("#009E73", "s", ":"),
+    "undersampling_thresholding": ("#999999", "^", ":"),
 }
+_OTHER_STYLES = [(c, m, ls) for ls in ("-", "--", "-.") for c, m in
+                 (("#332288", "v"), ("#117733", "P"), ("#882255", "X"), ("#44AA99", "<"), ("#AA4499", ">"),
+                  ("#DDCC77", "h"), ("#88CCEE", "*"))]
 METHOD_LABELS = {
     "baseline": "Baseline", "oversampling": "ROS", "undersampling": "RUS",
     "two_phase_oversampling": "Two-phase ROS", "two_phase_undersampling": "Two-phase RUS",
     "thresholding": "Thresholding", "oversampling_thresholding": "ROS + thresholding",
     "undersampling_thresholding": "RUS + thresholding",
 }
+METHOD_COLORS = {m: style[0] for m, style in METHOD_STYLES.items()}
 
+
+def method_style(method: str, others: list) -> tuple:
+    """(colour, marker, line style) of a method; methods beyond the paper's take the next free style."""
+    if method in METHOD_STYLES:
+        return METHOD_STYLES[method]
+    return _OTHER_STYLES[others.index(method) % len(_OTHER_STYLES)] if method in others else _OTHER_STYLES[0]
 
 
 def _curves(rows, x_key, metric):
-    """{method: (xs, means, stds)} over the distinct values of x_key."""
+    """{method: (xs, means, sample sds)} over the distinct values of x_key."""
     out = {}
     for method in method_order(rows):
         sel = [r for r in rows if r["method"] == method]
@@ -33,57 +44,94 @@ def _curves(rows, x_key, metric):
             continue
         xs = sorted({r[x_key] for r in sel})
         vals = [np.array([r[metric] for r in sel if r[x_key] == x]) for x in xs]
-        out[method] = (np.array(xs), np.array([v.mean() for v in vals]), np.array([v.std(ddof=1) if len(v) > 1 else 0.0 for v in vals]))
+        out[method] = (np.array(xs, float), np.array([v.mean() for v in vals]),
+                       np.array([v.std(ddof=1) if len(v) > 1 else 0.0 for v in vals]))
     return out
 
 
-def _panels(path, title, panel_rows, x_key, metric, xlabel, ylabel, logx=False, methods=None):
-    """One figure, a panel per (title, rows) entry, a line with a spread band per method."""
+def _dodged(xs, i, k, logx):
+    """x positions of the i-th of k methods, nudged apart so error bars do not hide each other."""
+    offset = (i - (k - 1) / 2) / max(k, 1)
+    return xs * 10 ** (0.08 * offset) if logx else xs + 0.3 * offset
+
+
+def draw_panels(title, panel_rows, x_key, metric, xlabel, ylabel, logx=False, methods=None):
+    """A figure with a panel per (title, rows) entry sharing one y axis: a line per method, its mean over
+    repetitions with +-1 sample sd as error bars (a panel with one x value: points); returns the figure."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     n = len(panel_rows)
-    cols = min(n, 3)
+    cols = 2 if n == 4 else min(n, 3)
     nrows = -(-n // cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.4 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, cols, figsize=(max(4.2 * cols, 6.4), 3.3 * nrows), squeeze=False, sharey=True)
+    everyone = [m for _, rows in panel_rows for m in method_order(rows)]
+    others = [m for m in dict.fromkeys(everyone) if m not in METHOD_STYLES]
     for ax, (panel_title, rows) in zip(axes.flat, panel_rows):
-        for method, (xs, mean, std) in _curves(rows, x_key, metric).items():
-            if methods is not None and method not in methods:
-                continue
-            color = METHOD_COLORS.get(method)
-            ax.plot(xs, mean, "o-", color=color, label=METHOD_LABELS.get(method, method), ms=3)
-            ax.fill_between(xs, mean - std, mean + std, color=color, alpha=0.15, lw=0)
-        ax.set_title(panel_title)
+        curves = {m: c for m, c in _curves(rows, x_key, metric).items() if methods is None or m in methods}
+        for i, (method, (xs, mean, sd)) in enumerate(curves.items()):
+            color, marker, line = method_style(method, others)
+            ax.errorbar(_dodged(xs, i, len(curves), logx), mean, yerr=sd, color=color, marker=marker, ms=4,
+                        ls=line if len(xs) > 1 else "none", lw=1.3, capsize=2, elinewidth=0.8,
+                        label=METHOD_LABELS.get(method, method))
+        ax.set_title(panel_title, fontsize=10)
         ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
         if logx:
             ax.set_xscale("log")
+        else:  # counts (minority classes): whole-number ticks
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(ylabel)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    for ax in list(axes.flat)[1:n]:
+    _legend_below(fig, axes, n, title)
+    return fig
+
+
+def _legend_below(fig, axes, n, title):
+    """Every method's legend entry once, below the panels, with room made for it inside the figure."""
+    handles, labels = [], []
+    for ax in list(axes.flat)[:n]:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             if lab not in labels:
                 handles.append(h)
                 labels.append(lab)
-    legend_rows = -(-len(labels) // 4)
-    bottom = (0.35 + 0.25 * legend_rows) / (3.4 * nrows)
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), frameon=False)
     fig.suptitle(title)
-    fig.tight_layout(rect=(0, bottom, 1, 0.95))
+    if not labels:
+        fig.tight_layout()
+        return
+    for ncol in range(min(len(labels), 4), 0, -1):  # as many columns as the figure's width holds
+        legend = fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False, fontsize=9,
+                            bbox_to_anchor=(0.5, 0.0))
+        fig.canvas.draw()  # the legend's size is known once drawn
+        if legend.get_window_extent().width <= fig.bbox.width or ncol == 1:
+            break
+        legend.remove()
+    height = legend.get_window_extent().height / fig.bbox.height
+    fig.tight_layout(rect=(0, min(height + 0.02, 0.6), 1, 0.95))
+
+
+def _panels(path, *args, **kwargs):
+    """draw_panels, saved to path (PNG, and a PDF beside it)."""
+    import matplotlib.pyplot as plt
+
+    fig = draw_panels(*args, **kwargs)
     save_figure(fig, path)
     plt.close(fig)
 
 
 def save_figure(fig, path: str) -> None:
-    """Writes a figure to a temporary file, then renames it: a kill never leaves a truncated PNG."""
+    """Writes a figure as PNG (path) and PDF beside it, each to a temporary file and then renamed: a
+    kill never leaves a truncated file."""
     root, ext = os.path.splitext(path)
-    tmp = f"{root}.tmp{os.getpid()}{ext}"
-    fig.savefig(tmp, dpi=110)
-    os.replace(tmp, path)
+    for suffix, options in ((ext, {"dpi": 130}), (".pdf", {})):
+        tmp = f"{root}.tmp{os.getpid()}{suffix}"
+        fig.savefig(tmp, **options)
+        os.replace(tmp, root + suffix)
 
 
 def _group(rows, key):
@@ -133,6 +181,42 @@ def figures(rows: list[dict], outdir: str) -> dict:
         made["fig7_partial_sampling.png"] = "Fig. 7: sampling to reduced imbalance ratios"
         _fig7(os.path.join(outdir, "fig7_partial_sampling.png"), partial, made["fig7_partial_sampling.png"])
     return made
+
+
+def recall_by_group(per_class: list[dict]) -> list[dict]:
+    """Per (network, method): the mean recall of its minority classes and of its majority classes."""
+    groups = defaultdict(lambda: ([], []))
+    first = {}
+    for r in per_class:
+        if str(r.get("selected", "1")) not in ("1", "") or r["recall"] in ("", None):
+            continue
+        key = (r["network"], r["method"])
+        groups[key][0 if str(r["minority"]) == "1" else 1].append(float(r["recall"]))
+        first.setdefault(key, r)
+    out = []
+    for key, (minority, majority) in groups.items():
+        if minority and majority:
+            r = first[key]
+            out.append(dict(network=key[0], method=key[1], imbalance=r["imbalance"], rho=float(r["rho"]),
+                            minority_recall=float(np.mean(minority)), majority_recall=float(np.mean(majority))))
+    return out
+
+
+def minority_recall_figure(per_class: list[dict], path: str) -> str:
+    """Recall of the minority and of the majority classes against rho, a line per method; returns the title
+    (empty when there is nothing to draw)."""
+    import matplotlib.pyplot as plt
+
+    rows = recall_by_group(per_class)
+    panels = [(f"{kind}: {group} classes", [dict(r, recall=r[f"{group}_recall"]) for r in rows if r["imbalance"] == kind])
+              for kind in dict.fromkeys(r["imbalance"] for r in rows) for group in ("minority", "majority")]
+    if not panels:
+        return ""
+    title = "Recall of minority and majority classes against rho (mean over mu and repetitions)"
+    fig = draw_panels(title, panels, "rho", "recall", "imbalance ratio rho", "recall", logx=True)
+    save_figure(fig, path)
+    plt.close(fig)
+    return title
 
 
 def _fig7(path, rows, title):

@@ -42,6 +42,13 @@ def per_class_recall(scores: jax.Array, labels: jax.Array) -> jax.Array:
     return hits.sum(0) / jnp.maximum(jax.nn.one_hot(labels, scores.shape[-1]).sum(0), 1)
 
 
+def per_class_precision(scores: jax.Array, labels: jax.Array) -> jax.Array:
+    """Precision of every class: the fraction of the examples predicted as it that are it (0 if none is)."""
+    predicted = jax.nn.one_hot(jnp.argmax(scores, -1), scores.shape[-1])
+    hits = (predicted * jax.nn.one_hot(labels, scores.shape[-1])).sum(0)
+    return hits / jnp.maximum(predicted.sum(0), 1)
+
+
 def macro_f1(scores: jax.Array, labels: jax.Array) -> jax.Array:
     """Mean over classes of F1 (a class never predicted and never present counts 0)."""
     num_classes = scores.shape[-1]

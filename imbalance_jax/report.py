@@ -106,6 +106,20 @@ def winners(rows: list[dict]) -> list[str]:
     return lines
 
 
+def minority_table(per_class: list[dict]) -> str:
+    """Markdown table per imbalance shape and method: mean recall of minority and of majority classes."""
+    rows = figs.recall_by_group(per_class)
+    lines = ["| imbalance | method | networks | minority recall | majority recall | majority - minority |",
+             "|---|---|---|---|---|---|"]
+    for kind in dict.fromkeys(r["imbalance"] for r in rows):
+        for method in method_order([r for r in rows if r["imbalance"] == kind]):
+            sel = [r for r in rows if r["imbalance"] == kind and r["method"] == method]
+            if sel:
+                low, high = (float(np.mean([r[k] for r in sel])) for k in ("minority_recall", "majority_recall"))
+                lines.append(f"| {kind} | {method} | {len(sel)} | {low:.4f} | {high:.4f} | {high - low:+.4f} |")
+    return "\n".join(lines)
+
+
 def write_report(workdir: str) -> str:
     """Turns workdir/results.csv into workdir/report.md and PNG figures; returns the report's path."""
     path = os.path.join(workdir, "results.csv")
@@ -128,6 +142,17 @@ def write_report(workdir: str) -> str:
              method_table(rows), "", "## Figures", ""]
     for file, title in made.items():
         lines += [f"### {title}", "", f"![{title}]({file})", ""]
+    per_class_path = os.path.join(workdir, "per_class.csv")
+    if os.path.exists(per_class_path):
+        with open(per_class_path) as f:
+            per_class = list(csv.DictReader(f))
+        title = figs.minority_recall_figure(per_class, os.path.join(workdir, "fig_minority_recall.png"))
+        if title:
+            lines += ["## What happens to the minority classes", "",
+                      "Mean recall over each network's minority classes and over its majority classes "
+                      "(per_class.csv has every class of every network: its training count, recall, precision "
+                      "and one-vs-rest AUC).", "", minority_table(per_class), "",
+                      f"![{title}](fig_minority_recall.png)", ""]
     lines += ["## All settings", "", summary_table(rows), ""]
     lines += diverged_section(path)
     report = os.path.join(workdir, "report.md")

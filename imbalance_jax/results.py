@@ -11,6 +11,10 @@ RESULT_COLUMNS = (
     "auc", "accuracy", "balanced_accuracy", "macro_f1", "train_size", "iterations", "lr", "lr_run",
     "selected", "network", "cohort", "per_class_recall", "per_class_auc", "diverged",
 )
+# per_class.csv: a row per (network, method, class); train_count is the class's count in the imbalanced
+# set (before any sampling), minority whether it is below the largest class's.
+PER_CLASS_COLUMNS = ("network", "method", "imbalance", "rho", "mu", "repetition", "selected", "class", "train_count",
+                     "minority", "recall", "precision", "auc")
 CURVE_COLUMNS = ("network", "method", "imbalance", "rho", "mu", "repetition", "lr", "lr_run", "selected", "step",
                  "train_accuracy", "test_accuracy")
 
@@ -56,10 +60,27 @@ def write_csv(path: str, columns, rows: list[dict]) -> None:
     os.replace(tmp, path)
 
 
-def write(workdir: str, rows: list[dict], curves: list[dict]) -> None:
-    """results.csv (and curves.csv when there are curves) in the workdir."""
+def per_class_rows(rows: list[dict], class_counts: dict) -> list[dict]:
+    """Rows of per_class.csv from result rows (trained networks only) and {network name: class counts}."""
+    out = []
+    for row in filter(trained, rows):
+        counts = class_counts[row["network"]]
+        metrics = {key: str(row.get(f"per_class_{key}", "")).split() for key in ("recall", "precision", "auc")}
+        for c, count in enumerate(counts):
+            out.append(dict({key: row[key] for key in ("network", "method", "imbalance", "rho", "mu", "repetition")},
+                            selected=row.get("selected", 1), train_count=count, minority=int(count < max(counts)),
+                            **{"class": c}, **{key: values[c] if c < len(values) else ""
+                                               for key, values in metrics.items()}))
+    return out
+
+
+def write(workdir: str, rows: list[dict], curves: list[dict], class_counts: dict = None) -> None:
+    """results.csv, per_class.csv (given each network's class counts) and curves.csv (when there are
+    curves) in the workdir."""
     mark_selected(rows)
     write_csv(os.path.join(workdir, "results.csv"), RESULT_COLUMNS, rows)
+    if class_counts is not None:
+        write_csv(os.path.join(workdir, "per_class.csv"), PER_CLASS_COLUMNS, per_class_rows(rows, class_counts))
     if curves:
         # a network's curve is selected when its own method's row is (the lr protocol's pick)
         chosen = {(r["network"], r["method"]) for r in rows if r["selected"]}

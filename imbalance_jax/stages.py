@@ -183,6 +183,6 @@ def write_results(study, layout: Layout) -> list[dict]:
     order = {n.name: i for i, n in enumerate(study.networks)}
     rows.sort(key=lambda r: order[r["network"]])
     if jax.process_index() == 0:
-        results.write(study.workdir, rows, curves)
+        results.write(study.workdir, rows, curves, {n.name: n.class_counts for n in study.networks})
     logging.info("wrote %d rows to %s/results.csv", len(rows), study.workdir)
     return rows

@@ -1,7 +1,7 @@
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from sklearn.metrics import f1_score, roc_auc_score
+from sklearn.metrics import f1_score, precision_score, roc_auc_score
 
 from imbalance_jax import metrics
 
@@ -54,6 +54,15 @@ def test_macro_f1_matches_sklearn():
     scores[:, 3] = 0  # class 3 never predicted
     expected = f1_score(labels, scores.argmax(1), average="macro", labels=range(4), zero_division=0)
     assert abs(float(metrics.macro_f1(jnp.asarray(scores), jnp.asarray(labels))) - expected) < 1e-6
+
+
+def test_per_class_precision_matches_sklearn():
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 4, 300)
+    scores = rng.random((300, 4)).astype(np.float32)
+    scores[:, 3] = 0  # class 3 never predicted: precision 0, as scikit-learn's zero_division=0
+    expected = precision_score(labels, scores.argmax(1), average=None, labels=range(4), zero_division=0)
+    assert np.allclose(np.asarray(metrics.per_class_precision(scores, labels)), expected, atol=1e-6)
 
 
 def test_metrics_take_the_numpy_arrays_a_user_passes():

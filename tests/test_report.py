@@ -139,3 +139,47 @@ def test_curves_csv_keeps_every_lr_run_and_marks_the_selected_one(tmp_path):
         written = list(csv.DictReader(f))
     assert [(c["network"], c["selected"]) for c in written] == [("s/oversampling/lr1", "0"), ("s/oversampling/lr2", "1")]
     assert {"lr", "lr_run", "selected"} <= set(written[0])
+
+
+def _quick_like_rows():
+    """Results of a quick-config-like grid: two mu, two step rho, two linear rho, two repetitions."""
+    rng = np.random.default_rng(1)
+    rows = []
+    settings = [("step", rho, mu) for rho in (10, 50) for mu in (0.2, 0.5)] + [("linear", rho, None) for rho in (10, 50)]
+    for kind, rho, mu in settings:
+        for rep in range(2):
+            k = 9 if mu is None else int(mu * 10)
+            for m in ("baseline", "oversampling", "undersampling", "two_phase_oversampling", "two_phase_undersampling",
+                      "thresholding", "oversampling_thresholding", "undersampling_thresholding"):
+                rows.append(dict(imbalance=kind, rho=float(rho), mu=mu, method=m, repetition=rep, num_minority=k,
+                                 auc=rng.uniform(0.9, 1.0), accuracy=rng.uniform(0.6, 1.0), network=f"{kind}{rho}{mu}{rep}"))
+    return rows
+
+
+def test_figures_keep_every_legend_inside_and_panels_share_their_y_axis(tmp_path):
+    import matplotlib.pyplot as plt
+
+    rows = _quick_like_rows()
+    step = [r for r in rows if r["imbalance"] == "step" and not report.keeps_ranking(r["method"])]
+    linear = [r for r in rows if r["imbalance"] == "linear"]
+    for panels, x_key in (([(f"rho = {rho:g}", [r for r in step if r["rho"] == rho]) for rho in (10.0, 50.0)],
+                           "num_minority"), ([("linear", linear)], "rho"), ([("one x", [r for r in step if
+                                                                                        r["rho"] == 10.0 and r["mu"] == 0.5])], "rho")):
+        fig = figs.draw_panels("title", panels, x_key, "auc", "x", "AUC", logx=x_key == "rho")
+        fig.canvas.draw()
+        figure_box = fig.bbox
+        for legend in fig.legends:
+            box = legend.get_window_extent()
+            assert box.x0 >= figure_box.x0 and box.y0 >= figure_box.y0 - 1e-6
+            assert box.x1 <= figure_box.x1 + 1e-6 and box.y1 <= figure_box.y1
+            for ax in fig.axes:  # below the panels, not over them
+                assert box.y1 <= ax.get_tightbbox().y0 + 1
+        axes = [ax for ax in fig.axes if ax.has_data()]
+        assert len({ax.get_ylim() for ax in axes}) == 1  # one y scale for every panel of a figure
+        styles = {(line.get_color(), line.get_marker(), line.get_linestyle()) for ax in axes for line in ax.get_lines()
+                  if line.get_marker() not in ("", "None", None)}
+        assert len(styles) >= len({r["method"] for r in panels[0][1]})  # every method its own look
+        plt.close(fig)
+    made = figs.figures(rows, str(tmp_path))
+    for name in made:
+        assert os.path.getsize(tmp_path / name) > 10_000 and os.path.getsize(tmp_path / name.replace(".png", ".pdf")) > 5_000

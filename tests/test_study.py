@@ -59,6 +59,23 @@ def test_per_class_metrics_and_curves(finished):
     assert all(0 <= float(c["test_accuracy"]) <= 1 and 0 <= float(c["train_accuracy"]) <= 1 for c in curves)
 
 
+def test_per_class_csv_has_a_row_per_class_with_counts_minority_flags_and_metrics(finished):
+    rows = {(r["network"], r["method"]): r for r in _read(f"{finished.workdir}/results.csv")}
+    per_class = _read(f"{finished.workdir}/per_class.csv")
+    assert list(per_class[0]) == list(results.PER_CLASS_COLUMNS) and len(per_class) == 10 * len(rows)
+    counts = {n.name: n.class_counts for n in finished.networks}
+    for key, row in rows.items():
+        classes = sorted((c for c in per_class if (c["network"], c["method"]) == key), key=lambda c: int(c["class"]))
+        assert [int(c["train_count"]) for c in classes] == list(counts[key[0]])
+        minority = [int(c["class"]) for c in classes if c["minority"] == "1"]
+        assert minority == [int(v) for v in row["minority_classes"].split()]
+        assert [c["recall"] for c in classes] == row["per_class_recall"].split()
+        assert [c["auc"] for c in classes] == row["per_class_auc"].split()
+        p, r = (np.array([float(c[k]) for c in classes]) for k in ("precision", "recall"))
+        f1 = np.where(p + r > 0, 2 * p * r / np.maximum(p + r, 1e-12), 0)
+        assert abs(f1.mean() - float(row["macro_f1"])) < 2e-3  # precision and recall agree with macro F1
+
+
 def test_two_phase_changes_only_the_last_layer(finished):
     index = {s.name: (ci, j) for ci, c in enumerate(finished.cohorts) for j, s in enumerate(c)}
     child = next(s for c in finished.cohorts for s in c if s.method == "two_phase_oversampling")
