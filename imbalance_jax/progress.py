@@ -23,6 +23,7 @@ class Progress:
         self.start = self._mark = time.perf_counter()
         self.steady_images, self.steady_seconds = 0, 0.0
         self._compiled, self._first_calls = set(), []
+        self.last_call_rate = float("nan")  # images/s of the last call (nan for a call that compiled)
 
     def elapsed(self) -> float:
         """Seconds since the run started."""
@@ -50,6 +51,7 @@ class Progress:
         where = f"{cohort} step {step}/{iterations} | networks {self.done_networks}/{self.total_networks}"
         losses = (_finite_mean(chunk_metrics["loss"]), _finite_mean(chunk_metrics["accuracy"]))
         program = (np.shape(chunk_metrics["loss"]), steps)
+        self.last_call_rate = images / seconds if program in self._compiled and seconds > 0 else float("nan")
         if program not in self._compiled:
             self._compiled.add(program)
             self._first_calls.append((seconds, images))

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl import logging
 
-from imbalance_jax import cohort, distributed, methods, metrics, progress, train
+from imbalance_jax import cohort, distributed, methods, metrics, progress, tensorboard, train
 from imbalance_jax.checkpoint import CheckpointError, CohortCheckpoints
 from imbalance_jax.data import streaming
 from imbalance_jax.progress import Interrupted
@@ -76,11 +76,12 @@ def chunk_sizes(step: int, iterations: int, steps_per_call: int, every: tuple) -
 class CohortTraining:
     """Trains one cohort from its latest save (or from scratch) to the end, saving as it goes."""
 
-    def __init__(self, ctx, record, run_chunk, restore_parents, report: progress.Progress, stop):
+    def __init__(self, ctx, record, run_chunk, restore_parents, report: progress.Progress, stop, events=None):
         self.ctx, self.record, self.run_chunk, self.report, self.stop = ctx, record, run_chunk, report, stop
         self.restore_parents = restore_parents
         self.checkpoints = CohortCheckpoints(ctx.cohort_dir(record.cohort_id))
         self.networks = list(record.networks)
+        self.board = tensorboard.CohortBoard(events, self.networks, record.cohort_id) if events else None
 
     def _start(self):
         """(state, step, curves, accumulators) from the latest save, or from step 0."""
@@ -142,9 +143,14 @@ class CohortTraining:
                     curves["step"].append(step)
                     curves["train_accuracy"].append(np.asarray(acc_sum / since_point)[:real].tolist())
                     curves["test_accuracy"].append(np.asarray(test_accuracy(state))[:real].tolist())
+                    if self.board:
+                        self.board.test_accuracy(step, curves["test_accuracy"][-1])
                     since_point, acc_sum = 0, 0.0
                 self.report.log(self.record.cohort_id, step, iterations, n * real * ctx.hp.batch_size, chunk_metrics,
                                 n)
+                if self.board:
+                    self.board.training(step, np.asarray(chunk_metrics["loss"])[:real],
+                                        np.asarray(chunk_metrics["accuracy"])[:real], self.report.last_call_rate)
                 if step < iterations and ((every_save and step % every_save == 0) or self.stop):
                     meta = self._meta(step, curves, since_point, acc_sum, plan)
                     self.checkpoints.save(step, distributed.unpad_networks(state, real), meta)

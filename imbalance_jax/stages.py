@@ -4,6 +4,7 @@ ones stage by stage, evaluating what has no valid evaluation, gathering results.
 With several hosts each trains and evaluates its share of the cohorts; they meet (orbax's public
 barrier over jax.distributed) after planning, after each stage and before the results.
 """
+import contextlib
 import os
 from typing import NamedTuple
 
@@ -11,7 +12,8 @@ import jax
 import orbax.checkpoint as ocp
 from absl import logging
 
-from imbalance_jax import distributed, evaluate, plan, progress, results, run, sizing, workdir as workdir_lib
+from imbalance_jax import distributed, evaluate, plan, progress, results, run, sizing, tensorboard
+from imbalance_jax import workdir as workdir_lib
 from imbalance_jax.checkpoint import CheckpointError, CohortCheckpoints, read_json, write_json
 
 BARRIER_TIMEOUT_MS = 7 * 24 * 3600 * 1000  # other hosts may still be training: wait as long as a study runs
@@ -78,11 +80,12 @@ def train_all(study) -> Layout:
                  len(study.networks), len(layout.cohorts), len(todo), report.done_networks)
     run_chunk = run.chunk_runner(study) if todo else None
     parents = _ParentStates(study, layout)
-    with progress.stop_on_signals() as stop:
+    events = tensorboard.EventWriter(os.path.join(study.workdir, "tensorboard")) if todo else None
+    with progress.stop_on_signals() as stop, contextlib.closing(events) if events else contextlib.nullcontext():
         for stage in stages_todo:
             for record in _mine([r for r in todo if max(n.stage for n in r.networks) == stage]):
                 try:
-                    run.CohortTraining(study, record, run_chunk, parents.stacked, report, stop).run()
+                    run.CohortTraining(study, record, run_chunk, parents.stacked, report, stop, events).run()
                 except Exception as e:  # noqa: BLE001 - a cohort too large for the device is the user's to fix
                     if "RESOURCE_EXHAUSTED" not in str(e) or study.streaming:
                         raise
