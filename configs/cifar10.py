@@ -1,4 +1,5 @@
-"""The paper's CIFAR-10 study (Section 3.3.2): 16 imbalanced sets x 5 trained methods x 8 lr runs = 640 All-CNN.
+"""The paper's CIFAR-10 study (Section 3.3.2): 16 imbalanced sets x 5 trained methods x 8 lr runs = 640 All-CNN,
+and the balanced reference (8 lr runs on the balanced set, the best kept), 648 in all.
 
   uv run python -m launch.study --config=configs/cifar10.py --workdir=runs/cifar10
   uv run python -m launch.study --config=configs/cifar10.py --workdir=runs/cifar10 \

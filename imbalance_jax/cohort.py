@@ -43,16 +43,20 @@ def objectives(networks: list, config, hp: train.TrainHParams) -> losses.Objecti
         for n in networks])
 
 
-def fit_preprocess(networks: list, data, hp: train.TrainHParams, zca_epsilon: float):
-    """Each network's input transform, fitted on its imbalanced set before sampling (CIFAR-10's ZCA)."""
+def fit_preprocess(networks: list, data, hp: train.TrainHParams, zca_epsilon: float, zca_fit: str = "imbalanced"):
+    """Each network's input transform (CIFAR-10's ZCA): fitted on its imbalanced set before sampling, or
+    with zca_fit='full' once on the whole balanced training set."""
     if hp.preprocess != "gcn_zca":
         return None
+    if zca_fit not in ("imbalanced", "full"):
+        raise ValueError(f"zca_fit={zca_fit!r} must be 'imbalanced' or 'full'")
     fitted = {}
     for n in networks:
-        if n.set_name not in fitted:
-            subset = plan.imbalanced_subset(n, data.y_train)
-            fitted[n.set_name] = preprocessing.fit_zca(data.x_train[subset], zca_epsilon)
-    return stack_rows([fitted[n.set_name] for n in networks])
+        key = n.set_name if zca_fit == "imbalanced" else "full"
+        if key not in fitted:
+            subset = plan.imbalanced_subset(n, data.y_train) if zca_fit == "imbalanced" else slice(None)
+            fitted[key] = preprocessing.fit_zca(data.x_train[subset], zca_epsilon)
+    return stack_rows([fitted[n.set_name if zca_fit == "imbalanced" else "full"] for n in networks])
 
 
 def stack_rows(rows: list):

@@ -55,9 +55,10 @@ def _dodged(xs, i, k, logx):
     return xs * 10 ** (0.08 * offset) if logx else xs + 0.3 * offset
 
 
-def draw_panels(title, panel_rows, x_key, metric, xlabel, ylabel, logx=False, methods=None):
+def draw_panels(title, panel_rows, x_key, metric, xlabel, ylabel, logx=False, methods=None, reference=None):
     """A figure with a panel per (title, rows) entry sharing one y axis: a line per method, its mean over
-    repetitions with +-1 sample sd as error bars (a panel with one x value: points); returns the figure."""
+    repetitions with +-1 sample sd as error bars (a panel with one x value: points), and the balanced
+    reference's mean as a horizontal line when given; returns the figure."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -77,6 +78,8 @@ def draw_panels(title, panel_rows, x_key, metric, xlabel, ylabel, logx=False, me
             ax.errorbar(_dodged(xs, i, len(curves), logx), mean, yerr=sd, color=color, marker=marker, ms=4,
                         ls=line if len(xs) > 1 else "none", lw=1.3, capsize=2, elinewidth=0.8,
                         label=METHOD_LABELS.get(method, method))
+        if reference is not None:
+            ax.axhline(reference, color="#555555", ls=(0, (6, 3)), lw=1, label="Balanced (reference)")
         ax.set_title(panel_title, fontsize=10)
         ax.set_xlabel(xlabel)
         if logx:
@@ -148,26 +151,29 @@ def figures(rows: list[dict], outdir: str) -> dict:
     partial = [r for r in rows if r["imbalance"] == "step" and r["method"] in
                ("baseline", "oversampling", "undersampling") or partial_sampling(r["method"])]
     untreshold = [r for r in step if not keeps_ranking(r["method"])]
+    balanced = [r for r in rows if r["method"] == "balanced"]
+    auc_ref = float(np.mean([r["auc"] for r in balanced])) if balanced else None
+    accuracy_ref = float(np.mean([r["accuracy"] for r in balanced])) if balanced else None
     made = {}
     if step:
         made["fig3_auc_vs_minority_classes.png"] = "Fig. 3: ROC AUC against the number of minority classes"
         _panels(os.path.join(outdir, "fig3_auc_vs_minority_classes.png"), made[
             "fig3_auc_vs_minority_classes.png"], [(f"rho = {v:g}", g) for v, g in _group(untreshold, "rho")],
-            "num_minority", "auc", "minority classes", "multi-class ROC AUC")
+            "num_minority", "auc", "minority classes", "multi-class ROC AUC", reference=auc_ref)
         made["fig4_auc_vs_rho.png"] = "Fig. 4: ROC AUC against the imbalance ratio"
         _panels(os.path.join(outdir, "fig4_auc_vs_rho.png"), made["fig4_auc_vs_rho.png"],
                 [(f"{v} minority classes", g) for v, g in _group(untreshold, "num_minority")],
-                "rho", "auc", "imbalance ratio rho", "multi-class ROC AUC", logx=True)
+                "rho", "auc", "imbalance ratio rho", "multi-class ROC AUC", logx=True, reference=auc_ref)
         made["fig6_accuracy_vs_minority_classes.png"] = "Fig. 6: accuracy, with the thresholded methods"
         _panels(os.path.join(outdir, "fig6_accuracy_vs_minority_classes.png"),
                 made["fig6_accuracy_vs_minority_classes.png"], [(f"rho = {v:g}", g) for v, g in _group(step, "rho")],
                 "num_minority", "accuracy", "minority classes", "accuracy",
-                methods=("baseline", "oversampling", "undersampling", *THRESHOLDED))
+                methods=("baseline", "oversampling", "undersampling", *THRESHOLDED), reference=accuracy_ref)
     if linear:
         made["fig5_linear_auc_vs_rho.png"] = "Fig. 5: ROC AUC against rho, linear imbalance"
         _panels(os.path.join(outdir, "fig5_linear_auc_vs_rho.png"), made["fig5_linear_auc_vs_rho.png"],
                 [("linear imbalance", [r for r in linear if not keeps_ranking(r["method"])])],
-                "rho", "auc", "imbalance ratio rho", "multi-class ROC AUC", logx=True)
+                "rho", "auc", "imbalance ratio rho", "multi-class ROC AUC", logx=True, reference=auc_ref)
     if longtail:
         made["fig_longtail_auc_vs_rho.png"] = "ROC AUC against rho, exponential (long-tail) imbalance"
         _panels(os.path.join(outdir, "fig_longtail_auc_vs_rho.png"), made["fig_longtail_auc_vs_rho.png"],
@@ -219,13 +225,9 @@ def minority_recall_figure(per_class: list[dict], path: str) -> str:
     return title
 
 
-def _fig7(path, rows, title):
-    """AUC against the imbalance ratio left after sampling, a line per number of minority classes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def fig7_rows(rows: list[dict]) -> list[tuple]:
+    """Fig. 7's panels: per rho, oversampling and undersampling, each line a number of minority classes,
+    x the imbalance ratio left after sampling (the baseline's rho, 1 for full sampling)."""
     def remaining_ratio(r):
         if r["method"] == "baseline":
             return r["rho"]
@@ -233,25 +235,20 @@ def _fig7(path, rows, title):
             return 1.0
         return methods.get(r["method"]).training.target_rho
 
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), squeeze=False)
-    for ax, kind in zip(axes.flat, ("oversampling", "undersampling")):
-        for k, group in _group([r for r in rows if r["method"] == "baseline" or r["method"].startswith(kind)],
-                               "num_minority"):
-            points = defaultdict(list)
-            for r in group:
-                points[remaining_ratio(r)].append(r["auc"])
-            xs = sorted(points)
-            ax.plot(xs, [np.mean(points[x]) for x in xs], "o-", ms=3, label=f"{k} minority")
-        ax.set_xscale("log")
-        ax.set_title(METHOD_LABELS[kind] + " to a reduced ratio")
-        ax.set_xlabel("imbalance ratio after sampling")
-        ax.set_ylabel("multi-class ROC AUC")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.suptitle(title)
-    fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
+    panels = []
+    for rho, group in _group(rows, "rho"):
+        for kind in ("oversampling", "undersampling"):
+            chosen = [dict(r, ratio=remaining_ratio(r), method=f"{r['num_minority']} minority classes")
+                      for r in group if r["method"] == "baseline" or r["method"].startswith(kind)]
+            if any(r["ratio"] not in (1.0, rho) for r in chosen):  # a panel with reduced ratios to show
+                panels.append((f"rho = {rho:g}: {METHOD_LABELS[kind]} to a reduced ratio", chosen))
+    return panels
+
+
+def _fig7(path, rows, title):
+    """Fig. 7: ROC AUC against the imbalance ratio left after sampling, a panel per rho and sampler."""
+    _panels(path, title, fig7_rows(rows), "ratio", "auc", "imbalance ratio after sampling", "multi-class ROC AUC",
+            logx=True)
 
 
 def fig8_series(curve_rows: list[dict]) -> tuple[str, dict]:

@@ -70,9 +70,15 @@ def flatten(tree: dict, prefix: str = "") -> dict:
     return out
 
 
+# Training keys added after studies existed, with their neutral values: at that value a key is left out
+# of a network's identity, so a workdir made before the key existed still matches its config.
+LATER_KEYS = {"train.bias_lr_mult": 1.0, "finetune_layers": [], "zca_fit": "imbalanced", "crt_reinit": True}
+
+
 def training_values(config_json: dict) -> dict:
     """The flattened config keys that determine how an already planned network trains."""
-    return {k: v for k, v in flatten(config_json).items() if k not in GROWTH_KEYS and k not in EXECUTION_KEYS}
+    return {k: v for k, v in flatten(config_json).items() if k not in GROWTH_KEYS and k not in EXECUTION_KEYS
+            and not (k in LATER_KEYS and v == LATER_KEYS[k])}
 
 
 def training_changes(saved_json: dict, current_json: dict) -> list[str]:
@@ -134,6 +140,18 @@ def imbalanced_sets(config: ml_collections.ConfigDict, facts: DatasetFacts) -> l
     return sets
 
 
+def balanced_sets(config: ml_collections.ConfigDict, facts: DatasetFacts) -> list[dict]:
+    """The balanced subset once per repetition (as many as the grid's largest setting has): what the
+    `balanced` reference trains on."""
+    grid = config.imbalance
+    repetitions = max([grid.repetitions, *[int(reps) for _, _, reps in grid.get("step_settings", ())]])
+    counts = [facts.n_max] * facts.num_classes if facts.available is None else \
+        [min(facts.n_max, a) for a in facts.available]
+    return [dict(set_name=f"balanced_rep{rep}", imbalance="balanced", rho=1.0, mu=None, repetition=rep,
+                 set_seed=_seed(config.seed, "balanced", rep), class_counts=tuple(int(c) for c in counts))
+            for rep in range(repetitions)]
+
+
 def learning_rate_runs(config: ml_collections.ConfigDict) -> list[tuple]:
     """(base_lr, run, name suffix) of each network trained per (set, method): lr_grid x lr_repeats.
 
@@ -159,10 +177,12 @@ def plan_networks(config: ml_collections.ConfigDict, facts: DatasetFacts) -> lis
     runs = learning_rate_runs(config)
     training = _hash(training_values(json.loads(config.to_json())))
     sets = imbalanced_sets(config, facts)
+    references = balanced_sets(config, facts) if any(methods.get(n).training.on_balanced for n in trained) else []
     networks = []
     for stage in sorted({methods.stage(n) for n in trained}):
-        for s in sets:
-            for network in (n for n in trained if methods.stage(n) == stage):
+        for s in references + sets:
+            for network in (n for n in trained if methods.stage(n) == stage
+                            and methods.get(n).training.on_balanced == (s["imbalance"] == "balanced")):
                 parent = methods.get(network).training.parent
                 reported = tuple(m.name for m in parsed if m.network == network)
                 for lr, run, suffix in runs:

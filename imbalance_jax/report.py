@@ -106,6 +106,31 @@ def winners(rows: list[dict]) -> list[str]:
     return lines
 
 
+def section43_table(rows: list[dict]) -> str:
+    """Section 4.3: linear imbalance against step imbalance at mu = 0.5 and the same rho (training sets
+    of the same size), per method: mean ROC AUC, training-set size, and their difference (Welch)."""
+    step = [r for r in rows if r["imbalance"] == "step" and r["mu"] is not None and abs(float(r["mu"]) - 0.5) < 1e-9]
+    linear = [r for r in rows if r["imbalance"] == "linear"]
+    rhos = sorted({float(r["rho"]) for r in step} & {float(r["rho"]) for r in linear})
+    if not rhos:
+        return ""
+    lines = ["| rho | method | step mu=0.5 ROC AUC (n) | linear ROC AUC (n) | train size step / linear | "
+             "linear - step [95% CI] | p |", "|---|---|---|---|---|---|---|"]
+    for rho in rhos:
+        for method in method_order(step + linear):
+            a = [r for r in linear if float(r["rho"]) == rho and r["method"] == method]
+            b = [r for r in step if float(r["rho"]) == rho and r["method"] == method]
+            if not a or not b:
+                continue
+            d = statistics.unpaired([float(r["auc"]) for r in a], [float(r["auc"]) for r in b])
+            size = lambda rs: f"{np.mean([float(r['train_size']) for r in rs]):,.0f}"  # noqa: E731
+            lines.append(f"| {rho:g} | {method} | {np.mean([float(r['auc']) for r in b]):.4f} ({len(b)}) | "
+                         f"{np.mean([float(r['auc']) for r in a]):.4f} ({len(a)}) | {size(b)} / {size(a)} | "
+                         f"{d.mean_difference:+.4f} {statistics.format_interval(d.ci_low, d.ci_high)} | "
+                         f"{statistics.format_p(d.p_value)} |")
+    return "\n".join(lines)
+
+
 def minority_table(per_class: list[dict]) -> str:
     """Markdown table per imbalance shape and method: mean recall of minority and of majority classes."""
     rows = figs.recall_by_group(per_class)
@@ -139,7 +164,14 @@ def write_report(workdir: str) -> str:
              f"method is significant at {statistics.ALPHA}, and ties are named. With one repetition no test "
              "is possible.", "", "## Which method wins", "",
              *winners(rows), "", "## Mean multi-class ROC AUC x 100 (Table 4's layout)", "",
-             method_table(rows), "", "## Figures", ""]
+             method_table(rows), ""]
+    comparison = section43_table(rows)
+    if comparison:
+        lines += ["## Linear against step imbalance at equal rho (Section 4.3)", "",
+                  "Step imbalance with mu = 0.5 and linear imbalance hold the same number of training images at "
+                  "the same rho; the difference is linear minus step (Welch's 95% interval and test).", "",
+                  comparison, ""]
+    lines += ["## Figures", ""]
     for file, title in made.items():
         lines += [f"### {title}", "", f"![{title}]({file})", ""]
     per_class_path = os.path.join(workdir, "per_class.csv")

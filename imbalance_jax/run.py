@@ -41,7 +41,8 @@ def initial_state(ctx, networks: list, restore_parents):
     """A cohort's state at step 0: fresh weights, or its parents' weights with a fresh optimizer."""
     objective = cohort.objectives(networks, ctx.config, ctx.hp)
     if networks[0].parent is None:
-        pre = cohort.fit_preprocess(networks, ctx.data, ctx.hp, ctx.config.zca_epsilon)
+        pre = cohort.fit_preprocess(networks, ctx.data, ctx.hp, ctx.config.zca_epsilon,
+                                    ctx.config.get("zca_fit", "imbalanced"))
         return train.init_state(ctx.model, np.array([n.init_seed for n in networks]), ctx.input_shape, pre,
                                 objective, ctx.hp)
     parents = restore_parents([n.parent for n in networks])
@@ -51,11 +52,14 @@ def initial_state(ctx, networks: list, restore_parents):
 
 def reinitialised(ctx, networks: list, variables):
     """The parents' variables, with fresh fine-tuning layers for the networks whose method asks (cRT)."""
-    reinit = np.array([methods.get(n.method).training.reinit_finetune for n in networks])
+    def wanted(training):
+        value = training.reinit_finetune
+        return bool(ctx.config.get(value, True) if isinstance(value, str) else value)
+    reinit = np.array([wanted(methods.get(n.method).training) for n in networks])
     if not reinit.any():
         return variables
     fresh = train.init_state(ctx.model, np.array([n.init_seed for n in networks]), ctx.input_shape)["params"]
-    layers = ctx.model.interface.finetune_layers
+    layers = train.finetune_layers_of(ctx.model, ctx.hp)
 
     def pick(path, old, new):
         if path[0].key != "params" or path[1].key not in layers:

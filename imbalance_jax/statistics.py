@@ -84,3 +84,17 @@ def format_interval(low: float, high: float, digits: int = 4) -> str:
     if math.isnan(low):
         return "n/a"
     return f"[{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def unpaired(a, b) -> Paired:
+    """mean(a) - mean(b) of two independent samples, with Welch's t interval and test (two studies
+    whose networks do not correspond one to one)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    diff = float(a.mean() - b.mean())
+    if len(a) < 2 or len(b) < 2 or (np.ptp(a) == 0 and np.ptp(b) == 0):
+        return Paired(min(len(a), len(b)), diff, math.nan, math.nan, math.nan)
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    dof = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    half = float(stats.t.ppf(1 - ALPHA / 2, dof)) * math.sqrt(va + vb)
+    p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    return Paired(min(len(a), len(b)), diff, diff - half, diff + half, p)

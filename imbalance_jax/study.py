@@ -26,7 +26,8 @@ def hparams(config: ml_collections.ConfigDict) -> train.TrainHParams:
         lr_policy=t.lr_policy, lr_gamma=t.lr_gamma, lr_power=t.lr_power, lr_steps=tuple(t.lr_steps),
         warmup_steps=t.get("warmup_steps", 0), optimizer=t.get("optimizer", "caffe_sgd"),
         max_iter=t.iterations, input_scale=t.input_scale, preprocess=config.preprocess,
-        networks_per_vmap=config.get("networks_per_vmap", 0))
+        networks_per_vmap=config.get("networks_per_vmap", 0), bias_lr_mult=t.get("bias_lr_mult", 1.0),
+        finetune_layers=tuple(config.get("finetune_layers", ())))
 
 
 def build_model(config: ml_collections.ConfigDict, num_classes: int):
@@ -75,6 +76,11 @@ class Study:
                              f"{config.model!r} has none, use lenet5 or resnet10")
         self.model = build_model(config, self.data.num_classes)
         self.hp = hparams(config)
+        layers = train.abstract_state(self.model, 1, self.input_shape, hp=self.hp)["params"]["params"]
+        unknown = [name for name in self.hp.finetune_layers if name not in layers]
+        if unknown:
+            raise ValueError(f"finetune_layers={tuple(self.hp.finetune_layers)}: {config.model} has no layer "
+                             f"{unknown[0]!r}; its layers are {tuple(layers)}")
         workdir_lib.check_config(workdir, config)
         # One index-table width for every cohort: the largest set any planned network trains on.
         self.table_width = plan.table_width(self.networks, len(self.data.y_train))

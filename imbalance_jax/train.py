@@ -39,6 +39,8 @@ class TrainHParams:
     input_scale: float = 1 / 255
     preprocess: str = "scale"  # or 'gcn_zca' (CIFAR-10): the transform lives in state["preprocess"]
     networks_per_vmap: int = 0  # networks stepped at once (lax.map over groups of this many); 0: all
+    bias_lr_mult: float = 1.0  # Caffe's lr_mult of the biases (its LeNet example: 2)
+    finetune_layers: tuple = ()  # the layers a fine-tuning stage trains; () takes the model's (its output layer)
 
     def __post_init__(self):
         if self.lr_policy not in optim.SCHEDULES:
@@ -136,16 +138,22 @@ def fresh_state(variables: PyTree, preprocess: PyTree, objective: losses.Objecti
             "step": jnp.zeros((), jnp.int32), "preprocess": preprocess or {}, "objective": objective}
 
 
-def _update_multipliers(trainable, finetune_last, finetune_layers):
-    """1 for every leaf a network trains, 0 for the layers a fine-tuning stage freezes."""
+def _update_multipliers(trainable, finetune_last, finetune_layers, bias_lr_mult=1.0):
+    """Per leaf: 0 for the layers a fine-tuning stage freezes, else 1 (bias_lr_mult for biases)."""
     def leaf_mult(path, _):
-        return jnp.where(finetune_last, 1.0 if path[0].key in finetune_layers else 0.0, 1.0)
+        rate = bias_lr_mult if path[-1].key == "bias" else 1.0
+        return jnp.where(finetune_last, rate if path[0].key in finetune_layers else 0.0, rate)
     return jax.tree_util.tree_map_with_path(leaf_mult, trainable)
+
+
+def finetune_layers_of(model: nn.Module, hp: "TrainHParams") -> tuple:
+    """The layers a fine-tuning stage (two-phase, cRT) trains: the config's, or the model's own."""
+    return tuple(hp.finetune_layers) or tuple(model.interface.finetune_layers)
 
 
 def make_update(model: nn.Module, hp: TrainHParams):
     """The pure cohort update from a batch: (state, images [N, B, ...], labels, key, plan) -> (state, metrics)."""
-    finetune_layers = tuple(model.interface.finetune_layers)
+    finetune_layers = finetune_layers_of(model, hp)
     optimizer = make_optimizer(hp)
 
     def loss_fn(trainable, others, images, labels, key, preprocess, objective, weighted_mean, step):
@@ -163,7 +171,7 @@ def make_update(model: nn.Module, hp: TrainHParams):
         others = {k: v for k, v in variables.items() if k != "params"}
         grads, (loss, acc, new_others) = jax.grad(loss_fn, has_aux=True)(
             trainable, others, images, labels, key, preprocess, objective, weighted_mean, step)
-        mult = _update_multipliers(trainable, finetune_last, finetune_layers)
+        mult = _update_multipliers(trainable, finetune_last, finetune_layers, hp.bias_lr_mult)
         updates, opt_state = optimizer(lr_scale, mult).update(grads, opt_state, trainable)
         trainable = optax.apply_updates(trainable, updates)
         # Fine-tuning some layers leaves the frozen layers' batch statistics as they were.

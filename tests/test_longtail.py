@@ -50,5 +50,8 @@ def test_crt_reinitialises_the_classifier_and_two_phase_keeps_the_parents():
     assert np.array_equal(got["fc2"]["kernel"][0], new["fc2"]["kernel"][0])  # cRT: a fresh classifier
     assert not np.array_equal(got["fc2"]["kernel"][0], old["fc2"]["kernel"][0])
     assert np.array_equal(got["fc2"]["kernel"][1], old["fc2"]["kernel"][1])  # two-phase: the parent's
+    config.crt_reinit = False  # the config value: cRT from the baseline's classifier
+    kept = run.initial_state(ctx, children, lambda names: {"params": parents, "preprocess": {}})["params"]["params"]
+    assert np.array_equal(kept["fc2"]["kernel"][0], old["fc2"]["kernel"][0])
     for layer in ("conv1", "conv2", "fc1"):  # the features are the parents' for both
         assert np.array_equal(got[layer]["kernel"], old[layer]["kernel"])

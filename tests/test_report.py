@@ -183,3 +183,77 @@ def test_figures_keep_every_legend_inside_and_panels_share_their_y_axis(tmp_path
     made = figs.figures(rows, str(tmp_path))
     for name in made:
         assert os.path.getsize(tmp_path / name) > 10_000 and os.path.getsize(tmp_path / name.replace(".png", ".pdf")) > 5_000
+
+
+def test_comparing_two_studies_gives_their_difference_with_an_interval(tmp_path):
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(5)
+    for name, shift in (("fp32", 0.0), ("bf16", 0.02)):
+        rows = []
+        for rep in range(4):
+            for rho in (10, 100):
+                for m in ("baseline", "oversampling"):
+                    rows.append(dict(dataset="toy", imbalance="step", rho=rho, mu=0.5, minority_classes="0 1 2 3 4",
+                                     seed=rep, repetition=rep, method=m, auc=0.9 + shift + rng.normal(0, 0.005),
+                                     accuracy=0.8, network=f"s{rho}_{rep}/{m}", cohort=0))
+        (tmp_path / name).mkdir()
+        with open(tmp_path / name / "results.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, RESULT_COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
+    out = subprocess.run([sys.executable, "-m", "launch.report", f"--workdir={tmp_path / 'fp32'}",
+                          f"--workdir={tmp_path / 'bf16'}", f"--out={tmp_path / 'cmp'}"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    text = (tmp_path / "cmp" / "report.md").read_text()
+    with open(tmp_path / "cmp" / "results.csv") as f:
+        combined = list(csv.DictReader(f))
+    assert len(combined) == 32 and {r["study"] for r in combined} == {"fp32", "bf16"}
+    line = next(x for x in text.splitlines() if x.startswith("| step rho=100 mu=0.5 | oversampling |"))
+    a = [float(r["auc"]) for r in combined if r["study"] == "bf16" and r["rho"] == "100.0" and r["method"] == "oversampling"]
+    b = [float(r["auc"]) for r in combined if r["study"] == "fp32" and r["rho"] == "100.0" and r["method"] == "oversampling"]
+    welch = scipy.stats.ttest_ind(a, b, equal_var=False)
+    assert f"{np.mean(a) - np.mean(b):+.4f} [" in line and statistics.format_p(welch.pvalue) in line
+    assert welch.pvalue < 0.05  # a 0.02 shift under noise of 0.005 is found
+    assert os.path.getsize(tmp_path / "cmp" / "compare_auc_vs_rho.png") > 10_000
+
+
+def test_fig7_draws_a_panel_per_rho_and_sampler_with_a_line_per_number_of_minority_classes():
+    rows = []
+    for rho in (100.0, 1000.0):
+        for k in (2, 5):
+            for method, auc in (("baseline", 0.8), ("oversampling", 0.99), ("oversampling_to_10", 0.95),
+                                ("undersampling", 0.9), ("undersampling_to_10", 0.85)):
+                rows.append(dict(imbalance="step", rho=rho, mu=k / 10, num_minority=k, method=method,
+                                 auc=auc - k / 100, repetition=0))
+    panels = figs.fig7_rows(rows)
+    assert [title for title, _ in panels] == [
+        "rho = 100: ROS to a reduced ratio", "rho = 100: RUS to a reduced ratio",
+        "rho = 1000: ROS to a reduced ratio", "rho = 1000: RUS to a reduced ratio"]  # not pooled over rho
+    title, chosen = panels[2]
+    points = sorted((r["method"], r["ratio"], round(r["auc"], 4)) for r in chosen)
+    assert points == [("2 minority classes", 1.0, 0.97), ("2 minority classes", 10, 0.93),
+                      ("2 minority classes", 1000.0, 0.78), ("5 minority classes", 1.0, 0.94),
+                      ("5 minority classes", 10, 0.9), ("5 minority classes", 1000.0, 0.75)]
+
+
+def test_balanced_reference_line_and_the_section_43_table():
+    rows = _quick_like_rows()
+    for rep in range(2):
+        rows.append(dict(imbalance="balanced", rho=1.0, mu=None, method="balanced", repetition=rep, num_minority=0,
+                         auc=0.999, accuracy=0.99, network=f"balanced_rep{rep}", train_size=1440))
+    for r in rows:
+        r.setdefault("train_size", 1000 if r["imbalance"] != "balanced" else 1440)
+    step = [r for r in rows if r["imbalance"] == "step" and r["rho"] == 10.0 and not report.keeps_ranking(r["method"])]
+    fig = figs.draw_panels("t", [("rho = 10", step)], "num_minority", "auc", "x", "AUC", reference=0.999)
+    assert "Balanced (reference)" in [t.get_text() for t in fig.legends[0].get_texts()]
+    table = report.section43_table(rows)
+    line = next(x for x in table.splitlines() if x.startswith("| 50 | oversampling |"))
+    linear = [r["auc"] for r in rows if r["imbalance"] == "linear" and r["rho"] == 50.0 and r["method"] == "oversampling"]
+    step_half = [r["auc"] for r in rows if r["imbalance"] == "step" and r["rho"] == 50.0 and r["mu"] == 0.5
+                 and r["method"] == "oversampling"]
+    assert f"{np.mean(step_half):.4f} (2) | {np.mean(linear):.4f} (2) | 1,000 / 1,000 |" in line
+    assert f"{np.mean(linear) - np.mean(step_half):+.4f} [" in line
+    (reference_line,) = [x for x in report.winners(rows) if "balanced" in x]
+    assert reference_line.startswith("- **balanced rho=1**: balanced alone, ROC AUC 0.9990 (n=2)")

@@ -154,8 +154,9 @@ def test_launch_study_bad_input_is_one_line(tmp_path):
 def test_mnist_config_plans_the_papers_22500_networks():
     from configs import mnist
 
-    specs = plan.plan_networks(mnist.get_config(), plan.DatasetFacts(10, 5000))
-    assert len(specs) == 22_500
+    everything = plan.plan_networks(mnist.get_config(), plan.DatasetFacts(10, 5000))
+    specs = [n for n in everything if n.method != "balanced"]
+    assert len(specs) == 22_500 and len(everything) == 22_500 + 50  # and one balanced reference per repetition
     sets = {s.set_name for s in specs}
     assert len(sets) == 4_500 and sum(n.startswith("linear") for n in sets) == 450
     assert {len(s.minority_classes) for s in specs if s.imbalance == "step"} == set(range(1, 10))
@@ -166,9 +167,10 @@ def test_mnist_config_plans_the_papers_22500_networks():
 def test_cifar10_config_plans_the_papers_640_networks():
     from configs import cifar10
 
-    specs = plan.plan_networks(cifar10.get_config(), plan.DatasetFacts(10, 5000))
-    assert len(specs) == 640
-    cohorts = plan.pack_cohorts(specs, 8)
+    everything = plan.plan_networks(cifar10.get_config(), plan.DatasetFacts(10, 5000))
+    specs = [n for n in everything if n.method != "balanced"]
+    assert len(specs) == 640 and len(everything) == 648  # and the balanced reference's 8 lr runs
+    cohorts = plan.pack_cohorts(everything, 8)
     for cohort in cohorts:  # each cohort: one (set, method), the 4 lrs x 2 repeats
         assert len({(s.set_name, s.method) for s in cohort}) == 1
         assert sorted((s.base_lr, s.lr_run) for s in cohort) == sorted(
@@ -314,3 +316,49 @@ def test_launch_plan_counts_what_the_study_trains_and_what_a_workdir_holds(finis
     held = estimate.plan_table(finished.config, finished.workdir, measure_seconds=0.2)
     assert f"{len(planned)} networks already trained in {finished.workdir}; 0 to train" in held
     assert "cohorts  0 to train" in held and "training 0m00s" in held
+
+
+def test_balanced_reference_is_one_network_per_repetition_on_the_balanced_set(tiny_config):
+    tiny_config.methods = ("baseline", "oversampling", "balanced")
+    tiny_config.imbalance.step_rhos, tiny_config.imbalance.linear_rhos = (10, 100), (10,)
+    tiny_config.imbalance.repetitions = 3
+    networks = plan.plan_networks(tiny_config, plan.DatasetFacts(10, 100))
+    reference = [n for n in networks if n.method == "balanced"]
+    assert [n.name for n in reference] == [f"balanced_rep{r}/balanced" for r in range(3)]
+    assert all(n.imbalance == "balanced" and n.class_counts == (100,) * 10 for n in reference)
+    assert len(networks) == 3 + 3 * 3 * 2  # the reference is not trained per setting
+    assert plan.training_size(reference[0]) == 1000
+
+
+def test_unknown_finetune_layer_is_one_line(tiny_config, tmp_path):
+    tiny_config.finetune_layers = ("fc3",)
+    with pytest.raises(ValueError, match=r"finetune_layers=\('fc3',\): lenet5 has no layer 'fc3'; its layers are"):
+        study.Study(tiny_config, str(tmp_path))
+
+
+def test_keys_added_later_at_their_neutral_value_keep_older_workdirs_matching(tiny_config):
+    import json
+
+    current = json.loads(tiny_config.to_json())
+    older = json.loads(tiny_config.to_json())
+    for key in ("finetune_layers", "zca_fit"):
+        older.pop(key)
+    older["train"].pop("bias_lr_mult")
+    assert plan.training_changes(older, current) == []
+    current["train"]["bias_lr_mult"] = 2.0
+    assert plan.training_changes(older, current) == ["train.bias_lr_mult: (absent) -> 2.0"]
+
+
+def test_zca_fitted_on_the_full_training_set_is_one_transform_for_every_network(finished):
+    from imbalance_jax import cohort
+    from imbalance_jax.data import preprocessing
+
+    import dataclasses
+
+    hp = dataclasses.replace(finished.hp, preprocess="gcn_zca")
+    networks = finished.networks[:2]
+    per_set = cohort.fit_preprocess(networks, finished.data, hp, 0.1)
+    full = cohort.fit_preprocess(networks, finished.data, hp, 0.1, "full")
+    expected = preprocessing.fit_zca(finished.data.x_train, 0.1)
+    assert np.allclose(full["whiten"][0], expected["whiten"]) and np.allclose(full["whiten"][1], expected["whiten"])
+    assert not np.allclose(per_set["whiten"][0], expected["whiten"])  # fitted on the imbalanced set alone

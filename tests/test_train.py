@@ -118,3 +118,24 @@ def test_checkpoint_round_trip_is_bit_exact(tmp_path):
     assert meta == {"note": "x", "step": 3, "complete": False, "checksum": checkpoint.checksum(expected)}
     assert again.latest_step() == 3
     again.close()
+
+
+def test_finetune_layers_from_the_config_and_the_bias_learning_rate_multiplier():
+    model = LeNet5()
+    data = _data()
+    start = train.init_state(model, np.array([4, 4]), (28, 28, 1))
+    before = jax.tree.map(np.asarray, start["params"]["params"])
+    hp = train.TrainHParams(max_iter=20, finetune_layers=("fc1", "fc2"))
+    state, _ = train.make_train_chunk(model, hp)(start, data, _plan([np.arange(200)] * 2, [4, 4], [False, True]), 5)
+    after = state["params"]["params"]
+    assert not np.array_equal(after["fc1"]["kernel"][1], before["fc1"]["kernel"][1])  # fc1 now fine-tuned too
+    assert np.array_equal(after["conv2"]["kernel"][1], before["conv2"]["kernel"][1])
+
+    def first_step(bias_lr_mult):
+        hp = train.TrainHParams(max_iter=20, bias_lr_mult=bias_lr_mult, weight_decay=0.0)
+        fresh = train.init_state(model, np.array([4]), (28, 28, 1))
+        moved, _ = train.make_train_chunk(model, hp)(fresh, data, _plan([np.arange(200)], [4]), 1)
+        return {k: np.asarray(moved["params"]["params"]["fc1"][k][0]) - before["fc1"][k][0] for k in ("kernel", "bias")}
+    once, twice = first_step(1.0), first_step(2.0)
+    assert np.allclose(twice["bias"], 2 * once["bias"], rtol=1e-4, atol=1e-9)  # Caffe's lr_mult on biases
+    assert np.allclose(twice["kernel"], once["kernel"], rtol=1e-5, atol=1e-9)

@@ -1,5 +1,6 @@
 """The tiny study the tests share (importable from a subprocess too)."""
 from configs import quick
+from imbalance_jax.methods import PAPER_METHODS
 
 
 def tiny_config():
@@ -14,6 +15,7 @@ def tiny_config():
     config.steps_per_call = 10
     config.curve_every = 10
     config.cohort_size = 2
+    config.methods = PAPER_METHODS  # the tests' tiny study has no balanced reference
     return config
 
 

@@ -23,7 +23,12 @@ class Training:
     loss: str = "cross_entropy"  # a name of imbalance_jax.losses.LOSSES
     parent: Optional[str] = None  # fine-tunes this trained method's network (any depth)
     layers: str = "all"  # 'all', or 'finetune': only the model's fine-tuning layers train
-    reinit_finetune: bool = False  # the fine-tuning layers start from fresh weights, not the parent's (cRT)
+    # The fine-tuning layers start from fresh weights, not the parent's (cRT): a bool, or the name of a
+    # top-level config value.
+    reinit_finetune: Union[bool, str] = False
+    # Trains on the balanced subset itself, one network per repetition shared by every setting of it
+    # (the reference of Section 4.3), instead of on each imbalanced set.
+    on_balanced: bool = False
     # The base learning rate's factor: a number, or the name of a top-level config value.
     lr_scale: Union[float, str] = 1.0
 

@@ -1,0 +1,84 @@
+"""Several studies in one report: a combined table with a `study` column, each study's difference from
+the first per (setting, method) with Welch's 95% interval and test, and figures with a line per study.
+
+  compare.write_comparison(["runs/fp32", "runs/bf16"], ["fp32", "bf16"], "runs/fp32_vs_bf16")
+"""
+import os
+
+from imbalance_jax import figures as figs
+from imbalance_jax import statistics
+from imbalance_jax.report import mean_by_setting
+from imbalance_jax.results import RESULT_COLUMNS, keeps_ranking, method_order, read_results, setting_label, write_csv
+
+
+def combined_rows(workdirs: list, labels: list) -> list[dict]:
+    """Every study's selected, trained rows, each with its study's label."""
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"--label values {labels} repeat; give each study its own label")
+    rows = []
+    for workdir, label in zip(workdirs, labels):
+        path = os.path.join(workdir, "results.csv")
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{path} does not exist; run launch.study with --workdir={workdir} first")
+        rows += [dict(r, study=label) for r in read_results(path)]
+    return rows
+
+
+def difference_table(rows: list[dict], labels: list) -> str:
+    """Markdown: per (setting, method) each study's mean ROC AUC (n) and its difference from the first's."""
+    first, others = labels[0], labels[1:]
+    by_study = {label: mean_by_setting([r for r in rows if r["study"] == label]) for label in labels}
+    head = "| setting | method | " + " | ".join(f"{label} (n)" for label in labels) + " | " + " | ".join(
+        f"{label} - {first} [95% CI] | p" for label in others) + " |"
+    lines = [head, "|---" * (2 + len(labels) + 2 * len(others)) + "|"]
+    keys = sorted({k for means in by_study.values() for k in means},
+                  key=lambda k: (list(dict.fromkeys(setting_label(r) for r in rows)).index(k[0]),
+                                 method_order(rows).index(k[1])))
+    for setting, method in keys:
+        cells = [f"{by_study[s][(setting, method)]['auc']:.4f} ({by_study[s][(setting, method)]['n']})"
+                 if (setting, method) in by_study[s] else "" for s in labels]
+        for label in others:
+            a, b = by_study[label].get((setting, method)), by_study[first].get((setting, method))
+            if a is None or b is None:
+                cells += ["", ""]
+                continue
+            d = statistics.unpaired(list(a["by_pair"].values()), list(b["by_pair"].values()))
+            cells += [f"{d.mean_difference:+.4f} {statistics.format_interval(d.ci_low, d.ci_high)}",
+                      statistics.format_p(d.p_value)]
+        lines.append(f"| {setting} | {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def overlaid_figure(rows: list[dict], path: str) -> str:
+    """ROC AUC against rho, a panel per method, a line per study (step imbalance: mean over mu)."""
+    import matplotlib.pyplot as plt
+
+    kind = "step" if any(r["imbalance"] == "step" for r in rows) else rows[0]["imbalance"]
+    chosen = [r for r in rows if r["imbalance"] == kind and not keeps_ranking(r["method"])]
+    panels = [(method, [dict(r, method=r["study"]) for r in chosen if r["method"] == method])
+              for method in method_order(chosen) if any(r["method"] == method for r in chosen)]
+    title = f"ROC AUC against rho per study ({kind} imbalance)"
+    fig = figs.draw_panels(title, panels, "rho", "auc", "imbalance ratio rho", "multi-class ROC AUC", logx=True)
+    figs.save_figure(fig, path)
+    plt.close(fig)
+    return title
+
+
+def write_comparison(workdirs: list, labels: list, outdir: str) -> str:
+    """Writes outdir/report.md, results.csv (with a study column) and the overlaid figure; returns the report."""
+    rows = combined_rows(workdirs, labels)
+    os.makedirs(outdir, exist_ok=True)
+    write_csv(os.path.join(outdir, "results.csv"), ("study", *RESULT_COLUMNS), rows)
+    title = overlaid_figure(rows, os.path.join(outdir, "compare_auc_vs_rho.png"))
+    lines = [f"# Comparison of {len(labels)} studies: {', '.join(labels)}", "",
+             "| study | workdir | results |", "|---|---|---|",
+             *[f"| {label} | {w} | {sum(r['study'] == label for r in rows)} |" for label, w in zip(labels, workdirs)],
+             "", f"Differences are each study's mean ROC AUC minus {labels[0]}'s, with Welch's 95% t interval and "
+             "two-sided test (the studies' networks are treated as independent samples).", "",
+             difference_table(rows, labels), "", f"## {title}", "", f"![{title}](compare_auc_vs_rho.png)", ""]
+    report = os.path.join(outdir, "report.md")
+    tmp = f"{report}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write("\n".join(lines))
+    os.replace(tmp, report)
+    return report
