@@ -37,7 +37,7 @@ def test_short_classes_are_minority_at_mu_09_and_the_table_holds_every_oversampl
     config.imbalance.repetitions = 3
     facts = _facts_with_short_classes()
     networks = plan.plan_networks(config, facts)
-    for n in networks:
+    for n in (n for n in networks if n.imbalance == "step"):  # (the balanced reference has no minority)
         counts = np.asarray(n.class_counts)
         assert all(counts[c] == 10 for c in (2, 5, 9))  # short classes always take minority slots
     width = plan.table_width(networks, sum(min(a, 100) for a in facts.available))
