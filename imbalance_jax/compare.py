@@ -8,7 +8,8 @@ import os
 from imbalance_jax import figures as figs
 from imbalance_jax import statistics
 from imbalance_jax.report import mean_by_setting
-from imbalance_jax.results import RESULT_COLUMNS, keeps_ranking, method_order, read_results, setting_label, write_csv
+from imbalance_jax.results import (RESULT_COLUMNS, keeps_ranking, method_order, read_results, setting_label,
+                                   write_csv, write_text)
 
 
 def combined_rows(workdirs: list, labels: list) -> list[dict]:
@@ -77,8 +78,5 @@ def write_comparison(workdirs: list, labels: list, outdir: str) -> str:
              "two-sided test (the studies' networks are treated as independent samples).", "",
              difference_table(rows, labels), "", f"## {title}", "", f"![{title}](compare_auc_vs_rho.png)", ""]
     report = os.path.join(outdir, "report.md")
-    tmp = f"{report}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write("\n".join(lines))
-    os.replace(tmp, report)
+    write_text(report, "\n".join(lines))
     return report

@@ -131,10 +131,11 @@ def plan_table(config: ml_collections.ConfigDict, workdir: str = None, measure_s
                                     measure_seconds)
     images = len(todo) * hp.batch_size * hp.max_iter
     evaluation = len(todo) * shape.test_size / (3 * rate)  # a forward pass costs about a third of a step
+    programs = len({len(c) for c in cohorts})  # one compiled step per cohort size
     several = f"{probe} network" + ("s" if probe > 1 else "")
     lines.append(f"  time     {rate:,.0f} img/s measured ({several}, {measure_seconds:g} s after "
                  f"{compile_s:.1f} s compiling) -> training {progress.duration(images / rate)}, evaluation "
-                 f"~{progress.duration(evaluation)}, compiling ~{progress.duration(compile_s * len(set(map(len, cohorts))))}")
+                 f"~{progress.duration(evaluation)}, compiling ~{progress.duration(compile_s * programs)}")
     if probe < cohort_size:
         lines.append(f"           (measured at {several}; cohorts of {cohort_size:,} may run faster per "
                      "image on an accelerator)")

@@ -214,7 +214,8 @@ def minority_recall_figure(per_class: list[dict], path: str) -> str:
     import matplotlib.pyplot as plt
 
     rows = recall_by_group(per_class)
-    panels = [(f"{kind}: {group} classes", [dict(r, recall=r[f"{group}_recall"]) for r in rows if r["imbalance"] == kind])
+    panels = [(f"{kind}: {group} classes",
+               [dict(r, recall=r[f"{group}_recall"]) for r in rows if r["imbalance"] == kind])
               for kind in dict.fromkeys(r["imbalance"] for r in rows) for group in ("minority", "majority")]
     if not panels:
         return ""

@@ -12,7 +12,7 @@ import numpy as np
 
 from imbalance_jax import figures as figs
 from imbalance_jax import statistics
-from imbalance_jax.results import keeps_ranking, method_order, read_results, setting_label, trained
+from imbalance_jax.results import keeps_ranking, method_order, read_results, setting_label, trained, write_text
 
 def pair_key(row: dict) -> tuple:
     """What pairs two methods' rows: the split and repetition (a shared imbalanced set and initial weights)."""
@@ -188,10 +188,7 @@ def write_report(workdir: str) -> str:
     lines += ["## All settings", "", summary_table(rows), ""]
     lines += diverged_section(path)
     report = os.path.join(workdir, "report.md")
-    tmp = f"{report}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write("\n".join(lines))
-    os.replace(tmp, report)
+    write_text(report, "\n".join(lines))
     return report
 
 

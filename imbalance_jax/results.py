@@ -50,6 +50,14 @@ def curve_rows(networks: list, curves: dict) -> list[dict]:
     return rows
 
 
+def write_text(path: str, text: str) -> None:
+    """Writes a text file atomically (a per-process temporary file, then a rename)."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
 def write_csv(path: str, columns, rows: list[dict]) -> None:
     """Writes a CSV atomically (a per-process temporary file, then a rename)."""
     tmp = f"{path}.tmp{os.getpid()}"
