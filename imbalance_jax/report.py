@@ -90,6 +90,10 @@ def winners(rows: list[dict]) -> list[str]:
         tied = [(m, d) for m, d in lead if not statistics.significant(d)]
         if not lead:
             text += f"{best} alone, ROC AUC {stats['auc']:.4f} (n={stats['n']})"
+        elif all(d.n < 2 for _, d in lead):
+            runner, d = lead[0]
+            text += (f"no single winner (one repetition: no test is possible): {best} has the highest mean ROC AUC "
+                     f"({stats['auc']:.4f}, n={stats['n']}), then {runner} ({-d.mean_difference:+.4f})")
         elif not tied:
             runner, d = lead[0]
             text += (f"{best} wins with ROC AUC {stats['auc']:.4f} (n={stats['n']}), {d.mean_difference:+.4f} "

@@ -97,7 +97,8 @@ def test_one_repetition_claims_no_winner():
     rows = [dict(imbalance="step", rho=10.0, mu=0.5, method=m, auc=a, accuracy=0.5, repetition=0)
             for m, a in (("baseline", 0.9), ("oversampling", 0.95), ("undersampling", 0.8), ("thresholding", 0.99))]
     (line,) = report.winners(rows)
-    assert "no single winner: oversampling has the highest mean ROC AUC (0.9500, n=1)" in line
+    assert line.startswith("- **step rho=10 mu=0.5**: no single winner (one repetition: no test is possible): "
+                           "oversampling has the highest mean ROC AUC (0.9500, n=1), then baseline (-0.0500)")
     assert "thresholding" not in line  # it ranks exactly like the baseline's network
 
 
