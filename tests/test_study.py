@@ -362,3 +362,25 @@ def test_zca_fitted_on_the_full_training_set_is_one_transform_for_every_network(
     expected = preprocessing.fit_zca(finished.data.x_train, 0.1)
     assert np.allclose(full["whiten"][0], expected["whiten"]) and np.allclose(full["whiten"][1], expected["whiten"])
     assert not np.allclose(per_set["whiten"][0], expected["whiten"])  # fitted on the imbalanced set alone
+
+
+# The training keys of the MNIST config as of 2026-11-30. A key added since then changes every
+# network's identity (older workdirs would refuse to resume) unless plan.LATER_KEYS lists it with
+# its neutral value: add it there, or here if changing identities is intended.
+TRAINING_KEYS = {
+    "data_seed", "dataset", "imbalance.minority", "input_pipeline", "losses.drw_fraction", "losses.effective_beta",
+    "losses.focal_gamma", "losses.ldam_max_margin", "losses.ldam_scale", "losses.logit_adjust_tau", "model",
+    "preprocess", "seed", "stream.crop", "stream.resize", "test_per_class", "train.base_lr", "train.batch_size",
+    "train.input_scale", "train.iterations", "train.lr_gamma", "train.lr_policy", "train.lr_power", "train.lr_steps",
+    "train.momentum", "train.optimizer", "train.warmup_steps", "train.weight_decay", "train_per_class",
+    "two_phase_lr_factor", "zca_epsilon"}
+
+
+def test_a_new_training_key_does_not_silently_change_older_workdirs_identities():
+    import json
+
+    from configs import mnist
+
+    keys = set(plan.flatten(json.loads(mnist.get_config().to_json())))
+    new = keys - TRAINING_KEYS - set(plan.GROWTH_KEYS) - set(plan.EXECUTION_KEYS) - set(plan.LATER_KEYS)
+    assert not new, f"{sorted(new)}: list in plan.LATER_KEYS with their neutral value, or in TRAINING_KEYS"
