@@ -184,8 +184,11 @@ def figures(rows: list[dict], outdir: str) -> dict:
                 [("exponential imbalance", longtail)], "rho", "accuracy", "imbalance ratio rho", "accuracy",
                 logx=True)
     if any(partial_sampling(r["method"]) for r in partial):
-        made["fig7_partial_sampling.png"] = "Fig. 7: sampling to reduced imbalance ratios"
-        _fig7(os.path.join(outdir, "fig7_partial_sampling.png"), partial, made["fig7_partial_sampling.png"])
+        panels = fig7_rows(partial)
+        if panels:  # (a target ratio equal to every rho of the grid reduces nothing)
+            made["fig7_partial_sampling.png"] = "Fig. 7: sampling to reduced imbalance ratios"
+            _panels(os.path.join(outdir, "fig7_partial_sampling.png"), made["fig7_partial_sampling.png"], panels,
+                    "ratio", "auc", "imbalance ratio after sampling", "multi-class ROC AUC", logx=True)
     return made
 
 
@@ -244,12 +247,6 @@ def fig7_rows(rows: list[dict]) -> list[tuple]:
             if any(r["ratio"] not in (1.0, rho) for r in chosen):  # a panel with reduced ratios to show
                 panels.append((f"rho = {rho:g}: {METHOD_LABELS[kind]} to a reduced ratio", chosen))
     return panels
-
-
-def _fig7(path, rows, title):
-    """Fig. 7: ROC AUC against the imbalance ratio left after sampling, a panel per rho and sampler."""
-    _panels(path, title, fig7_rows(rows), "ratio", "auc", "imbalance ratio after sampling", "multi-class ROC AUC",
-            logx=True)
 
 
 def fig8_series(curve_rows: list[dict]) -> tuple[str, dict]:
