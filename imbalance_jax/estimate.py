@@ -116,7 +116,7 @@ def plan_table(config: ml_collections.ConfigDict, workdir: str = None, measure_s
         cohort_size = config.cohort_size
         lines.append(f"  cohorts  {cohort_size} networks each (config.cohort_size)")
     else:
-        foot = sizing.measured_footprint(model, hp, shape.train_shape, width, config.steps_per_call)
+        foot = sizing.measured_footprint(model, hp, shape.train_shape, width, config.steps_per_call, with_eval=False)
         free = sizing.free_device_bytes()
         cohort_size = sizing.cohort_size_for(foot.fixed, foot.per_network, free, max(len(todo), 1))
         lines.append(f"  memory   {foot.per_network / 2**20:.1f} MiB per network + {foot.fixed / 2**20:.0f} MiB "

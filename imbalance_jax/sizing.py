@@ -41,8 +41,9 @@ class Footprint(NamedTuple):
 
 
 def measured_footprint(model, hp: train.TrainHParams, data_shape: tuple, width: int,
-                       steps_per_call: int, probe_batch: int = 100) -> Footprint:
-    """The Footprint of the compiled train chunk and of evaluation (probed at probe_batch images)."""
+                       steps_per_call: int, probe_batch: int = 100, with_eval: bool = True) -> Footprint:
+    """The Footprint of the compiled train chunk and of evaluation (probed at probe_batch images;
+    with_eval=False leaves evaluation unmeasured, per_eval_image 0)."""
     chunk = train.make_train_chunk(model, hp)
 
     def train_bytes(n):
@@ -56,7 +57,7 @@ def measured_footprint(model, hp: train.TrainHParams, data_shape: tuple, width: 
         return _bytes(predict.lower(state["params"], images).compile())
 
     train_one, train_two = train_bytes(1), train_bytes(2)
-    per_eval_network = max(eval_bytes(2) - eval_bytes(1), 1)
+    per_eval_network = max(eval_bytes(2) - eval_bytes(1), 1) if with_eval else 0
     return Footprint(fixed=max(2 * train_one - train_two, 0), per_network=max(train_two - train_one, 1),
                      per_eval_image=-(-per_eval_network // probe_batch))
 
