@@ -114,8 +114,11 @@ def _legend_below(fig, axes, n, title):
         if legend.get_window_extent().width <= fig.bbox.width or ncol == 1:
             break
         legend.remove()
-    height = legend.get_window_extent().height / fig.bbox.height
-    fig.tight_layout(rect=(0, min(height + 0.02, 0.6), 1, 0.95))
+    # The figure grows by the legend's height, so a long legend (the long-tail remedies) never squeezes
+    # the panels.
+    legend_inches = legend.get_window_extent().height / fig.dpi + 0.15
+    fig.set_figheight(fig.get_figheight() + legend_inches)
+    fig.tight_layout(rect=(0, legend_inches / fig.get_figheight(), 1, 0.95))
 
 
 def _panels(path, *args, **kwargs):
