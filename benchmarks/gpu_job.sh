@@ -39,7 +39,7 @@ cap() {
   if [ "$left" -lt 10 ]; then echo "skipped (no time left): $*"; return; fi
   [ "$s" -gt "$left" ] && s=$left
   echo "\$ [cap ${s}s, $((END - SECONDS))s left] $*"
-  timeout -s INT -k 10 "$s" "$@" 2>&1 | grep -v '^W[0-9]'
+  timeout -s INT -k 10 "$s" "$@" 2>&1 | grep --line-buffered -v '^W[0-9]'
 }
 if [ "$SMALL" = 1 ]; then
   N=4,8; N_BIG=8; ITER=20; RESNET=(--batch_size=2 --data_size=8 --steps_per_call=1); IMAGES=64; BATCH=16; PEER_ARG=--small

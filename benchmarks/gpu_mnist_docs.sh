@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The paper's protocol on MNIST itself, sized for one card job (about 7 minutes on an H200): the
+# evidence for docs/mnist/.
+#   bash benchmarks/gpu_mnist_docs.sh MNIST_IDX_DIR [OUTDIR]
+#   SMALL=1 bash benchmarks/gpu_mnist_docs.sh MNIST_IDX_DIR /tmp/out   # a CPU smoke run, tiny sizes
+# 1. the grid: step rho in {10, 100, 1000} x mu in {0.2, 0.5, 0.8}, linear rho in {10, 100, 1000},
+#    5 repetitions, the paper's trained methods and the balanced reference, 10,000 iterations, bf16
+#    (305 LeNet-5);
+# 2. Fig. 7: rho = 1000, mu in {0.2, 0.5, 0.8}, 5 repetitions, oversampling and undersampling to
+#    reduced ratios 2-500, with the baseline and full sampling (285 LeNet-5).
+# Each study's results.csv, per_class.csv, curves.csv, report.md, figures and log are packed into
+# OUTDIR/mnist_docs.tgz (checkpoints stay behind).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+DATA=${1:?usage: bash benchmarks/gpu_mnist_docs.sh MNIST_IDX_DIR [OUTDIR]}
+OUTDIR=${2:-${OUT:-/tmp/mnist_docs}}
+PY=${PYTHON:-python3}
+JOB=/tmp/mnist_docs
+rm -rf "$JOB" && mkdir -p "$JOB" "$OUTDIR"
+exec > >(tee -a "$JOB/job.log") 2>&1
+export PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=2
+pack() { rm -rf "$JOB"/*/cohorts "$JOB"/*/jax_cache; cp "$JOB/job.log" "$OUTDIR/"; tar czf "$OUTDIR/mnist_docs.tgz" -C /tmp mnist_docs; }
+trap pack EXIT
+if ! $PY -c "import ml_collections" 2>/dev/null && ls .whl/ml_collections*.whl >/dev/null 2>&1; then
+  $PY -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/ml_collections*.whl
+  export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+fi
+if [ "${SMALL:-0}" = 1 ]; then
+  SIZE=(--config.train.iterations=20 --config.steps_per_call=10 --config.curve_every=10 --config.imbalance.repetitions=2
+        --config.train_per_class=100 --config.test_per_class=20 --config.checkpoint_every=0)
+  CAP=600
+else
+  SIZE=(--config.train.iterations=10000 --config.imbalance.repetitions=5 --config.compute_dtype=bfloat16
+        --config.curve_every=1000)
+  CAP=270
+fi
+study() {  # study NAME CONFIG OVERRIDES...
+  local name=$1 config=$2; shift 2
+  local t0=$SECONDS
+  timeout -s INT -k 10 "$CAP" $PY -m launch.study --config="$config" --workdir="$JOB/$name" \
+    --config.dataset="idx:$DATA" "${SIZE[@]}" "$@" 2>&1 | grep --line-buffered -v '^W[0-9]'
+  echo "$name: $((SECONDS - t0)) s"
+}
+study grid configs/mnist.py --config.imbalance.step_rhos="(10,100,1000)" --config.imbalance.step_mus="(0.2,0.5,0.8)" \
+  --config.imbalance.linear_rhos="(10,100,1000)"
+study fig7 configs/mnist_fig7.py --config.imbalance.step_mus="(0.2,0.5,0.8)"
+echo "done in $SECONDS s"
