@@ -22,12 +22,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from imbalance_jax import sampling, train  # noqa: E402
+from imbalance_jax import train  # noqa: E402
 from imbalance_jax.data import streaming  # noqa: E402
 
 _IMAGES = flags.DEFINE_integer("images", 2000, "Synthetic JPEGs to write and read.")
@@ -85,10 +84,7 @@ def stream_for(source: JpegFolderSource, workers: int) -> streaming.BatchStream:
     n = len(source)
     data = streaming.StreamData(source, np.arange(n), source.labels, source, np.arange(n), source.labels,
                                 1000, n, 256, 224)
-    table = sampling.index_table([np.arange(n)], width=n)
-    plan = train.CohortPlan(jnp.asarray(table.indices), jnp.asarray(table.lengths), jnp.zeros(1, jnp.uint32),
-                            jnp.ones(1, jnp.float32), jnp.zeros(1, bool))
-    return streaming.BatchStream(data, plan, _BATCH.value, workers=workers)
+    return streaming.BatchStream(data, train.plain_plan([np.arange(n)], width=n), _BATCH.value, workers=workers)
 
 
 def timed(call) -> float:

@@ -52,16 +52,12 @@ def difference_table(rows: list[dict], labels: list) -> str:
 
 def overlaid_figure(rows: list[dict], path: str) -> str:
     """ROC AUC against rho, a panel per method, a line per study (step imbalance: mean over mu)."""
-    import matplotlib.pyplot as plt
-
     kind = "step" if any(r["imbalance"] == "step" for r in rows) else rows[0]["imbalance"]
     chosen = [r for r in rows if r["imbalance"] == kind and not keeps_ranking(r["method"])]
     panels = [(method, [dict(r, method=r["study"]) for r in chosen if r["method"] == method])
               for method in method_order(chosen) if any(r["method"] == method for r in chosen)]
     title = f"ROC AUC against rho per study ({kind} imbalance)"
-    fig = figs.draw_panels(title, panels, "rho", "auc", "imbalance ratio rho", "multi-class ROC AUC", logx=True)
-    figs.save_figure(fig, path)
-    plt.close(fig)
+    figs.save_panels(path, title, panels, "rho", "auc", "imbalance ratio rho", "multi-class ROC AUC", logx=True)
     return title
 
 

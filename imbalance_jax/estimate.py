@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from imbalance_jax import plan, progress, sampling, sizing, study, train
+from imbalance_jax import plan, progress, sizing, study, train
 from imbalance_jax.data import DatasetError
 
 # Datasets the planner knows without loading them (TFDS datasets may not be prepared yet).
@@ -55,32 +55,46 @@ def state_bytes_per_network(model, input_shape: tuple, preprocess: str, hp: trai
     return sum(int(np.prod(x.shape)) * x.dtype.itemsize for x in jax.tree.leaves(state))
 
 
-def measured_rate(model, hp: train.TrainHParams, train_shape: tuple, networks: int, steps: int,
-                  seconds: float) -> tuple[float, float]:
-    """(images/s summed over networks, compile seconds) of the real compiled chunk on random data."""
-    rng = np.random.default_rng(0)
-    size = min(train_shape[0], max(256, 2**22 // int(np.prod(train_shape[1:]))))  # a few MB of random images
-    data = train.CohortData(jnp.asarray(rng.integers(0, 256, (size, *train_shape[1:]), dtype=np.uint8)),
-                            jnp.asarray(rng.integers(0, 2, size).astype(np.int32)))
-    table = sampling.index_table([np.arange(size)] * networks, width=size)
-    cohort_plan = train.CohortPlan(jnp.asarray(table.indices), jnp.asarray(table.lengths),
-                                   jnp.arange(networks, dtype=jnp.uint32), jnp.ones(networks, jnp.float32),
-                                   jnp.zeros(networks, bool))
+def random_cohort(model, hp: train.TrainHParams, train_shape: tuple, networks: int, num_classes: int = 10,
+                  varied_sets: bool = False, seed: int = 0) -> tuple:
+    """(state, data, plan) of a cohort on random uint8 images of train_shape: every network on the whole
+    set, or with varied_sets on random sets of half to all of it (as an imbalance grid gives)."""
+    rng = np.random.default_rng(seed)
+    size = train_shape[0]
+    images = rng.integers(0, 256, train_shape, dtype=np.uint8)
+    labels = rng.integers(0, num_classes, size).astype(np.int32)
+    data = train.CohortData(jnp.asarray(images), jnp.asarray(labels))
+    sets = [rng.choice(size, rng.integers(size // 2, size + 1), replace=False) if varied_sets else np.arange(size)
+            for _ in range(networks)]
     preprocess = None
-    if hp.preprocess == "gcn_zca":
+    if hp.preprocess == "gcn_zca":  # an identity whitening costs what a fitted one does
         d = int(np.prod(train_shape[1:]))
         preprocess = {"mean": jnp.zeros((networks, d)), "whiten": jnp.tile(jnp.eye(d), (networks, 1, 1))}
     state = train.init_state(model, np.arange(networks), train_shape[1:], preprocess, hp=hp)
-    chunk = train.make_train_chunk(model, hp)
+    return state, data, train.plain_plan(sets, width=size)
+
+
+def timed_calls(chunk, state, data, plan, steps: int, seconds: float) -> tuple:
+    """(state, last metrics, calls per second, compile seconds): one call to compile, then calls for
+    at least `seconds`."""
     t0 = time.perf_counter()
-    state, _ = chunk(state, data, cohort_plan, steps)
+    state, metrics = chunk(state, data, plan, steps)
     jax.block_until_ready(state)
     compile_s, calls, t0 = time.perf_counter() - t0, 0, time.perf_counter()
     while calls == 0 or time.perf_counter() - t0 < seconds:
-        state, _ = chunk(state, data, cohort_plan, steps)
+        state, metrics = chunk(state, data, plan, steps)
         jax.block_until_ready(state)
         calls += 1
-    return calls * steps * hp.batch_size * networks / (time.perf_counter() - t0), compile_s
+    return state, metrics, calls / (time.perf_counter() - t0), compile_s
+
+
+def measured_rate(model, hp: train.TrainHParams, train_shape: tuple, networks: int, steps: int,
+                  seconds: float) -> tuple[float, float]:
+    """(images/s summed over networks, compile seconds) of the real compiled chunk on random data."""
+    size = min(train_shape[0], max(256, 2**22 // int(np.prod(train_shape[1:]))))  # a few MB of random images
+    state, data, plan = random_cohort(model, hp, (size, *train_shape[1:]), networks, num_classes=2)
+    _, _, calls_per_s, compile_s = timed_calls(train.make_train_chunk(model, hp), state, data, plan, steps, seconds)
+    return calls_per_s * steps * hp.batch_size * networks, compile_s
 
 
 def _held(workdir: str, networks: list) -> set:

@@ -121,8 +121,8 @@ def _legend_below(fig, axes, n, title):
     fig.tight_layout(rect=(0, legend_inches / fig.get_figheight(), 1, 0.95))
 
 
-def _panels(path, *args, **kwargs):
-    """draw_panels, saved to path (PNG, and a PDF beside it)."""
+def save_panels(path, *args, **kwargs):
+    """draw_panels(*args, **kwargs), saved to path (PNG, and a PDF beside it)."""
     import matplotlib.pyplot as plt
 
     fig = draw_panels(*args, **kwargs)
@@ -160,37 +160,37 @@ def figures(rows: list[dict], outdir: str) -> dict:
     made = {}
     if step:
         made["fig3_auc_vs_minority_classes.png"] = "Fig. 3: ROC AUC against the number of minority classes"
-        _panels(os.path.join(outdir, "fig3_auc_vs_minority_classes.png"), made[
+        save_panels(os.path.join(outdir, "fig3_auc_vs_minority_classes.png"), made[
             "fig3_auc_vs_minority_classes.png"], [(f"rho = {v:g}", g) for v, g in _group(untreshold, "rho")],
             "num_minority", "auc", "minority classes", "multi-class ROC AUC", reference=auc_ref)
         made["fig4_auc_vs_rho.png"] = "Fig. 4: ROC AUC against the imbalance ratio"
-        _panels(os.path.join(outdir, "fig4_auc_vs_rho.png"), made["fig4_auc_vs_rho.png"],
+        save_panels(os.path.join(outdir, "fig4_auc_vs_rho.png"), made["fig4_auc_vs_rho.png"],
                 [(f"{v} minority classes", g) for v, g in _group(untreshold, "num_minority")],
                 "rho", "auc", "imbalance ratio rho", "multi-class ROC AUC", logx=True, reference=auc_ref)
         made["fig6_accuracy_vs_minority_classes.png"] = "Fig. 6: accuracy, with the thresholded methods"
-        _panels(os.path.join(outdir, "fig6_accuracy_vs_minority_classes.png"),
+        save_panels(os.path.join(outdir, "fig6_accuracy_vs_minority_classes.png"),
                 made["fig6_accuracy_vs_minority_classes.png"], [(f"rho = {v:g}", g) for v, g in _group(step, "rho")],
                 "num_minority", "accuracy", "minority classes", "accuracy",
                 methods=("baseline", "oversampling", "undersampling", *THRESHOLDED), reference=accuracy_ref)
     if linear:
         made["fig5_linear_auc_vs_rho.png"] = "Fig. 5: ROC AUC against rho, linear imbalance"
-        _panels(os.path.join(outdir, "fig5_linear_auc_vs_rho.png"), made["fig5_linear_auc_vs_rho.png"],
+        save_panels(os.path.join(outdir, "fig5_linear_auc_vs_rho.png"), made["fig5_linear_auc_vs_rho.png"],
                 [("linear imbalance", [r for r in linear if not keeps_ranking(r["method"])])],
                 "rho", "auc", "imbalance ratio rho", "multi-class ROC AUC", logx=True, reference=auc_ref)
     if longtail:
         made["fig_longtail_auc_vs_rho.png"] = "ROC AUC against rho, exponential (long-tail) imbalance"
-        _panels(os.path.join(outdir, "fig_longtail_auc_vs_rho.png"), made["fig_longtail_auc_vs_rho.png"],
+        save_panels(os.path.join(outdir, "fig_longtail_auc_vs_rho.png"), made["fig_longtail_auc_vs_rho.png"],
                 [("exponential imbalance", [r for r in longtail if not keeps_ranking(r["method"])])],
                 "rho", "auc", "imbalance ratio rho", "multi-class ROC AUC", logx=True)
         made["fig_longtail_accuracy_vs_rho.png"] = "Accuracy against rho, exponential (long-tail) imbalance"
-        _panels(os.path.join(outdir, "fig_longtail_accuracy_vs_rho.png"), made["fig_longtail_accuracy_vs_rho.png"],
+        save_panels(os.path.join(outdir, "fig_longtail_accuracy_vs_rho.png"), made["fig_longtail_accuracy_vs_rho.png"],
                 [("exponential imbalance", longtail)], "rho", "accuracy", "imbalance ratio rho", "accuracy",
                 logx=True)
     if any(partial_sampling(r["method"]) for r in partial):
         panels = fig7_rows(partial)
         if panels:  # (a target ratio equal to every rho of the grid reduces nothing)
             made["fig7_partial_sampling.png"] = "Fig. 7: sampling to reduced imbalance ratios"
-            _panels(os.path.join(outdir, "fig7_partial_sampling.png"), made["fig7_partial_sampling.png"], panels,
+            save_panels(os.path.join(outdir, "fig7_partial_sampling.png"), made["fig7_partial_sampling.png"], panels,
                     "ratio", "auc", "imbalance ratio after sampling", "multi-class ROC AUC", logx=True)
     return made
 
@@ -217,8 +217,6 @@ def recall_by_group(per_class: list[dict]) -> list[dict]:
 def minority_recall_figure(per_class: list[dict], path: str) -> str:
     """Recall of the minority and of the majority classes against rho, a line per method; returns the title
     (empty when there is nothing to draw)."""
-    import matplotlib.pyplot as plt
-
     rows = recall_by_group(per_class)
     panels = [(f"{kind}: {group} classes",
                [dict(r, recall=r[f"{group}_recall"]) for r in rows if r["imbalance"] == kind])
@@ -226,9 +224,7 @@ def minority_recall_figure(per_class: list[dict], path: str) -> str:
     if not panels:
         return ""
     title = "Recall of minority and majority classes against rho (mean over mu and repetitions)"
-    fig = draw_panels(title, panels, "rho", "recall", "imbalance ratio rho", "recall", logx=True)
-    save_figure(fig, path)
-    plt.close(fig)
+    save_panels(path, title, panels, "rho", "recall", "imbalance ratio rho", "recall", logx=True)
     return title
 
 

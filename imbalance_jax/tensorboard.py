@@ -14,6 +14,8 @@ from collections import defaultdict
 
 import numpy as np
 
+from imbalance_jax.results import setting_label
+
 
 def _crc32c_table() -> list:
     table = []
@@ -100,7 +102,7 @@ class CohortBoard:
         self.writer, self.cohort_id = writer, cohort_id
         self.groups = defaultdict(list)
         for j, n in enumerate(networks):
-            setting = f"{n.imbalance} rho={n.rho:g}" + (f" mu={n.mu:g}" if n.mu is not None else "")
+            setting = setting_label({"imbalance": n.imbalance, "rho": n.rho, "mu": n.mu})
             self.groups[f"{setting}/{n.method}"].append(j)
 
     def _means(self, prefix: str, values) -> dict:

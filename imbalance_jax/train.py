@@ -92,6 +92,15 @@ class CohortPlan(NamedTuple):
     weighted_mean: Any = None  # bool [N]: the batch loss divides by the summed class weights (LDAM-DRW)
 
 
+def plain_plan(index_sets: list, width: int = None) -> CohortPlan:
+    """A plan of networks that walk these index sets with seeds 0..N-1 at the full learning rate,
+    nothing frozen (benchmarks and estimates; a study's plans come from cohort.cohort_plan)."""
+    table = sampling.index_table(index_sets, width=width)
+    n = len(index_sets)
+    return CohortPlan(jnp.asarray(table.indices), jnp.asarray(table.lengths), jnp.arange(n, dtype=jnp.uint32),
+                      jnp.ones(n, jnp.float32), jnp.zeros(n, bool))
+
+
 def init_state(model: nn.Module, init_seeds: np.ndarray, input_shape: tuple,
                preprocess: PyTree = None, objective: PyTree = None, hp: "TrainHParams" = None) -> PyTree:
     """A fresh cohort state: network i initialised from jax.random.key(init_seeds[i])."""

@@ -11,14 +11,12 @@ projected time of the 22,500-network grid). --json_out appends each row as a JSO
 """
 import itertools
 import json
-import time
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from absl import app, flags
 
-from imbalance_jax import cli, profiling, sampling, train
+from imbalance_jax import cli, estimate, profiling, train
 from imbalance_jax.models import get_model, resolve_conv_impl
 
 _NUM_NETWORKS = flags.DEFINE_list("num_networks", ["1", "8", "32"], "Cohort sizes to measure.")
@@ -48,40 +46,17 @@ def measure(num_networks: int, conv_impl: str, dtype: str, steps: int) -> dict:
     """Compile time and training throughput of one cohort size, lowering, dtype and scan length."""
     setting = SETTINGS[_MODEL.value]
     batch = _BATCH.value or setting["batch"]
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (_DATA_SIZE.value, *setting["shape"]), dtype=np.uint8)
-    labels = rng.integers(0, setting["classes"], _DATA_SIZE.value).astype(np.int32)
-    data = train.CohortData(jnp.asarray(images), jnp.asarray(labels))
-    # Sets of different sizes, as an imbalance grid gives: half to all of the data.
-    sets = [rng.choice(_DATA_SIZE.value, rng.integers(_DATA_SIZE.value // 2, _DATA_SIZE.value + 1),
-                       replace=False) for _ in range(num_networks)]
-    table = sampling.index_table(sets, width=_DATA_SIZE.value)
-    plan = train.CohortPlan(jnp.asarray(table.indices), jnp.asarray(table.lengths),
-                            jnp.arange(num_networks, dtype=jnp.uint32), jnp.ones(num_networks, jnp.float32),
-                            jnp.zeros(num_networks, bool))
     model = get_model(_MODEL.value, num_classes=setting["classes"], conv_impl=conv_impl, dtype=jnp.dtype(dtype),
                       networks_per_vmap=_NETWORKS_PER_VMAP.value)
     hp = train.TrainHParams(batch_size=batch, preprocess=setting["preprocess"], base_lr=1e-3,
                             networks_per_vmap=_NETWORKS_PER_VMAP.value)
     chunk = train.make_train_chunk(model, hp)
-    preprocess = None
-    if setting["preprocess"] == "gcn_zca":  # an identity whitening costs what a fitted one does
-        d = int(np.prod(setting["shape"]))
-        preprocess = {"mean": jnp.zeros((num_networks, d)), "whiten": jnp.tile(jnp.eye(d), (num_networks, 1, 1))}
-    state = train.init_state(model, np.arange(num_networks), setting["shape"], preprocess)
-    t0 = time.perf_counter()
-    state, _ = chunk(state, data, plan, steps)
-    jax.block_until_ready(state)
-    compile_s = time.perf_counter() - t0
-    calls, t0 = 0, time.perf_counter()
-    while calls == 0 or time.perf_counter() - t0 < _SECONDS.value:
-        state, metrics = chunk(state, data, plan, steps)
-        jax.block_until_ready(state)
-        calls += 1
-    elapsed = time.perf_counter() - t0
+    state, data, plan = estimate.random_cohort(model, hp, (_DATA_SIZE.value, *setting["shape"]), num_networks,
+                                               setting["classes"], varied_sets=True)
+    state, metrics, calls_per_s, compile_s = estimate.timed_calls(chunk, state, data, plan, steps, _SECONDS.value)
     if not bool(jnp.all(jnp.isfinite(metrics["loss"]))):
         raise RuntimeError(f"N={num_networks}: training diverged (non-finite loss)")
-    images_per_s = calls * steps * batch * num_networks / elapsed
+    images_per_s = calls_per_s * steps * batch * num_networks
     networks_per_hour = images_per_s * 3600 / (setting["iterations"] * setting["batch"])
     row = dict(model=_MODEL.value, device=jax.devices()[0].device_kind, conv=conv_impl, dtype=dtype, steps=steps,
                n=num_networks, networks_per_vmap=_NETWORKS_PER_VMAP.value, compile_s=compile_s,
