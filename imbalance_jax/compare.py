@@ -8,7 +8,7 @@ import os
 from imbalance_jax import figures as figs
 from imbalance_jax import statistics
 from imbalance_jax.report import mean_by_setting
-from imbalance_jax.results import (RESULT_COLUMNS, keeps_ranking, method_order, read_results, setting_label,
+from imbalance_jax.results import (RESULT_COLUMNS, keeps_ranking, method_order, read_workdir_results, setting_label,
                                    write_csv, write_text)
 
 
@@ -18,10 +18,7 @@ def combined_rows(workdirs: list, labels: list) -> list[dict]:
         raise ValueError(f"--label values {labels} repeat; give each study its own label")
     rows = []
     for workdir, label in zip(workdirs, labels):
-        path = os.path.join(workdir, "results.csv")
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"{path} does not exist; run launch.study with --workdir={workdir} first")
-        rows += [dict(r, study=label) for r in read_results(path)]
+        rows += [dict(r, study=label) for r in read_workdir_results(workdir)]
     return rows
 
 

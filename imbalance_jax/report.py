@@ -12,7 +12,7 @@ import numpy as np
 
 from imbalance_jax import figures as figs
 from imbalance_jax import statistics
-from imbalance_jax.results import keeps_ranking, method_order, read_results, setting_label, trained, write_text
+from imbalance_jax.results import keeps_ranking, method_order, read_workdir_results, setting_label, trained, write_text
 
 def pair_key(row: dict) -> tuple:
     """What pairs two methods' rows: the split and repetition (a shared imbalanced set and initial weights)."""
@@ -151,10 +151,8 @@ def minority_table(per_class: list[dict]) -> str:
 
 def write_report(workdir: str) -> str:
     """Turns workdir/results.csv into workdir/report.md and PNG figures; returns the report's path."""
+    rows = read_workdir_results(workdir)
     path = os.path.join(workdir, "results.csv")
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path} does not exist; run launch.study with --workdir={workdir} first")
-    rows = read_results(path)
     made = figs.figures(rows, workdir)
     curves = os.path.join(workdir, "curves.csv")
     if os.path.exists(curves):

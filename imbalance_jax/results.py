@@ -125,6 +125,14 @@ def read_results(path: str) -> list[dict]:
     return rows
 
 
+def read_workdir_results(workdir: str) -> list[dict]:
+    """read_results of a workdir's results.csv; a missing one says how to make it."""
+    path = os.path.join(workdir, "results.csv")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} does not exist; run launch.study with --workdir={workdir} first")
+    return read_results(path)
+
+
 def setting_label(row: dict) -> str:
     """A readable name of a row's imbalance setting, e.g. 'step rho=10 mu=0.5'."""
     label = f"{row['imbalance']} rho={float(row['rho']):g}"
