@@ -92,9 +92,14 @@ class CohortCheckpoints:
             return
         path = self._files_path()
         saved = read_json(path) if os.path.exists(path) else None
-        if saved is None or saved.get("step") != step:
-            raise CheckpointError(f"{self.directory}/{step} has no record of its files ({path}); "
-                                  f"{self.delete_hint()}")
+        if saved is None or saved.get("step", -1) < step:
+            # Killed after orbax's atomic rename and before the record was written: the save is whole
+            # (a changed byte is still caught by the checksum on restore), so it is recorded now.
+            write_json(path, {"step": step, "files": self._file_sizes(step)})
+            return
+        if saved.get("step") != step:
+            raise CheckpointError(f"{self.directory}/{step} is older than its record of files ({path}, step "
+                                  f"{saved.get('step')}): the newer save was deleted; {self.delete_hint()}")
         sizes = self._file_sizes(step)
         for name, size in saved["files"].items():
             if sizes.get(name) != size:
