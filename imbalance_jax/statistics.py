@@ -9,7 +9,6 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from scipy import stats
 
 ALPHA = 0.05
 TEST_NAME = "paired t-test (scipy.stats.ttest_rel), two-sided"
@@ -41,7 +40,7 @@ def _t_interval(values: np.ndarray) -> tuple[float, float, float]:
     if n < 2:
         return math.nan, math.nan, math.nan
     sd = float(values.std(ddof=1))
-    half = float(stats.t.ppf(1 - ALPHA / 2, n - 1)) * sd / math.sqrt(n)
+    half = float(_stats().t.ppf(1 - ALPHA / 2, n - 1)) * sd / math.sqrt(n)
     return sd, mean - half, mean + half
 
 
@@ -63,7 +62,7 @@ def paired(a: dict, b: dict) -> Paired:
     _, low, high = _t_interval(diff)
     p = math.nan  # no test without spread: one pair, or differences all equal (e.g. all zero)
     if len(diff) >= 2 and np.ptp(diff) > 0:
-        p = float(stats.ttest_rel([a[k] for k in keys], [b[k] for k in keys]).pvalue)
+        p = float(_stats().ttest_rel([a[k] for k in keys], [b[k] for k in keys]).pvalue)
     return Paired(len(diff), float(diff.mean()), low, high, p)
 
 
@@ -95,6 +94,14 @@ def unpaired(a, b) -> Paired:
         return Paired(min(len(a), len(b)), diff, math.nan, math.nan, math.nan)
     va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
     dof = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
-    half = float(stats.t.ppf(1 - ALPHA / 2, dof)) * math.sqrt(va + vb)
-    p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    half = float(_stats().t.ppf(1 - ALPHA / 2, dof)) * math.sqrt(va + vb)
+    p = float(_stats().ttest_ind(a, b, equal_var=False).pvalue)
     return Paired(min(len(a), len(b)), diff, diff - half, diff + half, p)
+
+
+def _stats():
+    """scipy.stats, imported when a statistic is asked for: it takes ~2 s, which every entry point
+    (and every subprocess of the tests) would otherwise pay at start-up."""
+    from scipy import stats
+
+    return stats

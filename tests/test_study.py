@@ -219,11 +219,14 @@ def test_tau_normalization_divides_class_weights_by_their_norm():
     assert np.allclose(evaluate.tau_normalize(state, "fc2", 0.0)["params"]["params"]["fc2"]["kernel"], kernel)
 
 
-def test_launch_study_missing_config_file_is_one_line(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "launch.study", "--config=configs/nope.py", f"--workdir={tmp_path}"],
-                         capture_output=True, text=True)
-    assert out.returncode == 2 and "Traceback" not in out.stderr
-    assert out.stderr.strip().splitlines()[-1].startswith("error: --config=configs/nope.py: no such config file")
+def test_launch_study_missing_config_file_is_one_line(capsys, tmp_path):
+    from imbalance_jax import cli
+
+    with pytest.raises(SystemExit) as exited:  # cli.run_app's first check, before absl parses
+        cli.config_argv(["launch.study", "--config=configs/nope.py", f"--workdir={tmp_path}"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exited.value.code == 2 and len(err) == 1
+    assert err[0].startswith("error: --config=configs/nope.py: no such config file")
 
 
 def test_corrupt_checkpoint_says_what_to_do(finished, tmp_path):
@@ -255,12 +258,14 @@ def test_launch_evaluate_reevaluates_without_training(finished, tmp_path):
     assert _read(workdir / "results.csv") == _read(f"{finished.workdir}/results.csv")
 
 
-def test_resumed_study_and_reevaluation_reuse_the_compilation_cache(tmp_path):
+def test_a_study_keeps_its_log_and_reevaluation_reuses_the_compilation_cache(tmp_path):
     import os
 
     env = {**os.environ, "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}  # tiny programs compile fast
     env.pop("JAX_COMPILATION_CACHE_DIR", None)  # the suite's shared cache (conftest.py): the workdir's here
-    args = ["--config=tests/tiny.py", f"--workdir={tmp_path}"]
+    # One network and no report: what is compiled is the step, the evaluation and the curves' predict.
+    args = ["--config=tests/tiny.py", f"--workdir={tmp_path}", "--config.methods=('baseline',)",
+            "--config.report=False"]
     first = subprocess.run([sys.executable, "-m", "launch.study", *args], capture_output=True, text=True, env=env)
     assert first.returncode == 0, first.stderr[-2000:]
     log = (tmp_path / "log.txt").read_text()  # the workdir keeps the run's log, as stderr showed it
@@ -270,12 +275,12 @@ def test_resumed_study_and_reevaluation_reuse_the_compilation_cache(tmp_path):
     cache = tmp_path / "jax_cache"
     compiled = {p.name for p in cache.iterdir()}
     assert compiled, "the study wrote no compiled programs to workdir/jax_cache"
-    for command in (["launch.study"], ["launch.evaluate", "--force"]):
-        again = subprocess.run([sys.executable, "-m", command[0], *args, *command[1:]], capture_output=True,
-                               text=True, env=env)
-        assert again.returncode == 0, again.stderr[-2000:]
-        new = {p.name for p in cache.iterdir()} - compiled
-        assert not new, f"{command[0]} compiled {len(new)} programs again instead of reading the cache"
+    # Re-evaluating restores and predicts like a resumed study does: every program from the cache.
+    again = subprocess.run([sys.executable, "-m", "launch.evaluate", *args, "--force"], capture_output=True,
+                           text=True, env=env)
+    assert again.returncode == 0 and "evaluated cohort_00000" in again.stderr, again.stderr[-2000:]
+    new = {p.name for p in cache.iterdir()} - compiled
+    assert not new, f"launch.evaluate compiled {len(new)} programs again instead of reading the cache"
 
 
 def test_networks_in_turn_are_refused_on_several_devices(tiny_config, tmp_path, monkeypatch):
