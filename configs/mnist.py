@@ -24,6 +24,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.test_per_class = 0
     config.data_seed = 0
     config.seed = 0
+    # Appendix A: every network trained on each of `resplits` train/test splits; split 0 is the
+    # dataset's own, split k > 0 a seeded, stratified re-draw of the pooled balanced train + test sets.
+    config.resplits = 1
 
     config.imbalance = ml_collections.ConfigDict()
     config.imbalance.step_rhos = RHOS

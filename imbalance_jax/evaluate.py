@@ -80,7 +80,7 @@ def evaluate_cohort(networks: list, wanted: list, train_sizes: list, probs, tau_
         rows.append(dict(
             context, imbalance=n.imbalance, rho=n.rho, mu="" if n.mu is None else n.mu,
             minority_classes=" ".join(map(str, n.minority_classes)), seed=n.set_seed, repetition=n.repetition,
-            method=method, auc=float(merged["auc"][r]), accuracy=float(merged["accuracy"][r]),
+            split=n.split, method=method, auc=float(merged["auc"][r]), accuracy=float(merged["accuracy"][r]),
             balanced_accuracy=float(merged["balanced_accuracy"][r]), macro_f1=float(merged["macro_f1"][r]),
             per_class_recall=" ".join(f"{v:.4f}" for v in merged["per_class_recall"][r]),
             per_class_auc=" ".join(f"{v:.4f}" for v in merged["per_class_auc"][r]),

@@ -16,7 +16,8 @@ from imbalance_jax import imbalance, methods
 
 # Config keys that add networks to a study (a grown config keeps every network it had).
 GROWTH_KEYS = ("imbalance.step_rhos", "imbalance.step_mus", "imbalance.step_settings", "imbalance.linear_rhos",
-               "imbalance.exponential_rhos", "imbalance.repetitions", "methods", "train.lr_grid", "train.lr_repeats")
+               "imbalance.exponential_rhos", "imbalance.repetitions", "methods", "train.lr_grid", "train.lr_repeats",
+               "resplits")
 # Config keys of how a run executes, which change no trained number that is saved.
 EXECUTION_KEYS = ("cohort_size", "steps_per_call", "conv_impl", "compute_dtype", "networks_per_vmap",
                   "data_parallel", "eval_batch_size", "curve_every", "report", "checkpoint_every",
@@ -51,6 +52,7 @@ class Network:
     lr_run: int = 0  # which repeat of the learning-rate protocol
     init_seed: int = 0  # initial weights, data order and dropout
     training_hash: str = ""  # of the config's training keys: a network trained otherwise differs
+    split: int = 0  # the train/test split it trains and is scored on (0: the dataset's own)
 
     @property
     def minority_classes(self) -> list:
@@ -178,6 +180,8 @@ def plan_networks(config: ml_collections.ConfigDict, facts: DatasetFacts) -> lis
     training = _hash(training_values(json.loads(config.to_json())))
     sets = imbalanced_sets(config, facts)
     references = balanced_sets(config, facts) if any(methods.get(n).training.on_balanced for n in trained) else []
+    splits = config.get("resplits", 1)
+    references, sets = on_splits(references, splits), on_splits(sets, splits)
     networks = []
     for stage in sorted({methods.stage(n) for n in trained}):
         for s in references + sets:
@@ -195,14 +199,21 @@ def plan_networks(config: ml_collections.ConfigDict, facts: DatasetFacts) -> lis
     return networks
 
 
+def on_splits(sets: list[dict], splits: int) -> list[dict]:
+    """The sets once per train/test split: split 0's as they are (so resplits = 1 changes no identity),
+    split k's with a `_split<k>` name, the same counts and seeds, drawn from that split's training set."""
+    return sets + [dict(s, set_name=f"{s['set_name']}_split{k}", split=k) for k in range(1, splits) for s in sets]
+
+
 def pack_cohorts(networks: list[Network], cohort_size: int) -> list[list[Network]]:
-    """Consecutive groups of at most cohort_size networks; a cohort never mixes stages."""
+    """Consecutive groups of at most cohort_size networks; a cohort never mixes stages or train/test splits
+    (it trains on one split's images and is scored on its test set)."""
     if cohort_size < 1:
         raise ValueError(f"cohort_size={cohort_size} must be at least 1")
     cohorts = []
-    for stage in sorted({n.stage for n in networks}):
-        staged = [n for n in networks if n.stage == stage]
-        cohorts += [staged[i:i + cohort_size] for i in range(0, len(staged), cohort_size)]
+    for stage, split in sorted({(n.stage, n.split) for n in networks}):
+        group = [n for n in networks if n.stage == stage and n.split == split]
+        cohorts += [group[i:i + cohort_size] for i in range(0, len(group), cohort_size)]
     return cohorts
 
 

@@ -7,16 +7,16 @@ from imbalance_jax import methods
 from imbalance_jax.methods import PAPER_METHODS
 
 RESULT_COLUMNS = (
-    "dataset", "imbalance", "rho", "mu", "minority_classes", "seed", "repetition", "method",
+    "dataset", "imbalance", "rho", "mu", "minority_classes", "seed", "repetition", "split", "method",
     "auc", "accuracy", "balanced_accuracy", "macro_f1", "train_size", "iterations", "lr", "lr_run",
     "selected", "network", "cohort", "per_class_recall", "per_class_auc", "diverged",
 )
 # per_class.csv: a row per (network, method, class); train_count is the class's count in the imbalanced
 # set (before any sampling), minority whether it is below the largest class's.
-PER_CLASS_COLUMNS = ("network", "method", "imbalance", "rho", "mu", "repetition", "selected", "class", "train_count",
-                     "minority", "recall", "precision", "auc")
-CURVE_COLUMNS = ("network", "method", "imbalance", "rho", "mu", "repetition", "lr", "lr_run", "selected", "step",
-                 "train_accuracy", "test_accuracy")
+PER_CLASS_COLUMNS = ("network", "method", "imbalance", "rho", "mu", "repetition", "split", "selected", "class",
+                     "train_count", "minority", "recall", "precision", "auc")
+CURVE_COLUMNS = ("network", "method", "imbalance", "rho", "mu", "repetition", "split", "lr", "lr_run", "selected",
+                 "step", "train_accuracy", "test_accuracy")
 
 
 def trained(row: dict) -> bool:
@@ -44,8 +44,8 @@ def curve_rows(networks: list, curves: dict) -> list[dict]:
     for j, n in enumerate(networks):
         for k, step in enumerate(curves["step"]):
             rows.append(dict(network=n.name, method=n.method, imbalance=n.imbalance, rho=n.rho,
-                             mu="" if n.mu is None else n.mu, repetition=n.repetition, lr=n.base_lr,
-                             lr_run=n.lr_run, step=step,
+                             mu="" if n.mu is None else n.mu, repetition=n.repetition, split=n.split,
+                             lr=n.base_lr, lr_run=n.lr_run, step=step,
                              train_accuracy=curves["train_accuracy"][k][j], test_accuracy=curves["test_accuracy"][k][j]))
     return rows
 
@@ -75,7 +75,8 @@ def per_class_rows(rows: list[dict], class_counts: dict) -> list[dict]:
         counts = class_counts[row["network"]]
         metrics = {key: str(row.get(f"per_class_{key}", "")).split() for key in ("recall", "precision", "auc")}
         for c, count in enumerate(counts):
-            out.append(dict({key: row[key] for key in ("network", "method", "imbalance", "rho", "mu", "repetition")},
+            out.append(dict({key: row[key] for key in ("network", "method", "imbalance", "rho", "mu", "repetition",
+                                                        "split")},
                             selected=row.get("selected", 1), train_count=count, minority=int(count < max(counts)),
                             **{"class": c}, **{key: values[c] if c < len(values) else ""
                                                for key, values in metrics.items()}))

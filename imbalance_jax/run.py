@@ -16,12 +16,14 @@ from imbalance_jax.progress import Interrupted
 
 
 def chunk_runner(ctx):
-    """run_chunk(state, plan, step, n, next_n) -> (state, metrics) for the study's input pipeline."""
+    """run_chunk(state, plan, step, n, next_n, data) -> (state, metrics) for the study's input pipeline
+    (data: the balanced data of the cohort's train/test split)."""
     if ctx.streaming:
         chunk = train.make_stream_chunk(ctx.model, ctx.hp, ctx.config.seed)
         streams = {}
 
-        def run_streamed(state, plan, step, n, next_n):
+        def run_streamed(state, plan, step, n, next_n, data):
+            del data  # a streamed study has the dataset's own split only
             key = id(plan)  # one stream per cohort: a new cohort brings a new plan
             if key not in streams:
                 streams.clear()
@@ -31,10 +33,16 @@ def chunk_runner(ctx):
 
         return run_streamed
     chunk = train.make_train_chunk(ctx.model, ctx.hp, ctx.config.seed, distributed.batch_sharding(ctx.mesh))
-    data = train.CohortData(jnp.asarray(ctx.data.x_train), jnp.asarray(ctx.data.y_train))
-    if ctx.mesh is not None:
-        data = distributed.replicate(data, ctx.mesh)
-    return lambda state, plan, step, n, next_n: chunk(state, data, plan, n)
+    resident = {}
+
+    def run_resident(state, plan, step, n, next_n, data):
+        if id(data) not in resident:  # cohorts come split by split: one split's images on the device at a time
+            resident.clear()
+            arrays = train.CohortData(jnp.asarray(data.x_train), jnp.asarray(data.y_train))
+            resident[id(data)] = arrays if ctx.mesh is None else distributed.replicate(arrays, ctx.mesh)
+        return chunk(state, resident[id(data)], plan, n)
+
+    return run_resident
 
 
 def initial_state(ctx, networks: list, restore_parents):
@@ -81,7 +89,8 @@ class CohortTraining:
     """Trains one cohort from its latest save (or from scratch) to the end, saving as it goes."""
 
     def __init__(self, ctx, record, run_chunk, restore_parents, report: progress.Progress, stop, events=None):
-        self.ctx, self.record, self.run_chunk, self.report, self.stop = ctx, record, run_chunk, report, stop
+        self.ctx = ctx.on_split(record.networks[0].split)  # a cohort never mixes splits (plan.pack_cohorts)
+        self.record, self.run_chunk, self.report, self.stop = record, run_chunk, report, stop
         self.restore_parents = restore_parents
         self.checkpoints = CohortCheckpoints(ctx.cohort_dir(record.cohort_id))
         self.networks = list(record.networks)
@@ -138,7 +147,7 @@ class CohortTraining:
                 following = step + n
                 next_n = chunk_sizes(following, iterations, ctx.config.steps_per_call, (every_curve, every_save)) \
                     if following < iterations else 0
-                state, chunk_metrics = self.run_chunk(state, plan, step, n, next_n)
+                state, chunk_metrics = self.run_chunk(state, plan, step, n, next_n, ctx.data)
                 step, since_point = following, since_point + n
                 self._check_divergence(chunk_metrics)
                 acc_sum = acc_sum + chunk_metrics["accuracy"] * n

@@ -130,8 +130,9 @@ def _wanted(study, record) -> list:
 
 def evaluate_all(study, layout: Layout, force: bool = False) -> None:
     """Evaluates this host's finished cohorts whose evaluation is missing, stale or lacks a wanted method."""
-    x_test, y_test = None, None
+    tests = {}  # split -> (test images, labels) of the splits evaluated so far
     for record in _mine(layout.cohorts):
+        split = record.networks[0].split
         with CohortCheckpoints(study.cohort_dir(record.cohort_id)) as checkpoints:
             meta = checkpoints.read_meta()
             if meta is None or not meta.get("complete"):
@@ -141,8 +142,10 @@ def evaluate_all(study, layout: Layout, force: bool = False) -> None:
             path = workdir_lib.eval_path(study.workdir, record.cohort_id)
             if not force and _still_valid(path, record.cohort_id, meta["token"], wanted):
                 continue
-            if x_test is None:
-                x_test, y_test = study.test_images(), jax.numpy.asarray(study.data.y_test)
+            if split not in tests:
+                view = study.on_split(split)
+                tests = {split: (view.test_images(), jax.numpy.asarray(view.data.y_test))}  # one split held
+            x_test, y_test = tests[split]
             state, _ = checkpoints.restore(study.abstract_state(len(record.networks)))
         probs, tau_normalized = evaluate.cohort_probabilities(state, study.predict, x_test, study.interface.head,
                                                               wanted)
@@ -181,7 +184,7 @@ def write_results(study, layout: Layout) -> list[dict]:
         if len(found) != len(wanted):
             raise CheckpointError(f"{path} does not hold the evaluation of {record.cohort_id} the study needs; run "
                                   f"launch.evaluate --workdir={study.workdir} (or launch.study) to evaluate it again")
-        rows += found
+        rows += [dict({"split": 0}, **r) for r in found]  # records evaluated before the split column: split 0
         curves += [c for c in results.curve_rows(list(record.networks), saved.get("curves")) if c["network"] in planned]
     order = {n.name: i for i, n in enumerate(study.networks)}
     rows.sort(key=lambda r: order[r["network"]])

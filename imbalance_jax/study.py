@@ -6,6 +6,8 @@ The config says which networks the study wants (imbalance_jax.plan); the workdir
 them its cohorts already hold (imbalance_jax.workdir). Only the networks no cohort holds are packed
 into new cohorts and trained, so a study grows; evaluation redoes only what is new or retrained.
 """
+import copy
+
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -14,7 +16,7 @@ from absl import logging
 
 from imbalance_jax import distributed, methods, plan, sizing, stages, train, validate, workdir as workdir_lib
 from imbalance_jax.checkpoint import CohortCheckpoints
-from imbalance_jax.data import DatasetError, load_balanced, streaming
+from imbalance_jax.data import DatasetError, load_balanced, resplit, streaming
 from imbalance_jax.models import get_model, interface_of
 
 
@@ -47,6 +49,9 @@ def load_data(config: ml_collections.ConfigDict):
         if not config.train_per_class or not config.cohort_size:
             raise ValueError("input_pipeline='stream' needs train_per_class (the majority cap) and a "
                              "cohort_size above 0")
+        if config.get("resplits", 1) > 1:
+            raise ValueError(f"resplits={config.resplits} re-splits a resident dataset; input_pipeline='stream' "
+                             "reads the dataset's own split only, so set resplits=1")
         data = streaming.load_stream(config.dataset, config.train_per_class, config.test_per_class,
                                      config.stream.resize, config.stream.crop, config.data_seed)
         return data, data.input_shape
@@ -90,6 +95,17 @@ class Study:
             raise ValueError(f"networks_per_vmap={self.hp.networks_per_vmap} steps networks in turn on one device; "
                              f"with {jax.local_device_count()} devices set it to 0")
         self.predict = train.make_predict(self.model, self.hp, self.eval_batch_size)
+        self._splits = {0: self.data}
+
+    def on_split(self, split: int) -> "Study":
+        """This study seen through one train/test split: its `data` is that split's (Appendix A)."""
+        if split == 0:
+            return self
+        if split not in self._splits:
+            self._splits[split] = resplit(self.data, split, self.config.data_seed)
+        view = copy.copy(self)
+        view.data = self._splits[split]
+        return view
 
     def _resolve_sizes(self) -> tuple[int, int]:
         """(cohort size, evaluation batch): the config's, or for cohort_size 0 the most networks that

@@ -15,7 +15,7 @@ _RATIO = (lambda v: _real(v) and v >= 1, "a number >= 1")
 _OPEN_FRACTION = (lambda v: _real(v) and 0 < v < 1, "a number in (0, 1)")
 
 SCALARS = {
-    "train.iterations": _WHOLE_AT_LEAST_1, "train.batch_size": _WHOLE_AT_LEAST_1,
+    "train.iterations": _WHOLE_AT_LEAST_1, "train.batch_size": _WHOLE_AT_LEAST_1, "resplits": _WHOLE_AT_LEAST_1,
     "train.base_lr": _POSITIVE, "train.lr_repeats": _WHOLE_AT_LEAST_1, "train.momentum": _FRACTION,
     "train.weight_decay": _NON_NEGATIVE, "train.lr_gamma": _POSITIVE, "train.lr_power": _NON_NEGATIVE,
     "train.input_scale": _POSITIVE, "train.warmup_steps": _WHOLE_AT_LEAST_0,

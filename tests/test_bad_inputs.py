@@ -33,6 +33,7 @@ def _one_line_exit(capsys, build):
     ("train.iterations", 0, "config.train.iterations=0 is out of range; use a whole number >= 1"),
     ("train.iterations", -5, "config.train.iterations=-5 is out of range"),
     ("imbalance.repetitions", 0, "config.imbalance.repetitions=0 plans no network"),
+    ("resplits", 0, "config.resplits=0 is out of range; use a whole number >= 1"),
     ("steps_per_call", 0, "config.steps_per_call=0 is out of range"),
     ("steps_per_call", -3, "config.steps_per_call=-3 is out of range"),
     ("eval_batch_size", 0, "config.eval_batch_size=0 is out of range"),

@@ -2,7 +2,6 @@ import csv
 import subprocess
 import sys
 
-import jax
 import numpy as np
 import pytest
 
@@ -179,6 +178,9 @@ def test_cifar10_config_plans_the_papers_640_networks():
     assert all(s.minority_classes == [0, 1] for s in step)  # lowest labels are the minority
     child = next(s for s in specs if s.parent)
     assert child.parent.endswith(child.name.rsplit("/", 1)[1])  # fine-tuned from the same lr run
+    appendix = plan.plan_networks(cifar10.get_config("appendix_a"), plan.DatasetFacts(10, 5000))
+    assert len(appendix) == 3 * (12 * 5 * 8 + 8) and {n.imbalance for n in appendix} == {"step", "balanced"}
+    assert sorted({n.split for n in appendix}) == [0, 1, 2]
 
 
 def test_mark_selected_keeps_the_best_lr_run():
