@@ -10,8 +10,8 @@ from collections import defaultdict
 
 import numpy as np
 
+from imbalance_jax import conclusions, statistics
 from imbalance_jax import figures as figs
-from imbalance_jax import statistics
 from imbalance_jax.results import keeps_ranking, method_order, read_workdir_results, setting_label, trained, write_text
 
 def pair_key(row: dict) -> tuple:
@@ -110,6 +110,21 @@ def winners(rows: list[dict]) -> list[str]:
     return lines
 
 
+def split_section(rows: list[dict]) -> list[str]:
+    """report.md lines with Table 4's layout for each train/test split, when the study has several."""
+    splits = sorted({int(r.get("split") or 0) for r in rows})
+    if len(splits) < 2:
+        return []
+    lines = ["## Per train/test split (Appendix A)", "",
+             f"The study trained every network on {len(splits)} train/test splits: split 0 is the dataset's own, "
+             "each other a seeded, stratified re-draw of the pooled train and test sets. Every other table and "
+             "figure pools the splits (n counts repetitions x splits; methods are paired within a split and "
+             "repetition).", ""]
+    for split in splits:
+        lines += [f"### Split {split}", "", method_table([r for r in rows if int(r.get("split") or 0) == split]), ""]
+    return lines
+
+
 def section43_table(rows: list[dict]) -> str:
     """Section 4.3: linear imbalance against step imbalance at mu = 0.5 and the same rho (training sets
     of the same size), per method: mean ROC AUC, training-set size, and their difference (Welch)."""
@@ -155,8 +170,11 @@ def write_report(workdir: str) -> str:
     path = os.path.join(workdir, "results.csv")
     made = figs.figures(rows, workdir)
     curves = os.path.join(workdir, "curves.csv")
+    curve_rows = None
     if os.path.exists(curves):
         made["fig8_convergence.png"] = figs.fig8(curves, os.path.join(workdir, "fig8_convergence.png"))
+        with open(curves) as f:
+            curve_rows = list(csv.DictReader(f))
     datasets = sorted({r["dataset"] for r in rows})
     lines = [f"# Class imbalance study: {', '.join(datasets)}", "",
              f"{len(rows)} results of {len({r['network'] for r in rows})} trained networks; "
@@ -165,8 +183,15 @@ def write_report(workdir: str) -> str:
              f"weights) by a {statistics.TEST_NAME}; a method wins only where its lead over every other "
              f"method is significant at {statistics.ALPHA}, and ties are named. With one repetition no test "
              "is possible.", "", "## Which method wins", "",
-             *winners(rows), "", "## Mean multi-class ROC AUC x 100 (Table 4's layout)", "",
+             *winners(rows), "", "## The paper's conclusions, checked (Section 5)", "",
+             "Each conclusion against this study's networks: paired differences (a minus b over the networks of "
+             "the same imbalanced set) with their 95% interval and p-value, pooled over the settings the "
+             "conclusion concerns; 'not significant' where the study cannot tell at 0.05.", "",
+             *([conclusions.balanced_reference(rows), ""] if conclusions.balanced_reference(rows) else []),
+             conclusions.table(rows, curve_rows), "",
+             "## Mean multi-class ROC AUC x 100 (Table 4's layout)", "",
              method_table(rows), ""]
+    lines += split_section(rows)
     comparison = section43_table(rows)
     if comparison:
         lines += ["## Linear against step imbalance at equal rho (Section 4.3)", "",

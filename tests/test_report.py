@@ -61,6 +61,10 @@ def test_report_writes_every_figure_and_true_means(tmp_path):
     assert checked == 6 * 5
     # uniform noise, no real differences: every setting is a tie, named as one
     assert text.count("no single winner") == 6 and "wins with" not in text and "paired t-test" in text
+    # the paper's five conclusions, each with a verdict, between the winners and Table 4
+    checked = text.split("## The paper's conclusions, checked (Section 5)")[1].split("## Mean multi-class")[0]
+    verdicts = re.findall(r"^\| (\d) \| .* \| (holds|does not hold|not significant|not in this study) \|$", checked, re.M)
+    assert [n for n, _ in verdicts] == ["1", "2", "3", "4", "5"], checked
 
 
 def _paired_rows(setting_mu, leads, noise, reps=6, seed=0):
