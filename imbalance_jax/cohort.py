@@ -43,20 +43,29 @@ def objectives(networks: list, config, hp: train.TrainHParams) -> losses.Objecti
         for n in networks])
 
 
-def fit_preprocess(networks: list, data, hp: train.TrainHParams, zca_epsilon: float, zca_fit: str = "imbalanced"):
+ZCA_FITS_KEPT = 4  # a 3072-dim ZCA is 37 MB; consecutive cohorts of one set (its methods) share the fit
+
+
+def fit_preprocess(networks: list, data, hp: train.TrainHParams, zca_epsilon: float, zca_fit: str = "imbalanced",
+                   kept: dict = None):
     """Each network's input transform (CIFAR-10's ZCA): fitted on its imbalanced set before sampling, or
-    with zca_fit='full' once on the whole balanced training set."""
+    with zca_fit='full' once on the whole balanced training set. `kept` (a dict the caller holds) keeps
+    the latest fits, so the next cohorts of the same sets do not fit them again (an eigh of 3072 x 3072)."""
     if hp.preprocess != "gcn_zca":
         return None
     if zca_fit not in ("imbalanced", "full"):
         raise ValueError(f"zca_fit={zca_fit!r} must be 'imbalanced' or 'full'")
+    kept = {} if kept is None else kept
+    keys = [(id(data), n.set_name if zca_fit == "imbalanced" else "full", zca_epsilon) for n in networks]
     fitted = {}
-    for n in networks:
-        key = n.set_name if zca_fit == "imbalanced" else "full"
+    for n, key in zip(networks, keys):
         if key not in fitted:
             subset = plan.imbalanced_subset(n, data.y_train) if zca_fit == "imbalanced" else slice(None)
-            fitted[key] = preprocessing.fit_zca(data.x_train[subset], zca_epsilon)
-    return stack_rows([fitted[n.set_name if zca_fit == "imbalanced" else "full"] for n in networks])
+            fitted[key] = kept.pop(key) if key in kept else preprocessing.fit_zca(data.x_train[subset], zca_epsilon)
+    kept.update(fitted)  # newest last; the oldest beyond ZCA_FITS_KEPT are dropped
+    for old in list(kept)[:max(0, len(kept) - max(ZCA_FITS_KEPT, len(fitted)))]:
+        del kept[old]
+    return stack_rows([fitted[key] for key in keys])
 
 
 def stack_rows(rows: list):

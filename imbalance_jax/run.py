@@ -50,7 +50,7 @@ def initial_state(ctx, networks: list, restore_parents):
     objective = cohort.objectives(networks, ctx.config, ctx.hp)
     if networks[0].parent is None:
         pre = cohort.fit_preprocess(networks, ctx.data, ctx.hp, ctx.config.zca_epsilon,
-                                    ctx.config.get("zca_fit", "imbalanced"))
+                                    ctx.config.get("zca_fit", "imbalanced"), ctx.zca_fits)
         return train.init_state(ctx.model, np.array([n.init_seed for n in networks]), ctx.input_shape, pre,
                                 objective, ctx.hp)
     parents = restore_parents([n.parent for n in networks])

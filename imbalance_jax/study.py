@@ -96,6 +96,7 @@ class Study:
                              f"with {jax.local_device_count()} devices set it to 0")
         self.predict = train.make_predict(self.model, self.hp, self.eval_batch_size)
         self._splits = {0: self.data}
+        self.zca_fits = {}  # the latest ZCA fits, shared by the split views (cohort.fit_preprocess)
 
     def on_split(self, split: int) -> "Study":
         """This study seen through one train/test split: its `data` is that split's (Appendix A)."""

@@ -52,7 +52,7 @@ def test_zca_whitens_the_training_data():
     assert np.abs(cov - projection).max() < 0.05
 
 
-def test_cifar_like_study_end_to_end(tmp_path):
+def test_cifar_like_study_end_to_end(tmp_path, monkeypatch):
     (tmp_path / "cifar").mkdir()
     _write_cifar(tmp_path / "cifar")
     config = cifar10.get_config()
@@ -61,11 +61,16 @@ def test_cifar_like_study_end_to_end(tmp_path):
     config.imbalance.step_rhos, config.imbalance.step_mus, config.imbalance.linear_rhos = (4,), (0.5,), ()
     config.methods = ("baseline", "oversampling", "two_phase_oversampling", "thresholding")
     config.train.lr_grid, config.train.lr_repeats = (0.05, 0.005), 1
-    config.train.batch_size, config.train.iterations, config.steps_per_call, config.curve_every = 8, 4, 2, 2
+    # All-CNN is ~1 GFLOP an image: a batch of 2 keeps the real path at seconds on a 2-core CPU
+    config.train.batch_size, config.train.iterations, config.steps_per_call, config.curve_every = 2, 4, 2, 4
     config.train.lr_steps = (2,)
-    config.cohort_size, config.eval_batch_size = 8, 60
+    config.cohort_size, config.eval_batch_size = 2, 60  # every cohort 2 networks: the step compiles once
+    fits = []
+    real_fit = preprocessing.fit_zca
+    monkeypatch.setattr(preprocessing, "fit_zca", lambda *a, **k: (fits.append(len(a[0])), real_fit(*a, **k))[1])
     s = study.Study(config, str(tmp_path / "run"))
     s.run()
+    assert len(fits) == 1  # one imbalanced set: its two first-stage cohorts share one ZCA fit
     with open(tmp_path / "run" / "results.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 8  # 4 methods x 2 learning rates
@@ -77,6 +82,6 @@ def test_cifar_like_study_end_to_end(tmp_path):
     subset = imbalance.subsample(s.data.y_train, np.array(spec.class_counts), spec.set_seed)
     expected = preprocessing.fit_zca(s.data.x_train[subset], config.zca_epsilon)
     assert np.allclose(restored["preprocess"]["whiten"][1], expected["whiten"], atol=1e-4)
-    # Two-phase networks evaluate with their parent's transform.
-    child = s.restore(1)
-    assert np.array_equal(child["preprocess"]["mean"], restored["preprocess"]["mean"][: len(s.cohorts[1])])
+    # Two-phase networks (the last cohort) evaluate with their parents' transforms (oversampling's cohort).
+    assert [n.parent for n in s.cohorts[2]] == [n.name for n in s.cohorts[1]]
+    assert np.array_equal(s.restore(2)["preprocess"]["whiten"], s.restore(1)["preprocess"]["whiten"])
