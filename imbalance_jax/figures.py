@@ -269,7 +269,8 @@ def fig8_series(curve_rows: list[dict]) -> tuple[str, dict]:
 
 
 def fig8(curves_path: str, path: str) -> str:
-    """Training and test accuracy against iterations for baseline, ROS and RUS; returns the title."""
+    """Training and test accuracy against iterations for baseline, ROS and RUS; returns the title ('' when
+    the curves hold none of them)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -277,6 +278,8 @@ def fig8(curves_path: str, path: str) -> str:
 
     with open(curves_path) as f:
         setting, series = fig8_series(list(csv.DictReader(f)))
+    if not series:
+        return ""
     fig, axes = plt.subplots(1, len(series), figsize=(4.2 * len(series), 3.4), squeeze=False)
     for ax, (method, (steps, train_acc, test_acc)) in zip(axes.flat, series.items()):
         ax.plot(steps, train_acc, "--", color=METHOD_COLORS[method], label="train accuracy")

@@ -172,7 +172,9 @@ def write_report(workdir: str) -> str:
     curves = os.path.join(workdir, "curves.csv")
     curve_rows = None
     if os.path.exists(curves):
-        made["fig8_convergence.png"] = figs.fig8(curves, os.path.join(workdir, "fig8_convergence.png"))
+        title = figs.fig8(curves, os.path.join(workdir, "fig8_convergence.png"))
+        if title:
+            made["fig8_convergence.png"] = title
         with open(curves) as f:
             curve_rows = list(csv.DictReader(f))
     datasets = sorted({r["dataset"] for r in rows})

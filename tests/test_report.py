@@ -3,6 +3,7 @@ import os
 import re
 
 import numpy as np
+import pytest
 import scipy.stats
 
 from imbalance_jax import figures as figs
@@ -262,3 +263,44 @@ def test_balanced_reference_line_and_the_section_43_table():
     assert f"{np.mean(linear) - np.mean(step_half):+.4f} [" in line
     (reference_line,) = [x for x in report.winners(rows) if "balanced" in x]
     assert reference_line.startswith("- **balanced rho=1**: balanced alone, ROC AUC 0.9990 (n=2)")
+
+
+def test_a_union_of_workdirs_is_one_study_with_each_network_once(tmp_path):
+    from imbalance_jax import union
+
+    grid, fig7 = tmp_path / "grid", tmp_path / "fig7"
+    grid.mkdir(), fig7.mkdir()
+    first = [r for r in _write_results(grid / "results.csv") if r["method"] != "oversampling_to_10"]
+    with open(grid / "results.csv", "w", newline="") as f:  # the grid: no partial sampling
+        writer = csv.DictWriter(f, RESULT_COLUMNS)
+        writer.writeheader()
+        writer.writerows(first)
+    second = _write_results(fig7 / "results.csv")  # the same networks again (other numbers), and oversampling_to_10
+    curves = [dict(network=r["network"], method=r["method"], imbalance=r["imbalance"], rho=r["rho"], mu=r["mu"],
+                   repetition=r["repetition"], step=s, train_accuracy=0.9, test_accuracy=0.8)
+              for r in second for s in (5, 10)]
+    with open(fig7 / "curves.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, list(curves[0]))
+        writer.writeheader()
+        writer.writerows(curves)
+    path = union.write_union([str(grid), str(fig7)], str(tmp_path / "all"))
+    with open(tmp_path / "all" / "results.csv") as f:
+        joined = {(r["network"], r["method"]): float(r["auc"]) for r in csv.DictReader(f)}
+    assert len(joined) == len(second)  # each network once
+    for r in first:  # a network both hold comes from the first workdir
+        assert joined[(r["network"], r["method"])] == pytest.approx(r["auc"])
+    partial = [r for r in second if r["method"] == "oversampling_to_10"]
+    assert all(joined[(r["network"], r["method"])] == pytest.approx(r["auc"]) for r in partial)
+    with open(tmp_path / "all" / "curves.csv") as f:  # only the networks the second workdir gave
+        assert {r["network"] for r in csv.DictReader(f)} == {r["network"] for r in partial}
+    text = open(path).read()
+    assert f"{len(second)} results of {len(second)} trained networks" in text and "fig7_partial_sampling.png" in text
+    other = tmp_path / "other"
+    other.mkdir()
+    rows = second[:2]
+    with open(other / "results.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, RESULT_COLUMNS)
+        writer.writeheader()
+        writer.writerows([dict(r, dataset="mnist") for r in rows])
+    with pytest.raises(ValueError, match=r"has dataset 'toy' and .*other has 'mnist'; compare them instead"):
+        union.write_union([str(grid), str(other)], str(tmp_path / "bad"))
