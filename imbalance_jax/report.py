@@ -16,7 +16,7 @@ from imbalance_jax.results import keeps_ranking, method_order, read_workdir_resu
 
 def pair_key(row: dict) -> tuple:
     """What pairs two methods' rows: the split and repetition (a shared imbalanced set and initial weights)."""
-    return (str(row.get("split", 0)), str(row.get("repetition", 0)))
+    return (str(row.get("split") or 0), str(row.get("repetition", 0)))
 
 
 def mean_by_setting(rows: list[dict]) -> dict:

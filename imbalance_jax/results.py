@@ -122,6 +122,7 @@ def read_results(path: str) -> list[dict]:
         for key in ("rho", "auc", "accuracy"):
             r[key] = float(r[key])
         r["mu"] = float(r["mu"]) if r["mu"] not in ("", None) else None
+        r["split"] = int(r.get("split") or 0)  # results.csv of studies before re-splits have no split column
         r["num_minority"] = len(r["minority_classes"].split())
     return rows
 

@@ -276,6 +276,10 @@ def test_a_union_of_workdirs_is_one_study_with_each_network_once(tmp_path):
         writer.writeheader()
         writer.writerows(first)
     second = _write_results(fig7 / "results.csv")  # the same networks again (other numbers), and oversampling_to_10
+    with open(fig7 / "results.csv", "w", newline="") as f:  # written with a split column, the grid without one
+        writer = csv.DictWriter(f, RESULT_COLUMNS)
+        writer.writeheader()
+        writer.writerows([dict(r, split=0) for r in second])
     curves = [dict(network=r["network"], method=r["method"], imbalance=r["imbalance"], rho=r["rho"], mu=r["mu"],
                    repetition=r["repetition"], step=s, train_accuracy=0.9, test_accuracy=0.8)
               for r in second for s in (5, 10)]
@@ -295,6 +299,9 @@ def test_a_union_of_workdirs_is_one_study_with_each_network_once(tmp_path):
         assert {r["network"] for r in csv.DictReader(f)} == {r["network"] for r in partial}
     text = open(path).read()
     assert f"{len(second)} results of {len(second)} trained networks" in text and "fig7_partial_sampling.png" in text
+    # the second workdir's networks pair with the first's (same set and repetition, split 0 either way)
+    assert re.search(r"\| step rho=10 mu=0.2 \| oversampling_to_10 \| 3 \| [\d.]+ \| [\d.]+ \| \[[\d., ]+\] \| "
+                     r"[+-][\d.]+ \[", text)
     other = tmp_path / "other"
     other.mkdir()
     rows = second[:2]
