@@ -160,6 +160,8 @@ def sampling_levels(rows: list[dict]) -> Finding:
     best = []
     for setting in dict.fromkeys((float(r["rho"]), float(r["mu"])) for r in step):
         sel = [r for r in step if (float(r["rho"]), float(r["mu"])) == setting]
+        if not any(partial_sampling(r["method"]) for r in sel):
+            continue  # baseline and full undersampling only: no reduced ratio to choose
         means = {}
         for method in {r["method"] for r in sel}:
             ratio = _ratio(method, setting[0])

@@ -47,6 +47,9 @@ def test_paper_like_results_hold_every_conclusion_they_contain():
     assert found[3].verdict == "holds"
     assert found[4].verdict == "holds" and "rho=1000 mu=0.2: 100, rho=1000 mu=0.8: 1" in found[4].evidence
     assert found[5].verdict == "not in this study"  # no curves given
+    without = [dict(r, rho=10.0) for r in _rows(_paper_like, accuracy) if r["mu"] == 0.2 and r["method"] in (
+        "baseline", "undersampling")]  # a setting of the grid with no reduced ratio to choose from
+    assert "rho=10 " not in conclusions.sampling_levels(rows + without).evidence
     assert "| 1 | Oversampling outperforms" in conclusions.table(rows)
 
 
