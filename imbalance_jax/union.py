@@ -22,14 +22,16 @@ def _read(path: str) -> tuple[list, list[dict]]:
         return list(reader.fieldnames or []), list(reader)
 
 
-def _check_same_protocol(workdirs: list) -> None:
-    """Refuses workdirs whose datasets or iteration counts differ (a comparison, not one study)."""
-    seen = {}
+def _results_of(workdirs: list) -> dict:
+    """{workdir: (columns, rows)} of each results.csv; refuses workdirs whose datasets or iteration counts
+    differ (a comparison, not one study)."""
+    read, seen = {}, {}
     for workdir in workdirs:
         path = os.path.join(workdir, "results.csv")
         if not os.path.exists(path):
             raise FileNotFoundError(f"{path} does not exist; run launch.study with --workdir={workdir} first")
-        for row in _read(path)[1]:
+        read[workdir] = _read(path)
+        for row in read[workdir][1]:
             for key in ("dataset", "iterations"):
                 value = row.get(key, "")
                 first = seen.setdefault(key, (value, workdir))
@@ -37,23 +39,24 @@ def _check_same_protocol(workdirs: list) -> None:
                     raise ValueError(f"--union joins studies of one dataset and protocol, but {first[1]} has {key} "
                                      f"{first[0]!r} and {workdir} has {value!r}; compare them instead (leave out "
                                      "--union)")
+    return read
 
 
 def write_union(workdirs: list, outdir: str) -> str:
     """Writes the joined CSVs and their report.md (with figures) into outdir; returns the report's path."""
-    _check_same_protocol(workdirs)
+    results = _results_of(workdirs)
     owner = {}  # network -> the first workdir whose results.csv holds it
     for workdir in workdirs:
-        for row in _read(os.path.join(workdir, "results.csv"))[1]:
+        for row in results[workdir][1]:
             owner.setdefault(row["network"], workdir)
     os.makedirs(outdir, exist_ok=True)
     for name, key in FILES.items():
         columns, rows, seen = [], [], set()
         for workdir in workdirs:
             path = os.path.join(workdir, name)
-            if not os.path.exists(path):
+            if name != "results.csv" and not os.path.exists(path):
                 continue
-            fields, found = _read(path)
+            fields, found = results[workdir] if name == "results.csv" else _read(path)
             columns += [c for c in fields if c not in columns]
             for row in found:
                 if owner.get(row["network"]) == workdir and tuple(row[k] for k in key) not in seen:
