@@ -3,6 +3,7 @@
 Oversampling and undersampling return indices into the imbalanced set they are given; the trainer
 only ever sees index tables, so one compiled step serves every imbalance setting and method.
 """
+import contextlib
 from typing import NamedTuple
 
 import jax
@@ -129,64 +130,94 @@ def index_table(index_sets: list[np.ndarray], width: int | None = None, labels: 
 # network permutes [0, 4^h) for the smallest 4^h >= n; cycle walking (re-applying it until the
 # value lands below n) restricts it to a permutation of [0, n). It costs a few integer ops per
 # example, so a batch's positions are computed inside the compiled step with no tables of orders.
+# Every function takes `xp`: jax.numpy inside the compiled step, numpy in the host loader's worker
+# processes (which must not start a JAX backend); both give the same integers.
 
 _FEISTEL_ROUNDS = 4
 
 
-def _mix32(x):
+def _wrapping(xp):
+    """uint32 products wrap by design; numpy warns when 0-d ones do."""
+    return np.errstate(over="ignore") if xp is np else contextlib.nullcontext()
+
+
+def _mix32(x, xp=jnp):
     """A 32-bit integer hash (the lowbias32 finaliser)."""
-    x = x ^ (x >> 16)
-    x = x * jnp.uint32(0x7FEB352D)
-    x = x ^ (x >> 15)
-    x = x * jnp.uint32(0x846CA68B)
-    return x ^ (x >> 16)
+    with _wrapping(xp):
+        x = x ^ (x >> 16)
+        x = x * xp.uint32(0x7FEB352D)
+        x = x ^ (x >> 15)
+        x = x * xp.uint32(0x846CA68B)
+        return x ^ (x >> 16)
 
 
-def _feistel(x, half_bits, key):
-    mask = (jnp.uint32(1) << half_bits) - 1
+def _feistel(x, half_bits, key, xp=jnp):
+    mask = (xp.uint32(1) << half_bits) - xp.uint32(1)
     left, right = x >> half_bits, x & mask
     for r in range(_FEISTEL_ROUNDS):
-        f = _mix32(right ^ _mix32(key + jnp.uint32((r * 0x9E3779B9) & 0xFFFFFFFF))) & mask
+        with _wrapping(xp):
+            f = _mix32(right ^ _mix32(key + xp.uint32((r * 0x9E3779B9) & 0xFFFFFFFF), xp), xp) & mask
         left, right = right, left ^ f
     return (left << half_bits) | right
 
 
-def permute(positions: jax.Array, n: jax.Array, key: jax.Array) -> jax.Array:
+def permute(positions, n, key, xp=jnp):
     """Applies a keyed pseudo-random permutation of [0, n) to positions (each < n); uint32 key."""
-    n = n.astype(jnp.uint32)
-    bits = jnp.ceil(jnp.log2(jnp.maximum(n, 2).astype(jnp.float32))).astype(jnp.uint32)
-    half_bits = (bits + 1) // 2
-    x = _feistel(positions.astype(jnp.uint32), half_bits, key)
+    n = xp.asarray(n).astype(xp.uint32)
+    key = xp.asarray(key).astype(xp.uint32)
+    bits = xp.ceil(xp.log2(xp.maximum(n, 2).astype(xp.float32))).astype(xp.uint32)
+    half_bits = (bits + xp.uint32(1)) // xp.uint32(2)
+    x = _feistel(xp.asarray(positions).astype(xp.uint32), half_bits, key, xp)
 
     def outside(x):
-        return jnp.any(x >= n)
+        return xp.any(x >= n)
 
-    x = jax.lax.while_loop(outside, lambda x: jnp.where(x >= n, _feistel(x, half_bits, key), x), x)
-    return x.astype(jnp.int32)
+    def again(x):
+        return xp.where(x >= n, _feistel(x, half_bits, key, xp), x)
+
+    if xp is jnp:
+        x = jax.lax.while_loop(outside, again, x)
+    else:
+        while outside(x):
+            x = again(x)
+    return x.astype(xp.int32)
 
 
-def batch_positions(step: jax.Array, batch_size: int, length: jax.Array, seed: jax.Array) -> jax.Array:
+def batch_positions(step, batch_size: int, length, seed, xp=jnp):
     """Row positions of the batch at a training step: epoch e walks permutation e of [0, length).
 
     The walk is continuous across epochs, as a sequential reader's would be: the batch that
     crosses an epoch's end takes the remainder of one permutation and the start of the next.
     """
-    flat = step.astype(jnp.uint32) * batch_size + jnp.arange(batch_size, dtype=jnp.uint32)
-    length = length.astype(jnp.uint32)
+    flat = xp.asarray(step).astype(xp.uint32) * xp.uint32(batch_size) + xp.arange(batch_size, dtype=xp.uint32)
+    length = xp.asarray(length).astype(xp.uint32)
     epoch, offset = flat // length, flat % length
-    key = _mix32(seed.astype(jnp.uint32) * jnp.uint32(0x85EBCA6B) + _mix32(epoch))
-    return permute(offset, length, key)
+    with _wrapping(xp):
+        key = _mix32(xp.asarray(seed).astype(xp.uint32) * xp.uint32(0x85EBCA6B) + _mix32(epoch, xp), xp)
+    return permute(offset, length, key, xp)
 
 
-def class_aware_positions(step: jax.Array, batch_size: int, class_offsets: jax.Array, class_counts: jax.Array,
-                          seed: jax.Array) -> jax.Array:
+def class_aware_positions(step, batch_size: int, class_offsets, class_counts, seed, xp=jnp):
     """Row positions of a class-balanced batch (Shen et al. 2016): classes in turn, each class's
     examples walked in a fresh permutation per pass over that class."""
     num_classes = class_counts.shape[0]
-    flat = step.astype(jnp.uint32) * batch_size + jnp.arange(batch_size, dtype=jnp.uint32)
-    cls = (flat % num_classes).astype(jnp.int32)
-    draw = flat // num_classes
-    size = jnp.maximum(class_counts[cls], 1).astype(jnp.uint32)
+    flat = xp.asarray(step).astype(xp.uint32) * xp.uint32(batch_size) + xp.arange(batch_size, dtype=xp.uint32)
+    cls = (flat % xp.uint32(num_classes)).astype(xp.int32)
+    draw = flat // xp.uint32(num_classes)
+    size = xp.maximum(class_counts[cls], 1).astype(xp.uint32)
     epoch, offset = draw // size, draw % size
-    key = _mix32(seed.astype(jnp.uint32) * jnp.uint32(0x27D4EB2F) + _mix32(epoch * jnp.uint32(977) + cls.astype(jnp.uint32)))
-    return class_offsets[cls] + permute(offset, size, key)
+    with _wrapping(xp):
+        key = _mix32(xp.asarray(seed).astype(xp.uint32) * xp.uint32(0x27D4EB2F)
+                     + _mix32(epoch * xp.uint32(977) + cls.astype(xp.uint32), xp), xp)
+    return class_offsets[cls] + permute(offset, size, key, xp)
+
+
+def network_batch(row, length, seed, step, batch_size: int, class_aware=False, class_offsets=None,
+                  class_counts=None, xp=jnp):
+    """Dataset indices of one network's batch at a step: its table row walked by permutation or,
+    where class_aware, in class-balanced batches."""
+    walked = batch_positions(step, batch_size, length, seed, xp)
+    if class_offsets is None:
+        return row[walked]
+    balanced = class_aware_positions(step, batch_size, class_offsets, class_counts, seed, xp)
+    return row[xp.where(class_aware, balanced, walked)]

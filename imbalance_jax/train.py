@@ -216,16 +216,10 @@ def make_train_step(model: nn.Module, hp: TrainHParams):
 def batch_indices(plan: CohortPlan, step: jax.Array, batch_size: int) -> jax.Array:
     """Dataset indices of every network's batch at a step: [N, batch_size]."""
     if plan.class_aware is None:
-        def walk(row, length, seed):
-            return row[sampling.batch_positions(step, batch_size, length, seed)]
-        return jax.vmap(walk)(plan.table, plan.lengths, plan.seeds)
-
-    def one(row, length, seed, aware, offsets, counts):
-        walked = sampling.batch_positions(step, batch_size, length, seed)
-        balanced = sampling.class_aware_positions(step, batch_size, offsets, counts, seed)
-        return row[jnp.where(aware, balanced, walked)]
-    return jax.vmap(one)(plan.table, plan.lengths, plan.seeds, plan.class_aware, plan.class_offsets,
-                         plan.class_counts)
+        return jax.vmap(lambda row, length, seed: sampling.network_batch(row, length, seed, step, batch_size))(
+            plan.table, plan.lengths, plan.seeds)
+    return jax.vmap(lambda *per_network: sampling.network_batch(*per_network[:3], step, batch_size, *per_network[3:]))(
+        plan.table, plan.lengths, plan.seeds, plan.class_aware, plan.class_offsets, plan.class_counts)
 
 
 def chunk_summary(state, metrics: dict, start_step) -> dict:

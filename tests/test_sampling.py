@@ -96,3 +96,22 @@ def test_class_aware_batches_are_balanced_and_walk_each_class():
         assert np.bincount(labels[row[batch]], minlength=4).tolist() == [2, 2, 2, 2]
     smallest = row[draws][labels[row[draws]] == 0]
     assert sorted(smallest[:2].tolist()) == [0, 1]  # each pass over a class visits all its examples
+
+
+def test_the_host_walk_equals_the_device_walk():
+    """The grain workers' numpy walk gives the compiled step's integers (permutation and class-aware)."""
+    labels = np.repeat(np.arange(3), [3, 11, 40])
+    table = sampling.index_table([np.arange(54), np.arange(40, 54), np.arange(3, 54)], labels=labels,
+                                 num_classes=3)
+    for n in range(3):
+        row, length, offsets, counts = (table.indices[n], table.lengths[n], table.class_offsets[n],
+                                        table.class_counts[n])
+        for step in (0, 5, 77, 123456):
+            for aware in (False, True):
+                device = sampling.network_batch(jnp.asarray(row), jnp.int32(length), jnp.uint32(n + 9), jnp.int32(step),
+                                                7, jnp.bool_(aware), jnp.asarray(offsets), jnp.asarray(counts))
+                host = sampling.network_batch(row, length, np.uint32(n + 9), step, 7, aware, offsets, counts, xp=np)
+                assert host.tolist() == np.asarray(device).tolist()
+    for n in (1, 2, 7, 1000, 4099):  # the cycle walk on sizes that are not powers of four
+        assert (sampling.permute(np.arange(n), n, 77, xp=np).tolist()
+                == np.asarray(sampling.permute(jnp.arange(n), jnp.int32(n), jnp.uint32(77))).tolist())
