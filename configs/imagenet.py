@@ -17,7 +17,7 @@ def get_config() -> ml_collections.ConfigDict:
     config = mnist.get_config()
     config.dataset = "imagenet2012"
     config.input_pipeline = "stream"
-    config.stream = ml_collections.ConfigDict({"resize": 256, "crop": 224, "workers": 16})
+    config.stream = ml_collections.ConfigDict({"resize": 256, "crop": 224, "workers": 16, "loader": "grain"})
     config.train_per_class = 1000
     config.test_per_class = 50
 

@@ -43,7 +43,8 @@ def get_config() -> ml_collections.ConfigDict:
     # 'resident': the dataset sits on the device as uint8; 'stream': read and cropped on the host
     # (ImageNet), config.stream says how.
     config.input_pipeline = "resident"
-    config.stream = ml_collections.ConfigDict({"resize": 256, "crop": 224, "workers": 8})
+    # loader 'grain': decoding in grain's worker processes; 'threads': a thread pool (same batches).
+    config.stream = ml_collections.ConfigDict({"resize": 256, "crop": 224, "workers": 8, "loader": "grain"})
     config.model = "lenet5"
     config.preprocess = "scale"  # pixels x train.input_scale
     config.zca_epsilon = 0.1  # used by preprocess='gcn_zca' only

@@ -21,7 +21,7 @@ GROWTH_KEYS = ("imbalance.step_rhos", "imbalance.step_mus", "imbalance.step_sett
 # Config keys of how a run executes, which change no trained number that is saved.
 EXECUTION_KEYS = ("cohort_size", "steps_per_call", "conv_impl", "compute_dtype", "networks_per_vmap",
                   "data_parallel", "eval_batch_size", "curve_every", "report", "checkpoint_every",
-                  "stream.workers")
+                  "stream.workers", "stream.loader")
 
 
 class DatasetFacts(NamedTuple):

@@ -26,8 +26,10 @@ def chunk_runner(ctx):
             del data  # a streamed study has the dataset's own split only
             key = id(plan)  # one stream per cohort: a new cohort brings a new plan
             if key not in streams:
+                for stream in streams.values():
+                    stream.close()
                 streams.clear()
-                streams[key] = streaming.BatchStream(ctx.data, plan, ctx.hp.batch_size, ctx.config.stream.workers)
+                streams[key] = open_stream(ctx, plan)
             images, labels = streams[key].chunk(step, n, next_n)
             return chunk(state, images, labels, plan)
 
@@ -43,6 +45,16 @@ def chunk_runner(ctx):
         return chunk(state, resident[id(data)], plan, n)
 
     return run_resident
+
+
+def open_stream(ctx, plan):
+    """The cohort's host input stream: grain's worker processes, or threads (config.stream.loader)."""
+    stream = ctx.config.stream
+    if stream.get("loader", "grain") == "grain":
+        from imbalance_jax.data import grain_stream  # imported here: resident studies never load grain
+
+        return grain_stream.GrainStream(ctx.data, plan, ctx.hp.batch_size, stream.workers, ctx.hp.max_iter)
+    return streaming.BatchStream(ctx.data, plan, ctx.hp.batch_size, stream.workers)
 
 
 def initial_state(ctx, networks: list, restore_parents):

@@ -46,6 +46,9 @@ def load_data(config: ml_collections.ConfigDict):
     if config.input_pipeline not in ("resident", "stream"):
         raise ValueError(f"input_pipeline={config.input_pipeline!r} must be 'resident' or 'stream'")
     if config.input_pipeline == "stream":
+        if config.stream.get("loader", "grain") not in ("grain", "threads"):
+            raise ValueError(f"stream.loader={config.stream.loader!r} must be 'grain' (worker processes) or "
+                             "'threads'")
         if not config.train_per_class or not config.cohort_size:
             raise ValueError("input_pipeline='stream' needs train_per_class (the majority cap) and a "
                              "cohort_size above 0")

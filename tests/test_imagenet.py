@@ -8,7 +8,7 @@ import pytest
 
 from configs import imagenet
 from imbalance_jax import sampling, study, train
-from imbalance_jax.data import streaming
+from imbalance_jax.data import grain_stream, streaming
 from imbalance_jax.models import ResNet10
 
 
@@ -77,12 +77,42 @@ def test_stream_positions_match_the_device_sampler():
     assert streaming.BatchStream(None, plan_walk, 4).positions(2, 1)[0, 0].tolist() == table.indices[0][walked].tolist()
 
 
+def test_grain_workers_give_the_thread_loaders_batches_and_reopen_at_any_step(mock_imagenet):
+    data = streaming.load_stream("imagenette", 6, 1, 36, 32)  # mock: 10 classes of random images of random sizes
+    table = sampling.index_table([np.arange(len(data.y_train)), np.arange(20)], labels=data.y_train,
+                                 num_classes=data.num_classes)
+    plan = train.CohortPlan(jnp.asarray(table.indices), jnp.asarray(table.lengths), jnp.array([4, 9], jnp.uint32),
+                            jnp.ones(2), jnp.zeros(2, bool), jnp.array([False, True]),  # walked, class-aware
+                            jnp.asarray(table.class_offsets), jnp.asarray(table.class_counts))
+    threads = streaming.BatchStream(data, plan, 4, workers=2)
+    expected = [threads.chunk(0, 3, 2), threads.chunk(3, 2)]
+    threads.close()
+    assert not np.array_equal(expected[0][0][0, 0], expected[0][0][0, 1])  # the two networks read other images
+    grain = grain_stream.GrainStream(data, plan, 4, workers=2, end_step=5)
+    for (images, labels), (want_images, want_labels) in zip([grain.chunk(0, 3), grain.chunk(3, 2)], expected):
+        assert images.shape == (len(labels), 2, 4, 32, 32, 3)
+        assert np.array_equal(images, want_images) and np.array_equal(labels, want_labels)
+    assert grain._iterator is None  # the last step's chunk stopped the workers
+    resumed = grain_stream.GrainStream(data, plan, 4, workers=0, end_step=5)  # 0: read in this process
+    images, labels = resumed.chunk(3, 2)  # a cohort resumed at step 3 reads on from there
+    assert np.array_equal(images, expected[1][0]) and np.array_equal(labels, expected[1][1])
+
+
+def test_an_unknown_stream_loader_is_refused_naming_both():
+    config = imagenet.get_config()
+    config.stream.loader = "processes"
+    with pytest.raises(ValueError, match=r"^stream.loader='processes' must be 'grain' \(worker processes\) or 'threads'$"):
+        study.load_data(config)
+
+
 def test_imagenet_like_study_streams_end_to_end(mock_imagenet, tmp_path):
     config = imagenet.get_config()
+    assert config.stream.loader == "grain"  # this study decodes in grain's worker processes
     config.dataset = "imagenette"  # a 10-class TFDS image dataset, mocked: random images of random sizes
     config.train_per_class, config.test_per_class = 6, 2
     config.stream.resize, config.stream.crop, config.stream.workers = 36, 32, 2
     config.imbalance.step_settings = ((0.5, 3, 1),)
+    config.cohort_size = 3  # one cohort: one start of grain's workers
     config.train.batch_size, config.train.iterations = 4, 4
     config.steps_per_call, config.curve_every, config.eval_batch_size = 2, 4, 8
     s = study.Study(config, str(tmp_path))

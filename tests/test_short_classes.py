@@ -65,6 +65,7 @@ def test_a_streamed_study_with_short_classes_oversamples_to_n_max(mock_imagenett
     config.train_per_class, config.test_per_class = 10, 2  # classes 3, 4 and 8 are short (6, 9, 8)
     config.methods = ("baseline", "oversampling")
     config.stream.resize, config.stream.crop, config.stream.workers = 20, 16, 2
+    config.stream.loader = "threads"  # the thread pool's end-to-end run (test_imagenet runs grain's)
     config.imbalance.step_settings = ((0.5, 2, 1),)
     config.train.batch_size, config.train.iterations = 4, 2
     config.steps_per_call, config.curve_every, config.eval_batch_size = 2, 0, 8

@@ -79,6 +79,13 @@ def center_crop(image: np.ndarray, crop: int) -> np.ndarray:
     return image[top:top + crop, left:left + crop]
 
 
+def training_crop(data: "StreamData", position: int, seed: int, step: int, slot: int) -> np.ndarray:
+    """The training image at a position of the set, resized and randomly cropped and flipped; the crop is
+    a function of (network seed, step, slot in the batch), so every loader gives the same batches."""
+    image = resize_shorter_side(data.train.image(data.train_index[position]), data.resize)
+    return random_crop_flip(image, data.crop, np.random.default_rng([seed, step, slot]))
+
+
 class StreamData(NamedTuple):
     """A streamed training and test set: positions in the (capped) sets map to source indices."""
 
@@ -117,7 +124,8 @@ class TestImages:
 
 
 class BatchStream:
-    """Batches of a streaming cohort, K steps at a time, prepared ahead on worker threads."""
+    """Batches of a streaming cohort, K steps at a time, prepared ahead on worker threads
+    (`stream.loader='threads'`; grain_stream.GrainStream gives the same batches from processes)."""
 
     def __init__(self, data: StreamData, plan, batch_size: int, workers: int = 8):
         self.data, self.plan, self.batch_size = data, plan, batch_size
@@ -135,9 +143,7 @@ class BatchStream:
 
         def one(args):
             (k, n, b), p = args
-            rng = np.random.default_rng([int(self.seeds[n]), step + k, b])
-            image = resize_shorter_side(self.data.train.image(self.data.train_index[p]), self.data.resize)
-            return random_crop_flip(image, self.data.crop, rng)
+            return training_crop(self.data, p, int(self.seeds[n]), step + k, b)
 
         flat = list(self.pool.map(one, np.ndenumerate(positions)))
         images = np.stack(flat).reshape(*positions.shape, self.data.crop, self.data.crop, 3)
@@ -154,6 +160,11 @@ class BatchStream:
             key = (step + num_steps, next_num_steps)
             self._next = (key, self.ahead.submit(self._load, *key))
         return result
+
+    def close(self) -> None:
+        """Stops the worker threads."""
+        self.pool.shutdown(cancel_futures=True)
+        self.ahead.shutdown(cancel_futures=True)
 
 
 @functools.partial(jax.jit, static_argnums=2)
