@@ -12,7 +12,7 @@
 #      timed end to end; curves off (Fig. 8 is CIFAR-10's);
 #   3. ResNet-10, batch 256 at 224x224, one network, bf16: the step rate;
 #   4. the streamed input pipeline over synthetic ImageNet-sized JPEGs on every core (threads: the
-#      study's BatchStream; processes: what a multiprocess loader such as grain would reach);
+#      study's BatchStream; grain: its GrainStream; processes: a bare process pool);
 #   5. the PyTorch peers (one network at a time, torch.func.vmap, All-CNN eager);
 #   6. if time is left: the profile of the step with the Pallas kernels.
 # Everything lands in OUTDIR (rows as JSON lines as they are measured, the log, the study's results,
@@ -48,11 +48,7 @@ else
   N=1024,4096; N_BIG=1024; ITER=10000; RESNET=(--batch_size=256 --data_size=1024 --steps_per_call=10); IMAGES=3000
   BATCH=256; PEER_ARG=; GRID=()
 fi
-# The lent machines lack ml_collections: install the carried wheel (README of benchmarks: .whl/)
-if ! $PY -c "import ml_collections" 2>/dev/null && ls .whl/ml_collections*.whl >/dev/null 2>&1; then
-  $PY -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/ml_collections*.whl
-  export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
-fi
+source benchmarks/lent_machine.sh  # the carried wheels of what the lent machine lacks
 
 nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv,noheader 2>/dev/null
 nproc

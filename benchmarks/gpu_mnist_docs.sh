@@ -21,10 +21,7 @@ exec > >(tee -a "$JOB/job.log") 2>&1
 export PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=2
 pack() { rm -rf "$JOB"/*/cohorts "$JOB"/*/jax_cache; cp "$JOB/job.log" "$OUTDIR/"; tar czf "$OUTDIR/mnist_docs.tgz" -C /tmp mnist_docs; }
 trap pack EXIT
-if ! $PY -c "import ml_collections" 2>/dev/null && ls .whl/ml_collections*.whl >/dev/null 2>&1; then
-  $PY -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/ml_collections*.whl
-  export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
-fi
+source benchmarks/lent_machine.sh  # the carried wheels of what the lent machine lacks
 if [ "${SMALL:-0}" = 1 ]; then
   SIZE=(--config.train.iterations=20 --config.steps_per_call=10 --config.curve_every=10 --config.imbalance.repetitions=2
         --config.train_per_class=100 --config.test_per_class=20 --config.checkpoint_every=0)
@@ -32,7 +29,7 @@ if [ "${SMALL:-0}" = 1 ]; then
 else
   SIZE=(--config.train.iterations=10000 --config.imbalance.repetitions=5 --config.compute_dtype=bfloat16
         --config.curve_every=1000)
-  CAP=270
+  CAP=${CAP:-270}  # seconds per study
 fi
 study() {  # study NAME CONFIG OVERRIDES...
   local name=$1 config=$2; shift 2

@@ -7,8 +7,10 @@ Writes --images JPEGs (ILSVRC-2012's common sizes, 500x375 and its kin, smooth c
 ~100 KB like real photos), then times, per worker count:
   * `threads`: the study's own `BatchStream` (decode, resize shorter side to 256, random 224 crop and
     flip, on a thread pool), K steps of one network's batches at a time, exactly as training asks;
-  * `processes`: the same per-image work on a process pool (what multiprocess loaders such as grain
-    would reach: no GIL between images).
+  * `processes`: the same per-image work on a bare process pool (no sampler, no batching: the
+    ceiling of any multiprocess loader);
+  * `grain`: the study's `GrainStream` (`stream.loader='grain'`), the same batches as `threads`, decoded
+    in grain's worker processes.
 Compare with `launch.benchmark --model=resnet10 --batch_size=256`: the pipeline must outrun the step.
 --json_out appends each row as a JSON line.
 """
@@ -27,7 +29,7 @@ from absl import app, flags  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from imbalance_jax import train  # noqa: E402
-from imbalance_jax.data import streaming  # noqa: E402
+from imbalance_jax.data import grain_stream, streaming  # noqa: E402
 
 _IMAGES = flags.DEFINE_integer("images", 2000, "Synthetic JPEGs to write and read.")
 _WORKERS = flags.DEFINE_list("workers", ["8", "16"], "Worker counts to measure.")
@@ -79,12 +81,26 @@ def crop_one(args) -> np.ndarray:
     return streaming.random_crop_flip(streaming.resize_shorter_side(pixels, 256), 224, np.random.default_rng(seed))
 
 
-def stream_for(source: JpegFolderSource, workers: int) -> streaming.BatchStream:
-    """The study's BatchStream over the folder: one network sampling the whole set."""
+def stream_for(source: JpegFolderSource, workers: int, loader: str):
+    """The study's stream over the folder (BatchStream or GrainStream): one network sampling the whole set."""
     n = len(source)
     data = streaming.StreamData(source, np.arange(n), source.labels, source, np.arange(n), source.labels,
                                 1000, n, 256, 224)
-    return streaming.BatchStream(data, train.plain_plan([np.arange(n)], width=n), _BATCH.value, workers=workers)
+    plan = train.plain_plan([np.arange(n)], width=n)
+    if loader == "grain":
+        return grain_stream.GrainStream(data, plan, _BATCH.value, workers, end_step=2**31 // _BATCH.value)
+    return streaming.BatchStream(data, plan, _BATCH.value, workers=workers)
+
+
+def chunks_of(stream):
+    """A call that reads the stream's next K steps and returns how many images they hold."""
+    step = [0]
+
+    def call():
+        images, _ = stream.chunk(step[0], _STEPS.value, _STEPS.value)
+        step[0] += _STEPS.value
+        return images.size // (224 * 224 * 3)
+    return call
 
 
 def timed(call) -> float:
@@ -109,14 +125,11 @@ def main(argv):
     source = JpegFolderSource(paths, np.arange(len(paths), dtype=np.int32) % 1000)
     per_call = _STEPS.value * _BATCH.value
     for workers in map(int, _WORKERS.value):
-        stream = stream_for(source, workers)
-        step = [0]
-
-        def threads():
-            images, _ = stream.chunk(step[0], _STEPS.value)
-            step[0] += _STEPS.value
-            return images.size // (224 * 224 * 3)
-        rows = {"threads": timed(threads)}
+        rows = {}
+        for loader in ("threads", "grain"):
+            stream = stream_for(source, workers, loader)
+            rows[loader] = timed(chunks_of(stream))
+            stream.close()
         with concurrent.futures.ProcessPoolExecutor(workers, mp_context=FORKSERVER) as pool:
             seeds = iter(range(10**9))
 
