@@ -54,7 +54,9 @@ def overlaid_figure(rows: list[dict], path: str) -> str:
     panels = [(method, [dict(r, method=r["study"]) for r in chosen if r["method"] == method])
               for method in method_order(chosen) if any(r["method"] == method for r in chosen)]
     title = f"ROC AUC against rho per study ({kind} imbalance)"
-    figs.save_panels(path, title, panels, "rho", "auc", "imbalance ratio rho", "multi-class ROC AUC", logx=True)
+    studies = list(dict.fromkeys(r["study"] for r in rows))  # the --label order
+    figs.save_panels(path, title, panels, "rho", "auc", "imbalance ratio rho", "multi-class ROC AUC", logx=True,
+                     methods=studies)
     return title
 
 

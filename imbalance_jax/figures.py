@@ -56,7 +56,8 @@ def _dodged(xs, i, k, logx):
 
 
 def draw_panels(title, panel_rows, x_key, metric, xlabel, ylabel, logx=False, methods=None, reference=None):
-    """A figure with a panel per (title, rows) entry sharing one y axis: a line per method, its mean over
+    """A figure with a panel per (title, rows) entry sharing one y axis: a line per method (those of
+    `methods` in its order, when given), its mean over
     repetitions with +-1 sample sd as error bars (a panel with one x value: points), and the balanced
     reference's mean as a horizontal line when given; returns the figure."""
     import matplotlib
@@ -69,10 +70,12 @@ def draw_panels(title, panel_rows, x_key, metric, xlabel, ylabel, logx=False, me
     cols = 2 if n == 4 else min(n, 3)
     nrows = -(-n // cols)
     fig, axes = plt.subplots(nrows, cols, figsize=(max(4.2 * cols, 6.4), 3.3 * nrows), squeeze=False, sharey=True)
-    everyone = [m for _, rows in panel_rows for m in method_order(rows)]
+    everyone = list(methods) if methods is not None else [m for _, rows in panel_rows for m in method_order(rows)]
     others = [m for m in dict.fromkeys(everyone) if m not in METHOD_STYLES]
     for ax, (panel_title, rows) in zip(axes.flat, panel_rows):
-        curves = {m: c for m, c in _curves(rows, x_key, metric).items() if methods is None or m in methods}
+        curves = _curves(rows, x_key, metric)
+        if methods is not None:  # these lines only, in this order
+            curves = {m: curves[m] for m in methods if m in curves}
         for i, (method, (xs, mean, sd)) in enumerate(curves.items()):
             color, marker, line = method_style(method, others)
             ax.errorbar(_dodged(xs, i, len(curves), logx), mean, yerr=sd, color=color, marker=marker, ms=4,

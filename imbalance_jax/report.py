@@ -178,9 +178,10 @@ def write_report(workdir: str) -> str:
         with open(curves) as f:
             curve_rows = list(csv.DictReader(f))
     datasets = sorted({r["dataset"] for r in rows})
+    samples = "repetitions and train/test splits" if any(int(r.get("split") or 0) for r in rows) else "repetitions"
     lines = [f"# Class imbalance study: {', '.join(datasets)}", "",
              f"{len(rows)} results of {len({r['network'] for r in rows})} trained networks; "
-             "every number is a mean over repetitions (n), with the sample standard deviation and a 95% t "
+             f"every number is a mean over {samples} (n), with the sample standard deviation and a 95% t "
              "interval. Methods are compared on the same repetitions (a shared imbalanced set and initial "
              f"weights) by a {statistics.TEST_NAME}; a method wins only where its lead over every other "
              f"method is significant at {statistics.ALPHA}, and ties are named. With one repetition no test "

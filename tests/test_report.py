@@ -223,6 +223,11 @@ def test_comparing_two_studies_gives_their_difference_with_an_interval(tmp_path)
     assert f"{np.mean(a) - np.mean(b):+.4f} [" in line and statistics.format_p(welch.pvalue) in line
     assert welch.pvalue < 0.05  # a 0.02 shift under noise of 0.005 is found
     assert os.path.getsize(tmp_path / "cmp" / "compare_auc_vs_rho.png") > 10_000
+    study_rows = [dict(imbalance="step", rho=rho, auc=0.9, repetition=0, method=study)
+                  for study in ("fp32", "bf16") for rho in (10.0, 100.0)]
+    fig = figs.draw_panels("t", [("oversampling", study_rows)], "rho", "auc", "rho", "auc", logx=True,
+                              methods=["fp32", "bf16"])
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["fp32", "bf16"]  # the --label order, not by name
 
 
 def test_fig7_draws_a_panel_per_rho_and_sampler_with_a_line_per_number_of_minority_classes():
