@@ -58,21 +58,6 @@ def write_jpeg(args) -> int:
     return os.path.getsize(path)
 
 
-class JpegFolderSource:
-    """A folder of JPEGs with the interface of `streaming.ImageSource` (labels, image(i))."""
-
-    def __init__(self, paths: list[str], labels: np.ndarray):
-        self.paths, self.labels = paths, labels
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def image(self, index: int) -> np.ndarray:
-        """The decoded image [h, w, 3] uint8."""
-        with Image.open(self.paths[int(index)]) as image:
-            return np.asarray(image.convert("RGB"))
-
-
 def crop_one(args) -> np.ndarray:
     """The training transform of one image, for the process pool."""
     path, seed = args
@@ -81,7 +66,7 @@ def crop_one(args) -> np.ndarray:
     return streaming.random_crop_flip(streaming.resize_shorter_side(pixels, 256), 224, np.random.default_rng(seed))
 
 
-def stream_for(source: JpegFolderSource, workers: int, loader: str):
+def stream_for(source: streaming.FolderSource, workers: int, loader: str):
     """The study's stream over the folder (BatchStream or GrainStream): one network sampling the whole set."""
     n = len(source)
     data = streaming.StreamData(source, np.arange(n), source.labels, source, np.arange(n), source.labels,
@@ -122,7 +107,7 @@ def main(argv):
         sizes = list(pool.map(write_jpeg, zip(paths, range(len(paths))), chunksize=16))
     print(f"{len(paths)} JPEGs, mean {np.mean(sizes) / 1e3:.0f} KB, written in {time.perf_counter() - t0:.1f} s "
           f"on {os.cpu_count()} cores", flush=True)
-    source = JpegFolderSource(paths, np.arange(len(paths), dtype=np.int32) % 1000)
+    source = streaming.FolderSource(paths, np.arange(len(paths), dtype=np.int32) % 1000)
     per_call = _STEPS.value * _BATCH.value
     for workers in map(int, _WORKERS.value):
         rows = {}

@@ -32,8 +32,8 @@ class DatasetShape(NamedTuple):
 def dataset_shape(config: ml_collections.ConfigDict) -> DatasetShape:
     """The dataset's classes and shapes: loaded where that is quick, else from KNOWN_DATASETS."""
     try:
-        if config.input_pipeline == "stream":
-            raise DatasetError("streamed: not loaded for planning")
+        if config.input_pipeline == "stream" and not config.dataset.startswith("folder:"):
+            raise DatasetError("streamed: not loaded for planning")  # a folder is only listed: quick
         data, input_shape = study.load_data(config)
     except DatasetError as e:
         if config.dataset not in KNOWN_DATASETS:
@@ -44,7 +44,7 @@ def dataset_shape(config: ml_collections.ConfigDict) -> DatasetShape:
         return DatasetShape(plan.DatasetFacts(classes, n_max), (classes * n_max, *input_shape), test,
                             f"{config.dataset}: {classes} classes, n_max {n_max} from the config ({str(e)[:80]})")
     available = tuple(int(c) for c in np.bincount(data.y_train, minlength=data.num_classes))
-    return DatasetShape(plan.DatasetFacts(data.num_classes, data.n_max, available), data.x_train.shape,
+    return DatasetShape(plan.DatasetFacts(data.num_classes, data.n_max, available), (len(data.y_train), *input_shape),
                         len(data.y_test), f"{config.dataset}: {data.num_classes} classes, n_max {data.n_max}, "
                         f"{len(data.y_train):,} training and {len(data.y_test):,} test images (loaded)")
 

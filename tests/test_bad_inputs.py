@@ -97,6 +97,7 @@ def test_truncated_gzip_idx_and_corrupt_folder_image_are_one_line(capsys, tmp_pa
     for name in ("a", "b"):
         (folder / name).mkdir(parents=True)
     (folder / "a" / "x.png").write_bytes(b"not a png")
+    (folder / "b" / "y.png").write_bytes(b"not a png either")  # b is not empty: the first bad image is named
     line = _one_line_exit(capsys, lambda: data.load(f"folder:{folder}@28", "train"))
     assert "a/x.png is not a readable image" in line
 

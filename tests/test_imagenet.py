@@ -1,10 +1,14 @@
 """The ImageNet setting: ResNet-10 with batch norm, and a streamed study end to end on mock TFDS data."""
 import csv
+import os
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from PIL import Image
 
 from configs import imagenet
 from imbalance_jax import sampling, study, train
@@ -105,6 +109,14 @@ def test_an_unknown_stream_loader_is_refused_naming_both():
         study.load_data(config)
 
 
+def test_a_streamed_folder_with_a_size_is_refused_naming_the_fix(tmp_path):
+    config = imagenet.get_config()
+    config.dataset = f"folder:{tmp_path}@28"
+    with pytest.raises(ValueError, match=r"a streamed folder is resized by stream.resize and stream.crop; drop the "
+                                         r"@<size>$"):
+        study.load_data(config)
+
+
 def test_imagenet_like_study_streams_end_to_end(mock_imagenet, tmp_path):
     config = imagenet.get_config()
     assert config.stream.loader == "grain"  # this study decodes in grain's worker processes
@@ -123,3 +135,29 @@ def test_imagenet_like_study_streams_end_to_end(mock_imagenet, tmp_path):
     assert sorted(r["method"] for r in rows) == ["baseline", "oversampling", "undersampling"]
     assert all(0 <= float(r["auc"]) <= 1 for r in rows)
     assert {int(r["train_size"]) for r in rows} == {5 * 2 + 5 * 6, 10 * 6, 10 * 2}
+
+
+def test_your_own_image_folders_stream_through_the_entry_point_on_grain_workers(tmp_path):
+    """folder:<train>,<test> streamed: images of mixed sizes read by grain's processes, spawned from the
+    real entry point, which must import cleanly in each of them."""
+    rng = np.random.default_rng(0)
+    for split, per_class in (("train", 8), ("test", 2)):
+        for c in range(4):
+            (tmp_path / split / f"class{c}").mkdir(parents=True)
+            for i in range(per_class):
+                h, w = rng.integers(36, 60, 2)
+                Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(
+                    tmp_path / split / f"class{c}" / f"{i}.jpg")
+    run = [sys.executable, "-m", "launch.study", "--config=configs/imagenet.py", f"--workdir={tmp_path / 'run'}",
+           f"--config.dataset=folder:{tmp_path / 'train'},{tmp_path / 'test'}", "--config.train_per_class=8",
+           "--config.test_per_class=2", "--config.stream.resize=36", "--config.stream.crop=32",
+           "--config.stream.workers=2", "--config.imbalance.step_settings=((0.5, 4, 1),)",
+           "--config.methods=('baseline', 'oversampling')", "--config.cohort_size=2", "--config.train.batch_size=4",
+           "--config.train.iterations=4", "--config.steps_per_call=2", "--config.curve_every=0",
+           "--config.eval_batch_size=6", "--config.report=False"]
+    out = subprocess.run(run, capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert out.returncode == 0, out.stderr[-3000:]
+    with open(tmp_path / "run" / "results.csv") as f:
+        rows = {r["method"]: r for r in csv.DictReader(f)}
+    assert {int(rows["baseline"]["train_size"]), int(rows["oversampling"]["train_size"])} == {2 * 8 + 2 * 2, 4 * 8}
+    assert all(0 <= float(r["auc"]) <= 1 for r in rows.values())

@@ -193,25 +193,62 @@ def _load_folder(spec, split):
         if not size_text.isdigit() or int(size_text) < 1:
             raise DatasetError(f"dataset='folder:{spec}@{size_text}': the size must be a whole number of pixels")
         size = int(size_text)
+    train_dir, classes, test_dir, test_classes = _folder_layout(spec)
+    if test_dir:
+        directory, names = (test_dir, test_classes) if split == "test" else (train_dir, classes)
+        return _read_class_images(directory, names, size, classes)
+    images, labels = _read_class_images(train_dir, classes, size, classes)
+    keep = held_out(labels, len(classes))
+    return images[keep if split == "test" else ~keep], labels[keep if split == "test" else ~keep]
+
+
+def _folder_layout(spec):
+    """(train dir, its class names, test dir or '', the test dir's class names) of a folder: spec."""
     train_dir, _, test_dir = spec.partition(",")
     classes = _class_folders(train_dir)
-    if test_dir:
-        test_classes = _class_folders(test_dir)
-        unknown = sorted(set(test_classes) - set(classes))
-        if unknown:
-            raise DatasetError(f"dataset='folder:{spec}': test class {unknown[0]!r} is not a training class "
-                               f"(training classes: {', '.join(classes)})")
-        if split == "test":
-            return _read_class_images(test_dir, test_classes, size, classes)
-        return _read_class_images(train_dir, classes, size, classes)
-    images, labels = _read_class_images(train_dir, classes, size, classes)
+    test_classes = _class_folders(test_dir) if test_dir else []
+    unknown = sorted(set(test_classes) - set(classes))
+    if unknown:
+        raise DatasetError(f"dataset='folder:{spec}': test class {unknown[0]!r} is not a training class "
+                           f"(training classes: {', '.join(classes)})")
+    return train_dir, classes, test_dir, test_classes
+
+
+def held_out(labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """The seeded stratified test mask of a folder without a test folder: FOLDER_TEST_FRACTION of each class."""
     rng = np.random.default_rng(0)
     test = np.zeros(len(labels), bool)
-    for c in range(len(classes)):
+    for c in range(num_classes):
         members = rng.permutation(np.flatnonzero(labels == c))
         test[members[:max(1, int(round(FOLDER_TEST_FRACTION * len(members))))]] = True
-    keep = test if split == "test" else ~test
-    return images[keep], labels[keep]
+    return test
+
+
+def folder_files(spec: str) -> dict:
+    """{split: (image paths, labels)} of folder:<dir>[,<test dir>] without reading an image (streamed studies)."""
+    if "@" in spec:
+        raise DatasetError(f"dataset='folder:{spec}': a streamed folder is resized by stream.resize and "
+                           "stream.crop; drop the @<size>")
+    train_dir, classes, test_dir, test_classes = _folder_layout(spec)
+    paths, labels = _class_files(train_dir, classes, classes)
+    if test_dir:
+        return {"train": (paths, labels), "test": _class_files(test_dir, test_classes, classes)}
+    test = held_out(labels, len(classes))
+    return {"train": (paths[~test], labels[~test]), "test": (paths[test], labels[test])}
+
+
+def _class_files(directory, classes, label_names):
+    """(paths, labels) of every image in the class folders, in sorted order."""
+    paths, labels = [], []
+    for name in classes:
+        folder = os.path.join(directory, name)
+        files = sorted(f for f in os.listdir(folder) if f.lower().endswith(IMAGE_SUFFIXES))
+        if not files:
+            raise DatasetError(f"dataset='folder:{directory}': class folder {name!r} has no images "
+                               f"({', '.join(IMAGE_SUFFIXES)})")
+        paths += [os.path.join(folder, f) for f in files]
+        labels += [label_names.index(name)] * len(files)
+    return np.array(paths), np.array(labels, np.int32)
 
 
 def _class_folders(directory):
@@ -227,34 +264,29 @@ def _class_folders(directory):
 def _read_class_images(directory, classes, size, label_names):
     from PIL import Image
 
-    images, labels, first_shape = [], [], None
+    images, first_shape = [], None
     mode = None
-    for name in classes:
-        folder = os.path.join(directory, name)
-        files = sorted(f for f in os.listdir(folder) if f.lower().endswith(IMAGE_SUFFIXES))
-        if not files:
-            raise DatasetError(f"dataset='folder:{directory}': class folder {name!r} has no images "
-                               f"({', '.join(IMAGE_SUFFIXES)})")
-        for file in files:
-            try:
-                with Image.open(os.path.join(folder, file)) as image:
-                    mode = mode or ("L" if image.mode in ("L", "1", "I;16") else "RGB")
-                    image = image.convert(mode)
-                    if size is not None:
-                        image = image.resize((size, size), Image.BILINEAR)
-                    array = np.asarray(image, np.uint8)
-            except (OSError, SyntaxError, ValueError) as e:  # PIL's errors for unreadable images
-                raise DatasetError(f"dataset='folder:{directory}': {name}/{file} is not a readable image ({e}); "
-                                   "delete or replace it") from e
-            if first_shape is None:
-                first_shape = (array.shape, file)
-            elif array.shape != first_shape[0]:
-                raise DatasetError(
-                    f"dataset='folder:{directory}': {name}/{file} is {array.shape[:2]} but {first_shape[1]} is "
-                    f"{first_shape[0][:2]}; add @<size> to the dataset name to resize, e.g. folder:{directory}@32")
-            images.append(array)
-            labels.append(label_names.index(name))
-    return _checked(np.stack(images), np.array(labels), f"dataset='folder:{directory}'", "")
+    paths, labels = _class_files(directory, classes, label_names)
+    for path in paths:
+        file = os.path.relpath(path, directory)
+        try:
+            with Image.open(path) as image:
+                mode = mode or ("L" if image.mode in ("L", "1", "I;16") else "RGB")
+                image = image.convert(mode)
+                if size is not None:
+                    image = image.resize((size, size), Image.BILINEAR)
+                array = np.asarray(image, np.uint8)
+        except (OSError, SyntaxError, ValueError) as e:  # PIL's errors for unreadable images
+            raise DatasetError(f"dataset='folder:{directory}': {file} is not a readable image ({e}); "
+                               "delete or replace it") from e
+        if first_shape is None:
+            first_shape = (array.shape, os.path.basename(path))
+        elif array.shape != first_shape[0]:
+            raise DatasetError(
+                f"dataset='folder:{directory}': {file} is {array.shape[:2]} but {first_shape[1]} is "
+                f"{first_shape[0][:2]}; add @<size> to the dataset name to resize, e.g. folder:{directory}@32")
+        images.append(array)
+    return _checked(np.stack(images), labels, f"dataset='folder:{directory}'", "")
 
 
 def _load_tfds(name, split):

@@ -56,6 +56,35 @@ class ImageSource:
         return np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
 
 
+class FolderSource:
+    """Random access to image files (a streamed `folder:` dataset): labels up front, images on demand."""
+
+    def __init__(self, paths, labels: np.ndarray):
+        self.paths, self.labels = np.asarray(paths), np.asarray(labels, np.int32)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def image(self, index: int) -> np.ndarray:
+        """The decoded image [h, w, 3] uint8."""
+        path = str(self.paths[int(index)])
+        try:
+            with Image.open(path) as image:
+                return np.asarray(image.convert("RGB"))
+        except (OSError, SyntaxError, ValueError) as e:  # PIL's errors for unreadable images
+            raise DatasetError(f"{path} is not a readable image ({e}); delete or replace it") from e
+
+
+def _sources(name: str) -> tuple:
+    """The (train, test) sources of a streamed dataset: a TFDS name or folder:<dir>[,<test dir>]."""
+    if name.startswith("folder:"):
+        from imbalance_jax.data.loaders import folder_files
+
+        files = folder_files(name[len("folder:"):])
+        return FolderSource(*files["train"]), FolderSource(*files["test"])
+    return ImageSource(name, "train"), ImageSource(name, "test")
+
+
 def resize_shorter_side(image: np.ndarray, size: int) -> np.ndarray:
     """Resizes so the shorter side is `size`, keeping the aspect ratio."""
     h, w = image.shape[:2]
@@ -162,9 +191,9 @@ class BatchStream:
         return result
 
     def close(self) -> None:
-        """Stops the worker threads."""
-        self.pool.shutdown(cancel_futures=True)
-        self.ahead.shutdown(cancel_futures=True)
+        """Stops the worker threads (a read ahead in flight finishes first: it uses the pool)."""
+        self.ahead.shutdown()
+        self.pool.shutdown()
 
 
 @functools.partial(jax.jit, static_argnums=2)
@@ -177,10 +206,11 @@ def _positions(plan, steps, batch_size):
 
 def load_stream(name: str, n_max: int, test_per_class: int | None, resize: int, crop: int,
                 seed: int = 0) -> StreamData:
-    """Opens a TFDS image dataset for streaming: training classes capped at n_max, a balanced test set."""
+    """Opens a TFDS image dataset or an image folder for streaming: training classes capped at n_max, a
+    balanced test set."""
     from imbalance_jax.data.balanced import balanced_indices
 
-    train, test = ImageSource(name, "train"), ImageSource(name, "test")
+    train, test = _sources(name)
     classes = np.unique(train.labels)
     if not np.array_equal(classes, np.arange(len(classes))):
         raise DatasetError(f"dataset={name!r} training labels must be 0..C-1; found {len(classes)} distinct labels")
