@@ -82,6 +82,27 @@ def test_bad_npz_datasets_are_one_line(capsys, tmp_path, case, expected):
     assert expected in line, line
 
 
+def test_an_unreadable_image_met_by_a_grain_worker_is_one_line_naming_it(tmp_path, capsys):
+    from PIL import Image
+
+    from imbalance_jax import train
+    from imbalance_jax.data import grain_stream, streaming
+
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 4), ("test", 1)):
+        for name in ("a", "b"):
+            (tmp_path / split / name).mkdir(parents=True)
+            for i in range(count):
+                Image.fromarray(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8)).save(tmp_path / split / name / f"{i}.jpg")
+    (tmp_path / "train" / "a" / "2.jpg").write_bytes(b"not a jpeg")  # found only when a worker decodes it
+    data = streaming.load_stream(f"folder:{tmp_path / 'train'},{tmp_path / 'test'}", 4, 1, 36, 32)
+    stream = grain_stream.GrainStream(data, train.plain_plan([np.arange(8)]), 8, workers=2, end_step=2)
+    line = _one_line_exit(capsys, lambda: stream.chunk(0, 2))  # step 0's batch holds all 8 images
+    assert line.endswith("a/2.jpg is not a readable image (cannot identify image file "
+                         f"'{tmp_path / 'train' / 'a' / '2.jpg'}'); delete or replace it")
+    stream.close()
+
+
 def test_truncated_gzip_idx_and_corrupt_folder_image_are_one_line(capsys, tmp_path):
     from imbalance_jax import data
 

@@ -9,6 +9,7 @@ with the numpy twin of the on-device sampler, decodes, resizes and crops with th
 the dataset at that step, and no loader state needs saving.
 """
 import atexit
+import os
 
 import grain
 import jax
@@ -57,6 +58,10 @@ class GrainStream:
         self.close()
         if not flags.FLAGS.is_parsed():  # grain reads its absl flags; library callers (tests, notebooks) parse none
             flags.FLAGS.mark_as_parsed()
+        # A run stopped by an error (an unreadable image) leaves batches read ahead in shared memory;
+        # multiprocessing's resource tracker unlinks them at exit and would print a warning after the
+        # one-line error. The tracker, started with grain's first batch, takes this filter from the environment.
+        os.environ.setdefault("PYTHONWARNINGS", "ignore:resource_tracker:UserWarning")
         n = self.records.num_networks
         dataset = (grain.MapDataset.range(step * n, self.end_step * n).map(self.records)
                    .to_iter_dataset(grain.ReadOptions(num_threads=1, prefetch_buffer_size=PREFETCH_PER_WORKER))
