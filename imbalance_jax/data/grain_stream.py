@@ -12,11 +12,9 @@ import atexit
 import os
 
 import grain
-import jax
 import numpy as np
 from absl import flags
 
-from imbalance_jax import sampling
 from imbalance_jax.data import streaming
 
 # Records a worker prepares ahead of the one the trainer asks for (each is a batch: 38 MB at 256 x 224^2).
@@ -28,18 +26,12 @@ class NetworkBatches:
 
     def __init__(self, data: streaming.StreamData, plan, batch_size: int):
         self.data, self.batch_size = data, batch_size
-        self.plan = jax.tree.map(np.asarray, plan)  # numpy: worker processes never start a JAX backend
+        self.plan = streaming.host_plan(plan)
         self.num_networks = len(self.plan.lengths)
-
-    def positions(self, step: int, network: int) -> np.ndarray:
-        """Positions in the training set of one network's batch at a step (the device sampler's own)."""
-        p, n = self.plan, network
-        aware = () if p.class_aware is None else (p.class_aware[n], p.class_offsets[n], p.class_counts[n])
-        return sampling.network_batch(p.table[n], p.lengths[n], p.seeds[n], step, self.batch_size, *aware, xp=np)
 
     def __call__(self, record: int):
         step, network = divmod(int(record), self.num_networks)
-        positions = self.positions(step, network)
+        positions = streaming.network_positions(self.plan, step, network, self.batch_size)
         seed = int(self.plan.seeds[network])
         images = np.stack([streaming.training_crop(self.data, p, seed, step, slot) for slot, p in enumerate(positions)])
         return images, positions

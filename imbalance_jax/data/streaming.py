@@ -7,15 +7,14 @@ batches on worker threads while the device trains on the previous K, and hands t
 takes the single centre crop (Section 3.3.3).
 """
 import concurrent.futures
-import functools
 from typing import NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from PIL import Image
 
-from imbalance_jax.data.loaders import DatasetError
+from imbalance_jax import sampling
+from imbalance_jax.data.loaders import DatasetError, folder_files
 
 
 class ImageSource:
@@ -78,8 +77,6 @@ class FolderSource:
 def _sources(name: str) -> tuple:
     """The (train, test) sources of a streamed dataset: a TFDS name or folder:<dir>[,<test dir>]."""
     if name.startswith("folder:"):
-        from imbalance_jax.data.loaders import folder_files
-
         files = folder_files(name[len("folder:"):])
         return FolderSource(*files["train"]), FolderSource(*files["test"])
     return ImageSource(name, "train"), ImageSource(name, "test")
@@ -157,22 +154,24 @@ class BatchStream:
     (`stream.loader='threads'`; grain_stream.GrainStream gives the same batches from processes)."""
 
     def __init__(self, data: StreamData, plan, batch_size: int, workers: int = 8):
-        self.data, self.plan, self.batch_size = data, plan, batch_size
-        self.seeds = np.asarray(plan.seeds)
+        self.data, self.batch_size = data, batch_size
+        self.plan = host_plan(plan)
         self.pool = concurrent.futures.ThreadPoolExecutor(workers)
         self.ahead = concurrent.futures.ThreadPoolExecutor(1)
         self._next = None
 
     def positions(self, step: int, num_steps: int) -> np.ndarray:
         """Positions in the training set of K steps of batches: [K, N, B], the on-device sampler's own."""
-        return np.asarray(_positions(self.plan, jnp.arange(step, step + num_steps), self.batch_size))
+        networks = range(len(self.plan.lengths))
+        return np.array([[network_positions(self.plan, step + k, n, self.batch_size) for n in networks]
+                         for k in range(num_steps)])
 
     def _load(self, step, num_steps):
         positions = self.positions(step, num_steps)
 
         def one(args):
             (k, n, b), p = args
-            return training_crop(self.data, p, int(self.seeds[n]), step + k, b)
+            return training_crop(self.data, p, int(self.plan.seeds[n]), step + k, b)
 
         flat = list(self.pool.map(one, np.ndenumerate(positions)))
         images = np.stack(flat).reshape(*positions.shape, self.data.crop, self.data.crop, 3)
@@ -196,12 +195,18 @@ class BatchStream:
         self.pool.shutdown()
 
 
-@functools.partial(jax.jit, static_argnums=2)
-def _positions(plan, steps, batch_size):
-    # compiled once per chunk length: run eagerly, the sampler's ops cost more than a step's images
-    from imbalance_jax import train  # imported here: train imports this package
+def host_plan(plan):
+    """A cohort plan as numpy arrays: host loaders walk it without a JAX device (grain's workers start none)."""
+    return jax.tree.map(np.asarray, plan)
 
-    return jax.vmap(lambda s: train.batch_indices(plan, s, batch_size))(steps)
+
+def network_positions(plan, step: int, network: int, batch_size: int) -> np.ndarray:
+    """Positions in the training set of one network's batch at a step, from a host plan: the on-device
+    sampler's walk in numpy (sampling.network_batch, tested equal)."""
+    aware = () if plan.class_aware is None else (
+        plan.class_aware[network], plan.class_offsets[network], plan.class_counts[network])
+    return sampling.network_batch(plan.table[network], plan.lengths[network], plan.seeds[network], step, batch_size,
+                                  *aware, xp=np)
 
 
 def load_stream(name: str, n_max: int, test_per_class: int | None, resize: int, crop: int,
