@@ -183,6 +183,14 @@ def sampling_levels(rows: list[dict]) -> Finding:
     return Finding(4, paper, evidence, verdict)
 
 
+def _change_from_second(points: list) -> float:
+    """The last value minus the second's, of (step, value) points (the first's where there are only two): the
+    first point's training accuracy is the mean over the first iterations, still learning, which would count
+    as a growing gap."""
+    ordered = sorted(points)
+    return ordered[-1][1] - ordered[1 if len(ordered) > 2 else 0][1]
+
+
 def no_overfitting(curve_rows: list[dict]) -> Finding:
     """5: oversampling does not overfit: its train-test accuracy gap does not grow with iterations
     more than the baseline's."""
@@ -196,12 +204,8 @@ def no_overfitting(curve_rows: list[dict]) -> Finding:
                 by_network.setdefault(_key(r), []).append(
                     (int(r["step"]), float(r["train_accuracy"]) - float(r["test_accuracy"])))
                 test.setdefault(_key(r), []).append((int(r["step"]), float(r["test_accuracy"])))
-        growth[method + " test"] = {k: max(v)[1] - sorted(v)[1 if len(v) > 2 else 0][1] for k, v in test.items()
-                                    if len(v) > 1}
-        # From the second point where there are three or more: the first point's training accuracy is the
-        # mean over the first iterations, still learning, which would count as a growing gap.
-        growth[method] = {k: max(v)[1] - sorted(v)[1 if len(v) > 2 else 0][1] for k, v in by_network.items()
-                          if len(v) > 1}
+        growth[method + " test"] = {k: _change_from_second(v) for k, v in test.items() if len(v) > 1}
+        growth[method] = {k: _change_from_second(v) for k, v in by_network.items() if len(v) > 1}
         growth[method + " end"] = {k: max(v)[1] for k, v in by_network.items()}
     if not growth["oversampling"] or not growth["baseline"]:
         return Finding(5, paper, "needs curves.csv with two or more points of oversampling and baseline", ABSENT)

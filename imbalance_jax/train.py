@@ -215,11 +215,13 @@ def make_train_step(model: nn.Module, hp: TrainHParams):
 
 def batch_indices(plan: CohortPlan, step: jax.Array, batch_size: int) -> jax.Array:
     """Dataset indices of every network's batch at a step: [N, batch_size]."""
-    if plan.class_aware is None:
-        return jax.vmap(lambda row, length, seed: sampling.network_batch(row, length, seed, step, batch_size))(
-            plan.table, plan.lengths, plan.seeds)
-    return jax.vmap(lambda *per_network: sampling.network_batch(*per_network[:3], step, batch_size, *per_network[3:]))(
-        plan.table, plan.lengths, plan.seeds, plan.class_aware, plan.class_offsets, plan.class_counts)
+    def one(row, length, seed, *class_aware):
+        return sampling.network_batch(row, length, seed, step, batch_size, *class_aware)
+
+    per_network = (plan.table, plan.lengths, plan.seeds)
+    if plan.class_aware is not None:
+        per_network += (plan.class_aware, plan.class_offsets, plan.class_counts)
+    return jax.vmap(one)(*per_network)
 
 
 def chunk_summary(state, metrics: dict, start_step) -> dict:
