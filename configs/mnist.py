@@ -89,6 +89,11 @@ def get_config() -> ml_collections.ConfigDict:
     # cRT re-initialises the classifier before re-training it, as Kang et al. 2020 do; False starts
     # from the baseline's.
     config.crt_reinit = True
+    # cRT's learning rate: 'study' (the config's schedule x two_phase_lr_factor over every iteration, like
+    # two-phase training) or 'kang2020' (as its authors ran it: a cosine from the base lr to 0 over
+    # crt_fraction of the iterations -- their 10 of 90 epochs -- then no update).
+    config.crt_schedule = "study"
+    config.crt_fraction = 10 / 90
 
     # Settings of the remedies beyond the paper (imbalance_jax.losses).
     config.losses = ml_collections.ConfigDict()
@@ -98,6 +103,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.losses.ldam_scale = 30.0
     config.losses.drw_fraction = 0.8  # LDAM's re-weighting starts at this fraction of the iterations
     config.losses.logit_adjust_tau = 1.0
+    # tau-normalisation scores with the normalised class weights and no bias, as Kang et al.'s public code
+    # does; True keeps the classifier's bias (evaluation only: launch.evaluate --force re-scores a study).
+    config.losses.tau_norm_keep_bias = False
 
     # Networks per compiled step; 0 picks the most that fit the device's free memory.
     config.cohort_size = 0
@@ -111,4 +119,8 @@ def get_config() -> ml_collections.ConfigDict:
     # Record training and test accuracy every this many steps (Fig. 8); 0 turns it off.
     config.curve_every = 1000
     config.report = True
+    # What the report may conclude (imbalance_jax.conclusions): "on a par" and "does not overfit" need the
+    # difference's 90% interval inside +-margin (AUC, accuracy); launch.plan says how many repetitions detect
+    # target_difference at 80% power.
+    config.statistics = ml_collections.ConfigDict({"margin": 0.01, "target_difference": 0.01})
     return config

@@ -11,11 +11,28 @@ from imbalance_jax import losses, methods, plan, sampling, train
 from imbalance_jax.data import preprocessing
 
 
+SCHEDULES = ("study", "kang2020")
+
+
+def _own_schedule(network: plan.Network, config) -> bool:
+    key = methods.get(network.method).training.schedule
+    return bool(key) and config.get(key, "study") == "kang2020"
+
+
 def lr_scale(network: plan.Network, config, hp: train.TrainHParams) -> float:
-    """The network's factor on the schedule: its lr over the config's base lr, times its method's factor."""
+    """The network's factor on the schedule: its lr over the config's base lr, times its method's factor (1 where
+    the method follows its authors' own schedule from the base lr)."""
     factor = methods.get(network.method).training.lr_scale
-    factor = config[factor] if isinstance(factor, str) else factor
+    factor = 1.0 if _own_schedule(network, config) else config[factor] if isinstance(factor, str) else factor
     return network.base_lr / hp.base_lr * factor
+
+
+def lr_span(network: plan.Network, config, hp: train.TrainHParams) -> int:
+    """0 for the study's schedule; the steps of the cosine decay where the method runs its authors' schedule."""
+    if not _own_schedule(network, config):
+        return 0
+    key = methods.get(network.method).training.schedule
+    return max(1, round(float(config[f"{key.removesuffix('_schedule')}_fraction"]) * hp.max_iter))
 
 
 def cohort_plan(networks: list, labels: np.ndarray, num_classes: int, config, hp: train.TrainHParams,
@@ -33,7 +50,8 @@ def cohort_plan(networks: list, labels: np.ndarray, num_classes: int, config, hp
         finetune_last=jnp.asarray([t.layers == "finetune" for t in trainings]),
         class_aware=jnp.asarray([t.sampler == "class_aware" for t in trainings]),
         class_offsets=jnp.asarray(table.class_offsets), class_counts=jnp.asarray(table.class_counts),
-        weighted_mean=jnp.asarray([t.loss in losses.WEIGHTED_MEAN_LOSSES for t in trainings]))
+        weighted_mean=jnp.asarray([t.loss in losses.WEIGHTED_MEAN_LOSSES for t in trainings]),
+        lr_spans=jnp.asarray([lr_span(n, config, hp) for n in networks], jnp.int32))
 
 
 def objectives(networks: list, config, hp: train.TrainHParams) -> losses.Objective:

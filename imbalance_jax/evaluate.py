@@ -36,21 +36,24 @@ def method_scores(scoring: methods.Scoring, probs: jax.Array, prior: jax.Array, 
     return probs
 
 
-def tau_normalize(state, head: str, tau: float):
-    """The state with its classifier's class weight vectors divided by their norm^tau (Kang et al. 2020)."""
+def tau_normalize(state, head: str, tau: float, keep_bias: bool = False):
+    """The state with its classifier's class weight vectors divided by their norm^tau (Kang et al. 2020) and,
+    as their public code scores (logits = features . normalised weights), its bias dropped unless keep_bias."""
     def scale(kernel):  # [N, ..., C]: a norm per network and class over the other axes
         axes = tuple(range(1, kernel.ndim - 1))
         return kernel / jnp.maximum(jnp.sqrt(jnp.sum(kernel * kernel, axis=axes, keepdims=True)), 1e-12) ** tau
     params = dict(state["params"]["params"])
     params[head] = {**params[head], "kernel": scale(params[head]["kernel"])}
+    if not keep_bias and "bias" in params[head]:
+        params[head]["bias"] = jnp.zeros_like(params[head]["bias"])
     return {**state, "params": {**state["params"], "params": params}}
 
 
-def cohort_probabilities(state, predict, x_test, head: str, wanted: list) -> tuple:
+def cohort_probabilities(state, predict, x_test, head: str, wanted: list, keep_bias: bool = False) -> tuple:
     """(softmax [N, n, C], {tau: softmax with tau-normalised heads}) for the scorings wanted."""
     taus = sorted({methods.get(m).scoring.tau for _, m in wanted if methods.get(m).scoring.kind == "tau_norm"})
     probs = predict(state, x_test)
-    return probs, {t: predict(tau_normalize(state, head, t), x_test) for t in taus}
+    return probs, {t: predict(tau_normalize(state, head, t, keep_bias), x_test) for t in taus}
 
 
 METRIC_COLUMNS = ("auc", "accuracy", "balanced_accuracy", "macro_f1", "per_class_recall", "per_class_auc",

@@ -23,15 +23,25 @@ class ScaleByNetworkLRState(NamedTuple):
     count: jax.Array
 
 
-def scale_by_network_lr(schedule: Callable, lr_scale, multipliers) -> optax.GradientTransformation:
-    """updates * (schedule(count) * lr_scale * multiplier of the leaf); lr_scale and multipliers may be traced."""
+def cosine_span(base_lr, count, span):
+    """The learning rate decayed from base_lr to 0 by a cosine over `span` steps, 0 after (Kang et al.'s cRT)."""
+    done = jnp.minimum(count.astype(jnp.float32) / jnp.maximum(span, 1).astype(jnp.float32), 1.0)
+    return base_lr * 0.5 * (1.0 + jnp.cos(jnp.pi * done))
+
+
+def scale_by_network_lr(schedule: Callable, lr_scale, multipliers, lr_span=None) -> optax.GradientTransformation:
+    """updates * (schedule(count) * lr_scale * multiplier of the leaf); lr_scale, multipliers and lr_span (k > 0:
+    a cosine from the schedule's base lr over k steps instead of the schedule) may be traced."""
     def init_fn(params):
         del params
         return ScaleByNetworkLRState(jnp.zeros((), jnp.int32))
 
     def update_fn(updates, state, params=None):
         del params
-        lr = schedule(state.count) * lr_scale
+        lr = schedule(state.count)
+        if lr_span is not None:
+            lr = jnp.where(lr_span > 0, cosine_span(schedule(jnp.zeros((), jnp.int32)), state.count, lr_span), lr)
+        lr = lr * lr_scale
         if multipliers is None:
             updates = jax.tree.map(lambda u: lr * u, updates)
         else:
@@ -63,15 +73,15 @@ def schedule(policy: str, base_lr: float, iterations: int, gamma: float = 1e-4, 
 
 def make_optimizer(name: str, lr_schedule: Callable, momentum: float, weight_decay: float,
                    betas: tuple = (0.9, 0.999)) -> Callable:
-    """Returns optimizer(lr_scale, multipliers) -> optax.GradientTransformation for one network.
+    """Returns optimizer(lr_scale, multipliers, lr_span) -> optax.GradientTransformation for one network.
 
     The chain's structure does not depend on the arguments, so one init serves every network.
     """
     if name not in OPTIMIZERS:
         raise ValueError(f"train.optimizer={name!r} is unknown; use one of {OPTIMIZERS}")
 
-    def optimizer(lr_scale=1.0, multipliers: Optional[dict] = None) -> optax.GradientTransformation:
-        lr = scale_by_network_lr(lr_schedule, lr_scale, multipliers)
+    def optimizer(lr_scale=1.0, multipliers: Optional[dict] = None, lr_span=None) -> optax.GradientTransformation:
+        lr = scale_by_network_lr(lr_schedule, lr_scale, multipliers, lr_span)
         if name == "caffe_sgd":
             return optax.chain(optax.add_decayed_weights(weight_decay), lr, optax.trace(momentum), optax.scale(-1.0))
         if name == "sgd_nesterov":  # PyTorch's SGD(nesterov=True): lr outside the velocity

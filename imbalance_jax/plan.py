@@ -21,7 +21,8 @@ GROWTH_KEYS = ("imbalance.step_rhos", "imbalance.step_mus", "imbalance.step_sett
 # Config keys of how a run executes, which change no trained number that is saved.
 EXECUTION_KEYS = ("cohort_size", "steps_per_call", "conv_impl", "compute_dtype", "networks_per_vmap",
                   "data_parallel", "eval_batch_size", "curve_every", "report", "checkpoint_every",
-                  "stream.workers", "stream.loader")
+                  "stream.workers", "stream.loader", "statistics.margin", "statistics.target_difference",
+                  "losses.tau_norm_keep_bias")
 
 
 class DatasetFacts(NamedTuple):
@@ -74,7 +75,8 @@ def flatten(tree: dict, prefix: str = "") -> dict:
 
 # Training keys added after studies existed, with their neutral values: at that value a key is left out
 # of a network's identity, so a workdir made before the key existed still matches its config.
-LATER_KEYS = {"train.bias_lr_mult": 1.0, "finetune_layers": [], "zca_fit": "imbalanced", "crt_reinit": True}
+LATER_KEYS = {"train.bias_lr_mult": 1.0, "finetune_layers": [], "zca_fit": "imbalanced", "crt_reinit": True,
+              "crt_schedule": "study", "crt_fraction": 10 / 90}
 
 
 def training_values(config_json: dict) -> dict:

@@ -147,8 +147,9 @@ def evaluate_all(study, layout: Layout, force: bool = False) -> None:
                 tests = {split: (view.test_images(), jax.numpy.asarray(view.data.y_test))}  # one split held
             x_test, y_test = tests[split]
             state, _ = checkpoints.restore(study.abstract_state(len(record.networks)))
-        probs, tau_normalized = evaluate.cohort_probabilities(state, study.predict, x_test, study.interface.head,
-                                                              wanted)
+        probs, tau_normalized = evaluate.cohort_probabilities(
+            state, study.predict, x_test, study.interface.head, wanted, study.config.losses.get("tau_norm_keep_bias",
+                                                                                               False))
         context = dict(dataset=study.config.dataset, iterations=study.hp.max_iter, cohort=record.cohort_id)
         rows = evaluate.evaluate_cohort(list(record.networks), wanted, meta["train_sizes"], probs, tau_normalized,
                                         y_test, context, meta.get("diverged"))

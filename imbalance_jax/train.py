@@ -90,6 +90,9 @@ class CohortPlan(NamedTuple):
     class_offsets: Any = None  # int32 [N, C]: class blocks of each (class-ordered) table row
     class_counts: Any = None  # int32 [N, C]
     weighted_mean: Any = None  # bool [N]: the batch loss divides by the summed class weights (LDAM-DRW)
+    # int32 [N]: 0 follows the study's schedule; k > 0 decays the network's learning rate from its base lr
+    # to 0 by a cosine over its first k steps, then 0 (cRT as Kang et al. ran it)
+    lr_spans: Any = None
 
 
 def plain_plan(index_sets: list, width: int = None) -> CohortPlan:
@@ -175,13 +178,13 @@ def make_update(model: nn.Module, hp: TrainHParams):
         return loss, (loss, jnp.mean(jnp.argmax(logits, -1) == labels), new_others)
 
     def network_step(variables, opt_state, images, labels, lr_scale, finetune_last, key, preprocess, objective,
-                     weighted_mean, step):
+                     weighted_mean, lr_span, step):
         trainable = variables["params"]
         others = {k: v for k, v in variables.items() if k != "params"}
         grads, (loss, acc, new_others) = jax.grad(loss_fn, has_aux=True)(
             trainable, others, images, labels, key, preprocess, objective, weighted_mean, step)
         mult = _update_multipliers(trainable, finetune_last, finetune_layers, hp.bias_lr_mult)
-        updates, opt_state = optimizer(lr_scale, mult).update(grads, opt_state, trainable)
+        updates, opt_state = optimizer(lr_scale, mult, lr_span).update(grads, opt_state, trainable)
         trainable = optax.apply_updates(trainable, updates)
         # Fine-tuning some layers leaves the frozen layers' batch statistics as they were.
         new_others = jax.tree.map(lambda old, new: jnp.where(finetune_last, old, new), others, dict(new_others))
@@ -191,7 +194,8 @@ def make_update(model: nn.Module, hp: TrainHParams):
         keys = jax.vmap(lambda s: jax.random.fold_in(key, s))(plan.seeds)
         per_network = (state["params"], state["opt_state"], images, labels, plan.lr_scales, plan.finetune_last,
                        keys, state["preprocess"], state["objective"],
-                       jnp.zeros_like(plan.finetune_last) if plan.weighted_mean is None else plan.weighted_mean)
+                       jnp.zeros_like(plan.finetune_last) if plan.weighted_mean is None else plan.weighted_mean,
+                       jnp.zeros(plan.seeds.shape, jnp.int32) if plan.lr_spans is None else plan.lr_spans)
         step_one = lambda args: network_step(*args, state["step"])  # noqa: E731
         if hp.networks_per_vmap:
             variables, opt_state, loss, acc = jax.lax.map(step_one, per_network, batch_size=hp.networks_per_vmap)

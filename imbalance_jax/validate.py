@@ -27,6 +27,8 @@ SCALARS = {
     "losses.focal_gamma": _NON_NEGATIVE, "losses.effective_beta": _FRACTION, "losses.ldam_max_margin": _POSITIVE,
     "losses.ldam_scale": _POSITIVE, "losses.drw_fraction": (lambda v: _real(v) and 0 <= v <= 1, "a number in [0, 1]"),
     "stream.resize": _WHOLE_AT_LEAST_1, "stream.crop": _WHOLE_AT_LEAST_1, "stream.workers": _WHOLE_AT_LEAST_1,
+    "crt_fraction": (lambda v: _real(v) and 0 < v <= 1, "a number in (0, 1]"),
+    "statistics.margin": _OPEN_FRACTION, "statistics.target_difference": _OPEN_FRACTION,
 }
 SEQUENCES = {
     "train.lr_grid": _POSITIVE, "train.lr_steps": _WHOLE_AT_LEAST_1, "imbalance.step_rhos": _RATIO,
@@ -66,6 +68,9 @@ def check_config(config: ml_collections.ConfigDict) -> None:
         if len(entry) != 3 or not (_OPEN_FRACTION[0](entry[0]) and _RATIO[0](entry[1]) and _WHOLE_AT_LEAST_1[0](entry[2])):
             raise ValueError(f"config.imbalance.step_settings holds {tuple(entry)!r}; each entry is (mu in (0, 1), "
                              "rho >= 1, repetitions >= 1)")
+    schedule = _get(config, "crt_schedule")
+    if schedule is not None and schedule not in ("study", "kang2020"):
+        raise ValueError(f"config.crt_schedule={schedule!r} is unknown; use 'study' or 'kang2020'")
     _check_study_shape(config)
 
 

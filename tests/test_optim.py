@@ -71,3 +71,26 @@ def test_other_optimizers_train_a_cohort_in_the_compiled_step(name):
     assert not np.array_equal(after["conv1"]["kernel"][0], before["conv1"]["kernel"][0])
     assert np.array_equal(after["conv1"]["kernel"][1], before["conv1"]["kernel"][1])  # fine-tuning: frozen
     assert not np.array_equal(after["fc2"]["kernel"][1], before["fc2"]["kernel"][1])
+
+
+def test_crt_as_its_authors_ran_it_decays_by_a_cosine_from_the_base_lr():
+    from imbalance_jax import cohort, plan as plan_lib
+    from configs import longtail
+
+    config = longtail.get_config()
+    hp = train.TrainHParams(base_lr=0.1, max_iter=90, lr_policy="inv")
+    network = plan_lib.Network("s/crt", "s", "step", 10.0, 0.5, 0, 0, (5, 5), "crt", ("crt",), base_lr=0.1)
+    assert (cohort.lr_scale(network, config, hp), cohort.lr_span(network, config, hp)) == (0.1, 0)  # the study's
+    config.crt_schedule = "kang2020"
+    assert (cohort.lr_scale(network, config, hp), cohort.lr_span(network, config, hp)) == (1.0, 10)  # 10 of 90
+    transform = optim.scale_by_network_lr(train.learning_rate_schedule(hp), 1.0, None, jnp.int32(10))
+    state = transform.init(None)
+    seen = []
+    for _ in range(12):
+        update, state = transform.update(jnp.ones(()), state)
+        seen.append(float(update))
+    expected = [0.1 * 0.5 * (1 + np.cos(np.pi * min(t / 10, 1))) for t in range(12)]
+    assert np.allclose(seen, expected, atol=1e-7) and seen[10:] == [0.0, 0.0]
+    baseline = plan_lib.Network("s/baseline", "s", "step", 10.0, 0.5, 0, 0, (5, 5), "baseline", ("baseline",),
+                                base_lr=0.1)
+    assert cohort.lr_span(baseline, config, hp) == 0  # only cRT follows its authors' schedule

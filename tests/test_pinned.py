@@ -6,7 +6,8 @@ tau-normalisation) as the first version computed them; any rebuild of the runner
 Measured after the optax rebuild of the update (same values, other XLA fusions): 12 of the 16 rows are
 bit-equal, the rest within 7.4e-5 ROC AUC and one of the 300 test images; the tolerances allow that.
 Re-pinned on purpose since (the other 14 rows unchanged): ldam_drw (its authors' weighted mean once
-re-weighting starts) and crt (the classifier re-initialised before re-training, as Kang et al. do).
+re-weighting starts) and crt (the classifier re-initialised before re-training, as Kang et al. do); and
+tau_normalization_tau1 (scored without the classifier's bias, as Kang et al.'s code scores; 2026-12-01).
 """
 import json
 import os

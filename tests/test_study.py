@@ -214,11 +214,37 @@ def test_tau_normalization_divides_class_weights_by_their_norm():
     state = {"params": {"params": {"fc2": {"kernel": kernel, "bias": jnp.ones((2, 3))}}}, "step": 0}
     unit = evaluate.tau_normalize(state, "fc2", 1.0)["params"]["params"]["fc2"]
     assert np.allclose(np.linalg.norm(unit["kernel"], axis=1), 1.0)
-    assert np.array_equal(unit["bias"], np.ones((2, 3)))
+    assert np.array_equal(unit["bias"], np.zeros((2, 3)))  # dropped, as Kang et al.'s code scores
+    kept = evaluate.tau_normalize(state, "fc2", 1.0, keep_bias=True)["params"]["params"]["fc2"]
+    assert np.array_equal(kept["bias"], np.ones((2, 3)))
     half = evaluate.tau_normalize(state, "fc2", 0.5)["params"]["params"]["fc2"]["kernel"]
     norms = np.linalg.norm(np.asarray(kernel), axis=1)
     assert np.allclose(np.linalg.norm(half, axis=1), norms ** 0.5)
     assert np.allclose(evaluate.tau_normalize(state, "fc2", 0.0)["params"]["params"]["fc2"]["kernel"], kernel)
+
+
+def test_tau_normalised_scores_are_features_times_normalised_weights_without_the_bias():
+    import jax
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(1)
+    kernel = rng.normal(size=(1, 4, 3)) * [1.0, 3.0, 0.5]
+    features = rng.normal(size=(6, 4))
+    state = {"params": {"params": {"fc2": {"kernel": jnp.asarray(kernel), "bias": jnp.asarray([[5.0, -5.0, 0.0]])}}}}
+
+    def predict(s, x):  # fixed features through the head: the logits are features . W + b
+        head = s["params"]["params"]["fc2"]
+        return jax.nn.softmax(jnp.einsum("nf,Nfc->Nnc", x, head["kernel"]) + head["bias"][:, None], axis=-1)
+
+    _, tau = evaluate.cohort_probabilities(state, predict, jnp.asarray(features), "fc2",
+                                           [(0, "tau_normalization_tau1")])
+    w = kernel[0] / np.linalg.norm(kernel[0], axis=0)
+    logits = features @ w  # Kang et al.: no bias
+    expected = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    assert np.allclose(np.asarray(tau[1.0][0]), expected, atol=1e-6)
+    _, with_bias = evaluate.cohort_probabilities(state, predict, jnp.asarray(features), "fc2",
+                                                 [(0, "tau_normalization_tau1")], keep_bias=True)
+    assert not np.allclose(np.asarray(with_bias[1.0][0]), expected, atol=1e-3)
 
 
 def test_launch_study_missing_config_file_is_one_line(capsys, tmp_path):

@@ -18,8 +18,8 @@ register(Method("class_aware_sampling", "class_aware_sampling", Training(sampler
 register(Method("sqrt_sampling", "sqrt_sampling", Training(sampler="sqrt"), family="longtail"))
 # Kang et al. 2020: the classifier is re-initialised, then re-trained on class-balanced batches.
 register(Method("crt", "crt", Training(sampler="class_aware", parent="baseline", layers="finetune",
-                                       reinit_finetune="crt_reinit", lr_scale="two_phase_lr_factor"),
-                family="longtail"))
+                                       reinit_finetune="crt_reinit", lr_scale="two_phase_lr_factor",
+                                       schedule="crt_schedule"), family="longtail"))
 
 register_family(rf"posthoc_adjustment_tau{_NUMBER}",
                 lambda m: Method(m.group(0), "baseline", scoring=Scoring("posthoc", float(m.group(1))),

@@ -31,6 +31,10 @@ class Training:
     on_balanced: bool = False
     # The base learning rate's factor: a number, or the name of a top-level config value.
     lr_scale: Union[float, str] = 1.0
+    # The name of a top-level config value choosing the schedule: 'study' (the config's lr policy) or
+    # 'kang2020' (a cosine from the base lr to 0 over <name>_fraction of the iterations, as Kang et al. re-train
+    # their classifier); '' always follows the study's.
+    schedule: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
