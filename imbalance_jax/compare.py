@@ -23,27 +23,30 @@ def combined_rows(workdirs: list, labels: list) -> list[dict]:
 
 
 def difference_table(rows: list[dict], labels: list) -> str:
-    """Markdown: per (setting, method) each study's mean ROC AUC (n) and its difference from the first's."""
+    """Markdown: per (setting, method) each study's mean ROC AUC (n) and its difference from the first's, with
+    Welch's interval and test, Benjamini-Hochberg adjusted over the table."""
     first, others = labels[0], labels[1:]
     by_study = {label: mean_by_setting([r for r in rows if r["study"] == label]) for label in labels}
     head = "| setting | method | " + " | ".join(f"{label} (n)" for label in labels) + " | " + " | ".join(
-        f"{label} - {first} [95% CI] | p" for label in others) + " |"
-    lines = [head, "|---" * (2 + len(labels) + 2 * len(others)) + "|"]
+        f"{label} - {first} [95% CI] | p | p (BH)" for label in others) + " |"
+    lines = [head, "|---" * (2 + len(labels) + 3 * len(others)) + "|"]
+    settings = list(dict.fromkeys(setting_label(r) for r in rows))
+    order = method_order(rows)
     keys = sorted({k for means in by_study.values() for k in means},
-                  key=lambda k: (list(dict.fromkeys(setting_label(r) for r in rows)).index(k[0]),
-                                 method_order(rows).index(k[1])))
-    for setting, method in keys:
-        cells = [f"{by_study[s][(setting, method)]['auc']:.4f} ({by_study[s][(setting, method)]['n']})"
-                 if (setting, method) in by_study[s] else "" for s in labels]
+                  key=lambda k: (settings.index(k[0]), order.index(k[1])))
+    tests = {(key, label): statistics.unpaired(list(by_study[label][key]["by_pair"].values()),
+                                               list(by_study[first][key]["by_pair"].values()))
+             for key in keys for label in others if key in by_study[label] and key in by_study[first]}
+    adjusted = dict(zip(tests, statistics.benjamini_hochberg([d.p_value for d in tests.values()])))
+    for key in keys:
+        cells = [f"{by_study[s][key]['auc']:.4f} ({by_study[s][key]['n']})" if key in by_study[s] else ""
+                 for s in labels]
         for label in others:
-            a, b = by_study[label].get((setting, method)), by_study[first].get((setting, method))
-            if a is None or b is None:
-                cells += ["", ""]
-                continue
-            d = statistics.unpaired(list(a["by_pair"].values()), list(b["by_pair"].values()))
-            cells += [f"{d.mean_difference:+.4f} {statistics.format_interval(d.ci_low, d.ci_high)}",
-                      statistics.format_p(d.p_value)]
-        lines.append(f"| {setting} | {method} | " + " | ".join(cells) + " |")
+            d = tests.get((key, label))
+            cells += ["", "", ""] if d is None else [
+                f"{d.mean_difference:+.4f} {statistics.format_interval(d.ci_low, d.ci_high)}",
+                statistics.format_p(d.p_value), statistics.format_p(adjusted[(key, label)])]
+        lines.append(f"| {key[0]} | {key[1]} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -69,8 +72,10 @@ def write_comparison(workdirs: list, labels: list, outdir: str) -> str:
     lines = [f"# Comparison of {len(labels)} studies: {', '.join(labels)}", "",
              "| study | workdir | results |", "|---|---|---|",
              *[f"| {label} | {w} | {sum(r['study'] == label for r in rows)} |" for label, w in zip(labels, workdirs)],
-             "", f"Differences are each study's mean ROC AUC minus {labels[0]}'s, with Welch's 95% t interval and "
-             "two-sided test (the studies' networks are treated as independent samples).", "",
+             "", f"Differences are each study's mean ROC AUC minus {labels[0]}'s, with Welch's 95% interval (logit "
+             "scale, inside [-1, 1]) and two-sided test (the studies' networks are treated as independent samples), "
+             f"Benjamini-Hochberg adjusted over the table; below {statistics.MIN_N} networks a side, no interval or "
+             "test.", "",
              difference_table(rows, labels), "", f"## {title}", "", f"![{title}](compare_auc_vs_rho.png)", ""]
     report = os.path.join(outdir, "report.md")
     write_text(report, "\n".join(lines))

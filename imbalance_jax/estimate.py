@@ -12,8 +12,12 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from imbalance_jax import plan, progress, sizing, study, train
+from imbalance_jax import plan, progress, sizing, statistics, study, train
 from imbalance_jax.data import DatasetError
+
+# The spread launch.plan assumes without a pilot study: the upper quartile of the sd of paired ROC AUC
+# differences from the baseline over docs/mnist's settings (LeNet-5 on MNIST, 1,000 iterations, 5 repetitions).
+DEFAULT_PAIRED_SD = 0.0034
 
 # Datasets the planner knows without loading them (TFDS datasets may not be prepared yet).
 KNOWN_DATASETS = {"mnist": (10, (28, 28, 1)), "fashion_mnist": (10, (28, 28, 1)), "cifar10": (10, (32, 32, 3)),
@@ -103,6 +107,34 @@ def _held(workdir: str, networks: list) -> set:
     return set(workdir_lib.locate(workdir_lib.read_cohorts(workdir), networks)) if workdir else set()
 
 
+def pilot_spread(workdir: str):
+    """(sd, where from): the upper quartile over a workdir's settings of the sd of each method's paired ROC AUC
+    differences from the baseline, or None without such pairs (two repetitions or more)."""
+    import os
+
+    from imbalance_jax import report, results
+
+    path = os.path.join(workdir or "", "results.csv")
+    if not workdir or not os.path.exists(path):
+        return None
+    sds = [d.sd for d in report.baseline_differences(results.read_results(path)).values()
+           if d.n >= 2 and np.isfinite(d.sd) and d.sd > 0]
+    if not sds:
+        return None
+    return float(np.percentile(sds, 75)), f"the upper quartile of {len(sds)} comparisons in {workdir}"
+
+
+def repetitions_line(config: ml_collections.ConfigDict, workdir: str = None) -> str:
+    """How many repetitions detect config.statistics.target_difference between two methods in one setting."""
+    target = float(config.get("statistics", {}).get("target_difference", 0.01))
+    found = pilot_spread(workdir)
+    sd, source = found or (DEFAULT_PAIRED_SD, "MNIST's upper quartile; give --workdir of a pilot study for yours")
+    need = statistics.units_needed(sd, target)
+    return (f"  power    {need} repetitions detect a ROC AUC difference of {target:g} between two methods in one "
+            f"setting with 80% power (paired t-test at {statistics.ALPHA:g}; sd {sd:.4f} of paired differences, "
+            f"{source}); this config has {config.imbalance.repetitions}")
+
+
 def plan_table(config: ml_collections.ConfigDict, workdir: str = None, measure_seconds: float = 2.0) -> str:
     """The plan of a study on this device, as lines of text."""
     shape = dataset_shape(config)
@@ -153,4 +185,5 @@ def plan_table(config: ml_collections.ConfigDict, workdir: str = None, measure_s
     if probe < cohort_size:
         lines.append(f"           (measured at {several}; cohorts of {cohort_size:,} may run faster per "
                      "image on an accelerator)")
+    lines.append(repetitions_line(config, workdir))
     return "\n".join(lines)

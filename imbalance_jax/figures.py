@@ -1,11 +1,12 @@
-"""The paper's figures (3-8) drawn from a study's result rows; every point is a mean over repetitions."""
+"""The paper's figures (3-8) drawn from a study's result rows; every point is a mean over repetitions, its
+error bar the 95% interval (inside [0, 1], none below statistics.MIN_N repetitions)."""
 import csv
 import os
 from collections import defaultdict
 
 import numpy as np
 
-from imbalance_jax import methods
+from imbalance_jax import methods, statistics
 from imbalance_jax.results import THRESHOLDED, keeps_ranking, method_order, partial_sampling
 
 # Okabe & Ito's colour-blind-safe palette, and a marker and line style per method, so methods stay
@@ -36,16 +37,17 @@ def method_style(method: str, others: list) -> tuple:
 
 
 def _curves(rows, x_key, metric):
-    """{method: (xs, means, sample sds)} over the distinct values of x_key."""
+    """{method: (xs, means, interval lows, interval highs)} over the distinct values of x_key: each mean's 95%
+    interval inside [0, 1] (statistics.describe; nan below statistics.MIN_N values, drawn without a bar)."""
     out = {}
     for method in method_order(rows):
         sel = [r for r in rows if r["method"] == method]
         if not sel:
             continue
         xs = sorted({r[x_key] for r in sel})
-        vals = [np.array([r[metric] for r in sel if r[x_key] == x]) for x in xs]
-        out[method] = (np.array(xs, float), np.array([v.mean() for v in vals]),
-                       np.array([v.std(ddof=1) if len(v) > 1 else 0.0 for v in vals]))
+        found = [statistics.describe([r[metric] for r in sel if r[x_key] == x]) for x in xs]
+        out[method] = (np.array(xs, float), *(np.array([getattr(s, k) for s in found]) for k in ("mean", "ci_low",
+                                                                                                  "ci_high")))
     return out
 
 
@@ -57,8 +59,8 @@ def _dodged(xs, i, k, logx):
 
 def draw_panels(title, panel_rows, x_key, metric, xlabel, ylabel, logx=False, methods=None, reference=None):
     """A figure with a panel per (title, rows) entry sharing one y axis: a line per method (those of
-    `methods` in its order, when given), its mean over
-    repetitions with +-1 sample sd as error bars (a panel with one x value: points), and the balanced
+    `methods` in its order, when given), its mean over repetitions with its 95% interval as error bars (inside
+    [0, 1]; none below statistics.MIN_N repetitions; a panel with one x value: points), and the balanced
     reference's mean as a horizontal line when given; returns the figure."""
     import matplotlib
 
@@ -76,9 +78,10 @@ def draw_panels(title, panel_rows, x_key, metric, xlabel, ylabel, logx=False, me
         curves = _curves(rows, x_key, metric)
         if methods is not None:  # these lines only, in this order
             curves = {m: curves[m] for m in methods if m in curves}
-        for i, (method, (xs, mean, sd)) in enumerate(curves.items()):
+        for i, (method, (xs, mean, low, high)) in enumerate(curves.items()):
             color, marker, line = method_style(method, others)
-            ax.errorbar(_dodged(xs, i, len(curves), logx), mean, yerr=sd, color=color, marker=marker, ms=4,
+            bars = np.nan_to_num(np.stack([mean - low, high - mean]), nan=0.0)  # no bar below MIN_N values
+            ax.errorbar(_dodged(xs, i, len(curves), logx), mean, yerr=bars, color=color, marker=marker, ms=4,
                         ls=line if len(xs) > 1 else "none", lw=1.3, capsize=2, elinewidth=0.8,
                         label=METHOD_LABELS.get(method, method))
         if reference is not None:

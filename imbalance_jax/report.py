@@ -1,9 +1,12 @@
-"""Reports of a study's results: the tables, which method wins (and where methods tie), report.md.
+"""Reports of a study's results: the tables, which method wins (and which cannot be told apart), report.md.
 
-Tables give each (setting, method) the sample standard deviation and a 95% t interval over
-repetitions, and each method's paired difference from the baseline (imbalance_jax.statistics).
+Tables give each (setting, method) the sample standard deviation and a 95% interval over repetitions
+(inside [0, 1]), and each method's paired difference from the baseline with its p-value and the
+Benjamini-Hochberg adjusted one over the table (imbalance_jax.statistics). Below statistics.MIN_N
+repetitions there is no interval and no test.
 """
 import csv
+import json
 import math
 import os
 from collections import defaultdict
@@ -13,6 +16,7 @@ import numpy as np
 from imbalance_jax import conclusions, statistics
 from imbalance_jax import figures as figs
 from imbalance_jax.results import keeps_ranking, method_order, read_workdir_results, setting_label, trained, write_text
+
 
 def pair_key(row: dict) -> tuple:
     """What pairs two methods' rows: the split and repetition (a shared imbalanced set and initial weights)."""
@@ -43,24 +47,56 @@ def _sd(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{value:.4f}"
 
 
+def too_few_note(rows: list[dict]) -> str:
+    """A line saying what a study below statistics.MIN_N repetitions cannot show, and how to grow it; '' otherwise."""
+    counts = [v["n"] for v in mean_by_setting(rows).values()]
+    if not counts or min(counts) >= statistics.MIN_N:
+        return ""
+    return (f"n < {statistics.MIN_N} in some settings: no interval and no test there (a test needs "
+            f"{statistics.MIN_N} repetitions; grow the study with --config.imbalance.repetitions={statistics.MIN_N} "
+            "to train only the new ones).")
+
+
+def baseline_differences(rows: list[dict]) -> dict:
+    """{(setting, method): Paired} of each trained method minus the baseline of its setting (the thresholded
+    twins keep their network's AUC and are left out)."""
+    means = mean_by_setting(rows)
+    out = {}
+    for (setting, method), m in means.items():
+        base = means.get((setting, "baseline"))
+        if base is not None and method != "baseline" and not keeps_ranking(method):
+            out[(setting, method)] = statistics.paired(m["by_pair"], base["by_pair"])
+    return out
+
+
+SUMMARY_CAPTION = (
+    "ROC AUC per setting and method: mean, sample sd and 95% interval over n repetitions (a t interval on the "
+    "logit scale, inside [0, 1]); minus baseline: the paired difference over repetitions with its 95% interval "
+    "(inside [-1, 1]) and two-sided paired t-test, p (BH): Benjamini-Hochberg adjusted over the table's tests. "
+    "Thresholded methods keep their network's ROC AUC, so they have no difference of their own.")
+
+
 def summary_table(rows: list[dict]) -> str:
-    """Markdown table per imbalance setting and method: ROC AUC mean, sample sd, 95% CI, the paired
-    difference from the baseline with its p-value, and accuracy."""
+    """Markdown table per imbalance setting and method: ROC AUC mean, sample sd, 95% interval, the paired
+    difference from the baseline with its p-value (raw and Benjamini-Hochberg adjusted), and accuracy."""
     rows = [r for r in rows if str(r.get("selected", 1)) in ("1", "") and trained(r)]
     means = mean_by_setting(rows)
-    lines = ["| setting | method | n | ROC AUC | sd | 95% CI | minus baseline (paired) [95% CI] | p | accuracy |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for setting, method in _sorted_keys(rows, means):
-        m = means[(setting, method)]
-        base = means.get((setting, "baseline"))
-        versus, p = "", ""
-        if base is not None and method != "baseline":
-            d = statistics.paired(m["by_pair"], base["by_pair"])
-            versus = f"{d.mean_difference:+.4f} {statistics.format_interval(d.ci_low, d.ci_high)}"
-            p = statistics.format_p(d.p_value)
-        lines.append(f"| {setting} | {method} | {m['n']} | {m['auc']:.4f} | {_sd(m['auc_sd'])} | "
-                     f"{statistics.format_interval(*m['auc_ci'])} | {versus} | {p} | {m['accuracy']:.4f} |")
-    return "\n".join(lines)
+    versus = baseline_differences(rows)
+    keys = list(versus)
+    adjusted = dict(zip(keys, statistics.benjamini_hochberg([versus[k].p_value for k in keys])))
+    lines = ["| setting | method | n | ROC AUC | sd | 95% CI | minus baseline (paired) [95% CI] | p | p (BH) | "
+             "accuracy |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for key in _sorted_keys(rows, means):
+        m = means[key]
+        diff, p, p_bh = "", "", ""
+        if key in versus:
+            d = versus[key]
+            diff = f"{d.mean_difference:+.4f} {statistics.format_interval(d.ci_low, d.ci_high)}"
+            p, p_bh = statistics.format_p(d.p_value), statistics.format_p(adjusted[key])
+        lines.append(f"| {key[0]} | {key[1]} | {m['n']} | {m['auc']:.4f} | {_sd(m['auc_sd'])} | "
+                     f"{statistics.format_interval(*m['auc_ci'])} | {diff} | {p} | {p_bh} | {m['accuracy']:.4f} |")
+    note = too_few_note(rows)
+    return "\n".join([SUMMARY_CAPTION + (" " + note if note else ""), "", *lines])
 
 
 def method_table(rows: list[dict]) -> str:
@@ -75,37 +111,44 @@ def method_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def winners(rows: list[dict]) -> list[str]:
-    """Per setting: the method with the best mean AUC if its lead over every other method is
-    significant (paired test at statistics.ALPHA), otherwise the methods it is tied with."""
+def winners(rows: list[dict], margin: float = conclusions.DEFAULT_MARGIN) -> list[str]:
+    """Per setting: the method with the best mean AUC wins only if its paired lead over every other method is
+    significant after Holm's correction over the setting's comparisons; otherwise the methods it cannot be told
+    apart from are named, and those shown equivalent within +-margin (90% interval) are said to be."""
     means = mean_by_setting(rows)
     lines = []
     for setting in dict.fromkeys(setting_label(r) for r in rows):
         # Thresholding never changes AUC, so thresholded twins are left out of the ranking.
         ranked = sorted(((m, v) for (s, m), v in means.items() if s == setting and not keeps_ranking(m)),
                         key=lambda mv: -mv[1]["auc"])
+        if not ranked:
+            continue
         best, stats = ranked[0]
         text = f"- **{setting}**: "
         lead = [(m, statistics.paired(stats["by_pair"], v["by_pair"])) for m, v in ranked[1:]]
-        tied = [(m, d) for m, d in lead if not statistics.significant(d)]
+        n = min([d.n for _, d in lead], default=stats["n"])
         if not lead:
-            text += f"{best} alone, ROC AUC {stats['auc']:.4f} (n={stats['n']})"
-        elif all(d.n < 2 for _, d in lead):
+            lines.append(text + f"{best} alone, ROC AUC {stats['auc']:.4f} (n={stats['n']}).")
+            continue
+        if n < statistics.MIN_N:
             runner, d = lead[0]
-            text += (f"no single winner (one repetition: no test is possible): {best} has the highest mean ROC AUC "
-                     f"({stats['auc']:.4f}, n={stats['n']}), then {runner} ({-d.mean_difference:+.4f})")
-        elif not tied:
+            lines.append(text + f"no test at n={n} (a test needs {statistics.MIN_N} repetitions): {best} has the "
+                         f"highest mean ROC AUC ({stats['auc']:.4f}), then {runner} ({-d.mean_difference:+.4f}).")
+            continue
+        adjusted = statistics.holm([d.p_value for _, d in lead])
+        apart = [(m, d, p) for (m, d), p in zip(lead, adjusted) if not p < statistics.ALPHA]
+        if not apart:
             runner, d = lead[0]
-            text += (f"{best} wins with ROC AUC {stats['auc']:.4f} (n={stats['n']}), {d.mean_difference:+.4f} "
-                     f"over {runner} (p={statistics.format_p(d.p_value)})")
+            text += (f"{best} wins with ROC AUC {stats['auc']:.4f} (n={stats['n']}), {d.mean_difference:+.4f} over "
+                     f"{runner} (Holm p={statistics.format_p(adjusted[0])})")
         else:
-            text += (f"no single winner: {best} has the highest mean ROC AUC ({stats['auc']:.4f}, n={stats['n']}) "
-                     "but is tied with " + ", ".join(  # each tied method's mean minus the leader's
-                         f"{m} ({-d.mean_difference:+.4f}, p={statistics.format_p(d.p_value)})" for m, d in tied))
-        base = means.get((setting, "baseline"))
-        if base is not None and best != "baseline":
-            d = statistics.paired(stats["by_pair"], base["by_pair"])
-            text += f"; {d.mean_difference:+.4f} over baseline (p={statistics.format_p(d.p_value)})"
+            close = []
+            for m, d, p in apart:
+                wide = statistics.paired(stats["by_pair"], means[(setting, m)]["by_pair"], level=0.90)
+                kind = f"equivalent within +-{margin:g}" if statistics.within(wide, margin) else "not distinguishable"
+                close.append(f"{m} ({-d.mean_difference:+.4f}, Holm p={statistics.format_p(p)}, {kind})")
+            text += (f"no single winner at n={n}: {best} has the highest mean ROC AUC ({stats['auc']:.4f}) but is "
+                     "not ahead of " + ", ".join(close))
         lines.append(text + ".")
     return lines
 
@@ -127,26 +170,30 @@ def split_section(rows: list[dict]) -> list[str]:
 
 def section43_table(rows: list[dict]) -> str:
     """Section 4.3: linear imbalance against step imbalance at mu = 0.5 and the same rho (training sets
-    of the same size), per method: mean ROC AUC, training-set size, and their difference (Welch)."""
+    of the same size), per method: mean ROC AUC, training-set size, and their difference (Welch's interval
+    and test, Benjamini-Hochberg adjusted over the table)."""
     step = [r for r in rows if r["imbalance"] == "step" and r["mu"] is not None and abs(float(r["mu"]) - 0.5) < 1e-9]
     linear = [r for r in rows if r["imbalance"] == "linear"]
     rhos = sorted({float(r["rho"]) for r in step} & {float(r["rho"]) for r in linear})
-    if not rhos:
-        return ""
-    lines = ["| rho | method | step mu=0.5 ROC AUC (n) | linear ROC AUC (n) | train size step / linear | "
-             "linear - step [95% CI] | p |", "|---|---|---|---|---|---|---|"]
+    found = []
     for rho in rhos:
         for method in method_order(step + linear):
             a = [r for r in linear if float(r["rho"]) == rho and r["method"] == method]
             b = [r for r in step if float(r["rho"]) == rho and r["method"] == method]
-            if not a or not b:
-                continue
-            d = statistics.unpaired([float(r["auc"]) for r in a], [float(r["auc"]) for r in b])
-            size = lambda rs: f"{np.mean([float(r['train_size']) for r in rs]):,.0f}"  # noqa: E731
-            lines.append(f"| {rho:g} | {method} | {np.mean([float(r['auc']) for r in b]):.4f} ({len(b)}) | "
-                         f"{np.mean([float(r['auc']) for r in a]):.4f} ({len(a)}) | {size(b)} / {size(a)} | "
-                         f"{d.mean_difference:+.4f} {statistics.format_interval(d.ci_low, d.ci_high)} | "
-                         f"{statistics.format_p(d.p_value)} |")
+            if a and b:
+                found.append((rho, method, a, b, statistics.unpaired([float(r["auc"]) for r in a],
+                                                                     [float(r["auc"]) for r in b])))
+    if not found:
+        return ""
+    adjusted = statistics.benjamini_hochberg([d.p_value for *_, d in found])
+    lines = ["| rho | method | step mu=0.5 ROC AUC (n) | linear ROC AUC (n) | train size step / linear | "
+             "linear - step [95% CI] | p | p (BH) |", "|---|---|---|---|---|---|---|---|"]
+    size = lambda rs: f"{np.mean([float(r['train_size']) for r in rs]):,.0f}"  # noqa: E731
+    for (rho, method, a, b, d), p_bh in zip(found, adjusted):
+        lines.append(f"| {rho:g} | {method} | {np.mean([float(r['auc']) for r in b]):.4f} ({len(b)}) | "
+                     f"{np.mean([float(r['auc']) for r in a]):.4f} ({len(a)}) | {size(b)} / {size(a)} | "
+                     f"{d.mean_difference:+.4f} {statistics.format_interval(d.ci_low, d.ci_high)} | "
+                     f"{statistics.format_p(d.p_value)} | {statistics.format_p(p_bh)} |")
     return "\n".join(lines)
 
 
@@ -164,9 +211,73 @@ def minority_table(per_class: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_report(workdir: str) -> str:
+def study_margin(workdir: str) -> float:
+    """The equivalence margin of the workdir's config (statistics.margin), or the default."""
+    path = os.path.join(workdir, "config.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            saved = json.load(f)
+        margin = (saved.get("statistics") or {}).get("margin")
+        if margin is not None:
+            return float(margin)
+    return conclusions.DEFAULT_MARGIN
+
+
+def power_lines(rows: list[dict]) -> list[str]:
+    """report.md lines: per family of comparisons, the smallest difference detectable at 80% power with the
+    study's own spread and n (two-sided t-test at ALPHA, before the multiplicity correction)."""
+    out = []
+    within = [d for d in baseline_differences(rows).values() if d.n >= statistics.MIN_N and d.sd > 0]
+    if within:
+        sd, n = float(np.median([d.sd for d in within])), int(np.median([d.n for d in within]))
+        out.append(f"- a method against the baseline in one setting (the tables, the winners): median sd of the paired "
+                   f"differences {sd:.4f} at n={n} repetitions: {statistics.detectable_difference(sd, n):.4f} ROC AUC")
+    imbalanced = [r for r in rows if r["imbalance"] != "balanced"]
+    table = conclusions.values(imbalanced, "auc")
+    pooled = [conclusions.pool(conclusions.differences(table, "oversampling", m)) for m in table
+              if m != "oversampling" and not keeps_ranking(m) and "oversampling" in table]
+    pooled = [p for p in pooled if p is not None and not p.few and p.unit == "setting"]
+    if pooled:
+        sd = float(np.median([np.std(p.units, ddof=1) for p in pooled]))
+        n = int(np.median([len(p.units) for p in pooled]))
+        out.append(f"- oversampling against another method pooled over settings (conclusion 1; the setting is the unit): "
+                   f"sd of the per-setting mean differences {sd:.4f} at n={n} settings: "
+                   f"{statistics.detectable_difference(sd, n):.4f} ROC AUC")
+    if not out:
+        return []
+    return ["## What this study can detect", "",
+            "The smallest mean difference a two-sided t-test at 0.05 finds with 80% power, given the spread and n "
+            "measured here (`launch.plan --config.statistics.target_difference=D` says how many repetitions a "
+            "difference D needs):", "", *out, ""]
+
+
+def header(rows: list[dict], margin: float) -> list[str]:
+    """report.md's title and how to read every number in it."""
+    datasets = sorted({r["dataset"] for r in rows})
+    samples = "repetitions and train/test splits" if any(int(r.get("split") or 0) for r in rows) else "repetitions"
+    iterations = sorted({str(r.get("iterations", "")) for r in rows} - {""}, key=lambda v: float(v))
+    counts = [v["n"] for v in mean_by_setting(rows).values()]
+    protocol = (f"{', '.join(f'{float(i):,.0f}' for i in iterations)} iterations, " if iterations else "") + (
+        f"{min(counts)} to {max(counts)} {samples} per setting and method" if counts and min(counts) != max(counts)
+        else f"{counts[0] if counts else 0} {samples} per setting and method")
+    return [f"# Class imbalance study: {', '.join(datasets)}", "",
+            f"{len(rows)} results of {len({r['network'] for r in rows})} trained networks; {protocol}.", "",
+            f"How to read the numbers: each is a mean over {samples} (n) with the sample standard deviation and a 95% "
+            "t interval on the logit scale of the metric's range (so inside [0, 1]; differences inside [-1, 1]). "
+            f"Below {statistics.MIN_N} repetitions there is no interval and no test. Methods are compared on the "
+            f"same repetitions (a shared imbalanced set and initial weights) by a {statistics.TEST_NAME}. Pooled "
+            "over settings, the setting is the unit (each setting's mean paired difference, then a test across "
+            "settings), since networks of one setting share its imbalance. Each family of tests is corrected: "
+            "Benjamini-Hochberg over a table's tests, Holm over a setting's winner comparisons and over each "
+            "conclusion's comparisons; adjusted p-values are shown beside the raw ones. A verdict needs positive "
+            f"evidence: 'on a par' and 'does not overfit' need a 90% interval inside +-{margin:g} (two one-sided "
+            "tests), and a difference that is not significant is 'not distinguishable', never a tie.", ""]
+
+
+def write_report(workdir: str, margin: float = None) -> str:
     """Turns workdir/results.csv into workdir/report.md and PNG figures; returns the report's path."""
     rows = read_workdir_results(workdir)
+    margin = study_margin(workdir) if margin is None else margin
     path = os.path.join(workdir, "results.csv")
     made = figs.figures(rows, workdir)
     curves = os.path.join(workdir, "curves.csv")
@@ -177,21 +288,15 @@ def write_report(workdir: str) -> str:
             made["fig8_convergence.png"] = title
         with open(curves) as f:
             curve_rows = list(csv.DictReader(f))
-    datasets = sorted({r["dataset"] for r in rows})
-    samples = "repetitions and train/test splits" if any(int(r.get("split") or 0) for r in rows) else "repetitions"
-    lines = [f"# Class imbalance study: {', '.join(datasets)}", "",
-             f"{len(rows)} results of {len({r['network'] for r in rows})} trained networks; "
-             f"every number is a mean over {samples} (n), with the sample standard deviation and a 95% t "
-             "interval. Methods are compared on the same repetitions (a shared imbalanced set and initial "
-             f"weights) by a {statistics.TEST_NAME}; a method wins only where its lead over every other "
-             f"method is significant at {statistics.ALPHA}, and ties are named. With one repetition no test "
-             "is possible.", "", "## Which method wins", "",
-             *winners(rows), "", "## The paper's conclusions, checked (Section 5)", "",
-             "Each conclusion against this study's networks: paired differences (a minus b over the networks of "
-             "the same imbalanced set) with their 95% interval and p-value, pooled over the settings the "
-             "conclusion concerns; 'not significant' where the study cannot tell at 0.05.", "",
-             *([conclusions.balanced_reference(rows), ""] if conclusions.balanced_reference(rows) else []),
-             conclusions.table(rows, curve_rows), "",
+    reference = conclusions.balanced_reference(rows)
+    lines = [*header(rows, margin), "## Which method wins", "", *winners(rows, margin), "",
+             "## The paper's conclusions, checked (Section 5)", "",
+             "Each conclusion split into its claims, each claim with the study's evidence and a verdict: 'holds' "
+             "where the study shows it, 'does not hold' where it shows the opposite, 'not significant' where it "
+             "can tell neither, 'not in this study' where a method or setting it needs is absent.", "",
+             *([reference, ""] if reference else []),
+             *conclusions.section(rows, curve_rows, margin), "",
+             *power_lines(rows),
              "## Mean multi-class ROC AUC x 100 (Table 4's layout)", "",
              method_table(rows), ""]
     lines += split_section(rows)
@@ -199,7 +304,8 @@ def write_report(workdir: str) -> str:
     if comparison:
         lines += ["## Linear against step imbalance at equal rho (Section 4.3)", "",
                   "Step imbalance with mu = 0.5 and linear imbalance hold the same number of training images at "
-                  "the same rho; the difference is linear minus step (Welch's 95% interval and test).", "",
+                  "the same rho; the difference is linear minus step (Welch's 95% interval and test; the two "
+                  "imbalances' networks are not paired), Benjamini-Hochberg adjusted over the table.", "",
                   comparison, ""]
     lines += ["## Figures", ""]
     for file, title in made.items():

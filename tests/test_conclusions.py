@@ -1,91 +1,124 @@
-"""The paper's five conclusions checked on made-up results where each verdict is known."""
+"""The paper's five conclusions checked on made-up results where each verdict, unit and number is known
+(tests/test_calibration.py measures the verdicts' error rates on many simulated studies)."""
+import math
+
 import numpy as np
+import scipy.stats
 
-from imbalance_jax import conclusions
+from imbalance_jax import conclusions, statistics
+from test_calibration import SETTINGS, _curves, _fig7, _trained, simulate
 
-RHO = 1000.0
-
-
-def _noise(*parts):
-    """A small fixed perturbation per (method, mu, repetition), so paired differences have spread."""
-    return 0.002 * np.random.default_rng([len(str(parts[0])), int(10 * parts[1]), parts[2]]).standard_normal()
+PAPER_LIKE = {"baseline": -0.03, "oversampling": 0.0, "undersampling": -0.01, "two_phase_oversampling": -0.005,
+              "thresholding": 0.02, "oversampling_thresholding": 0.01, "undersampling_thresholding": -0.02}
 
 
-def _rows(auc, accuracy=None, mus=(0.2, 0.8), reps=4, sizes=None):
-    """Result rows: auc(method, mu, rep) and accuracy(method, mu, rep) give each network's numbers (plus
-    _noise)."""
-    accuracy = accuracy or (lambda m, mu, rep: 0.9)
-    sizes = sizes or {"undersampling": 100, "oversampling": 9000}
-    rows = []
-    for mu in mus:
-        for rep in range(reps):
-            for method in ("baseline", "oversampling", "undersampling", "thresholding", "oversampling_thresholding",
-                           "undersampling_thresholding", "undersampling_to_10", "undersampling_to_100",
-                           "oversampling_to_10"):
-                network = method.replace("_thresholding", "") if method != "thresholding" else "baseline"
-                rows.append(dict(imbalance="step", rho=RHO, mu=mu, split="0", repetition=str(rep), method=method,
-                                 auc=auc(network, mu, rep) + _noise(network, mu, rep),
-                                 accuracy=accuracy(method, mu, rep) + _noise(method, mu, rep),
-                                 train_size=sizes.get(network, 5000)))
-    return rows
+def _logit_interval(values, level):
+    """An independent logit-scale t interval of a mean of differences in [-1, 1]."""
+    values = np.asarray(values)
+    n, mean, se = len(values), values.mean(), values.std(ddof=1) / math.sqrt(len(values))
+    p = (mean + 1) / 2
+    half = scipy.stats.t.ppf(0.5 + level / 2, n - 1) * se / (2 * p * (1 - p))
+    centre = math.log(p / (1 - p))
+    return tuple(2 / (1 + math.exp(-(centre + s * half))) - 1 for s in (-1, 1))
 
 
-def _paper_like(method, mu, rep):
-    """Oversampling best; undersampling on a par at mu=0.8; the best undersampling ratio falls with mu."""
-    return {"baseline": 0.90, "oversampling": 0.97, "undersampling": 0.93 if mu < 0.5 else 0.969,
-            "undersampling_to_10": 0.95 if mu < 0.5 else 0.94, "undersampling_to_100": 0.96 if mu < 0.5 else 0.92,
-            "oversampling_to_10": 0.95}[method]
+def test_paper_like_results_hold_with_the_setting_as_the_unit():
+    rows = simulate(np.random.default_rng(3), _trained(PAPER_LIKE))
+    c1 = conclusions.oversampling_wins(rows)
+    assert c1.verdict == "holds" and [p.claim for p in c1.parts] == [
+        "oversampling ahead of baseline in most settings", "oversampling ahead of two_phase_oversampling in most "
+        "settings", "oversampling ahead of undersampling in most settings"]
+    # The sign test over the 12 per-setting mean differences, Holm over the three methods.
+    by_setting = {}
+    for r in rows:
+        by_setting.setdefault((r["imbalance"], r["rho"], r["mu"], r["repetition"]), {})[r["method"]] = r["auc"]
+    raw = []
+    for other in ("baseline", "two_phase_oversampling", "undersampling"):
+        means = [np.mean([v["oversampling"] - v[other] for k, v in by_setting.items() if k[:3] == s]) for s in SETTINGS]
+        raw.append(scipy.stats.binomtest(sum(m > 0 for m in means), 12, alternative="greater").pvalue)
+        assert f"ahead in {sum(m > 0 for m in means)} and behind in {sum(m < 0 for m in means)} of 12 settings" in \
+            c1.parts[len(raw) - 1].evidence
+    holm = [min(1.0, max(3 * min(raw), x)) for x in raw]  # three equal p-values: each x 3
+    assert all(statistics.format_p(h) in part.evidence for h, part in zip(holm, c1.parts))
+    assert "n=12 settings" in c1.evidence
+    c2 = conclusions.undersampling_on_par(rows)
+    # 0.01 behind, on the margin itself: neither shown inside +-0.01 nor outside it
+    assert c2.verdict == "not significant" and "n=5 repetitions" in c2.evidence
+    assert conclusions.thresholding_accuracy(rows).verdict == "holds"
+    assert conclusions.sampling_levels(rows).verdict == "not in this study"
 
 
-def test_paper_like_results_hold_every_conclusion_they_contain():
-    accuracy = lambda m, mu, rep: {"thresholding": 0.95, "oversampling_thresholding": 0.96,  # noqa: E731
-                                   "undersampling_thresholding": 0.90}.get(m, 0.93)
-    rows = _rows(_paper_like, accuracy)
-    found = {f.number: f for f in conclusions.findings(rows)}
-    assert found[1].verdict == "holds" and "best or tied for best in 2 of 2 settings" in found[1].evidence
-    assert found[2].verdict == "holds" and "on 100 against 9,000 training images" in found[2].evidence
-    assert found[3].verdict == "holds"
-    assert found[4].verdict == "holds" and "rho=1000 mu=0.2: 100, rho=1000 mu=0.8: 1" in found[4].evidence
-    assert found[5].verdict == "not in this study"  # no curves given
-    without = [dict(r, rho=10.0) for r in _rows(_paper_like, accuracy) if r["mu"] == 0.2 and r["method"] in (
-        "baseline", "undersampling")]  # a setting of the grid with no reduced ratio to choose from
-    assert "rho=10 " not in conclusions.sampling_levels(rows + without).evidence
-    assert "| 1 | Oversampling outperforms" in conclusions.table(rows)
+def test_the_equivalence_interval_is_the_90_percent_logit_interval():
+    rows = simulate(np.random.default_rng(4), _trained({"oversampling": 0.0, "undersampling": -0.002}))
+    at = {(r["repetition"], r["method"]): r["auc"] for r in rows if r["rho"] == 1000.0 and r["mu"] == 0.8}
+    d = [at[(str(k), "undersampling")] - at[(str(k), "oversampling")] for k in range(5)]
+    low, high = _logit_interval(d, 0.90)
+    finding = conclusions.undersampling_on_par(rows)
+    assert f"90% interval [{low:.4f}, {high:.4f}] (n=5 repetitions)" in finding.evidence
+    assert finding.verdict == "holds" and -0.01 < low and high < 0.01
+    assert "on 100 against 9,000 training images" in finding.evidence
 
 
-def test_contrary_results_are_reported_as_not_holding():
-    flipped = lambda m, mu, rep: {"oversampling": 0.90, "baseline": 0.97}.get(m, 0.93)  # noqa: E731
-    worse = lambda m, mu, rep: {"thresholding": 0.85}.get(m, 0.93)  # noqa: E731
-    rows = _rows(flipped, worse)
-    found = {f.number: f for f in conclusions.findings(rows)}
-    assert found[1].verdict == "does not hold" and "baseline -0.0" in found[1].evidence
-    assert found[2].verdict == "holds"  # undersampling beats oversampling here: at least on a par
-    assert found[3].verdict == "does not hold" and "baseline -0.0" in found[3].evidence
-    assert found[4].verdict == "does not hold"  # oversampling to 10 beats full oversampling
-    one_rep = _rows(_paper_like, reps=1)
-    assert conclusions.undersampling_on_par(one_rep).verdict == "not significant"  # n=1: no test
-    unsure = _rows(lambda m, mu, rep: {"undersampling": 0.96 + 0.03 * (-1) ** rep}.get(m, 0.97))
-    assert conclusions.undersampling_on_par(unsure).verdict == "not significant"  # too wide to call it a par
+def test_fewer_than_three_repetitions_give_no_test_and_missing_methods_are_absent():
+    rows = simulate(np.random.default_rng(1), _trained(PAPER_LIKE), reps=2)
+    for finding in conclusions.findings(rows):
+        assert finding.verdict in (conclusions.FEW, conclusions.ABSENT), finding
+    assert "a test needs 3" in conclusions.undersampling_on_par(rows).evidence
+    # A union whose oversampling and undersampling never share a setting: nothing to compare, not "n = 0".
+    over = simulate(np.random.default_rng(2), _trained({"oversampling": 0.0}), settings=SETTINGS[:6])
+    under = simulate(np.random.default_rng(2), _trained({"undersampling": 0.0}), settings=SETTINGS[6:])
+    c1 = conclusions.oversampling_wins(over + under)
+    assert c1.verdict == "not in this study" and "no setting has both" in c1.evidence
+    assert conclusions.findings([])[4].verdict == "not in this study"
 
 
-def test_overfitting_is_read_from_the_gap_between_training_and_test_accuracy():
-    def curves(grow, first_window=0.0):
-        rows = []
-        for rep in range(3):
-            for method, growth in (("baseline", 0.01), ("oversampling", grow)):
-                for k, step in enumerate((250, 500, 1000)):
-                    early = -first_window if k == 0 and method == "oversampling" else 0.0
-                    rows.append(dict(imbalance="step", rho=RHO, mu=0.5, split="0", repetition=str(rep), method=method,
-                                     step=str(step), selected="1", test_accuracy=0.9,
-                                     train_accuracy=0.9 + growth * k + 0.001 * rep * k * len(method) + early))
-        return rows
-    calm, overfit = conclusions.no_overfitting(curves(0.0)), conclusions.no_overfitting(curves(0.05))
-    assert calm.verdict == "holds" and "gap at the end +0.0240, grown by +0.0120" in calm.evidence
-    assert overfit.verdict == "does not hold" and "minus the baseline's growth +0.04" in overfit.evidence
-    # training accuracy averaged over the first, still-learning window is not read as a growing gap
-    assert conclusions.no_overfitting(curves(0.0, first_window=0.2)).verdict == "holds"
+def test_settings_with_too_few_repetitions_are_left_out_of_a_pool_and_said_to_be():
+    rows = simulate(np.random.default_rng(5), _trained(PAPER_LIKE))
+    dropped = [r for r in rows if not (r["rho"] == 10.0 and r["mu"] == 0.2 and int(r["repetition"]) >= 2)]
+    c1 = conclusions.oversampling_wins(dropped)
+    assert "of 11 settings" in c1.evidence and "1 setting(s) of fewer than 3 repetitions left out" in c1.evidence
+
+
+def test_the_undersampling_trend_is_a_tested_slope_not_an_argmax():
+    rows = _fig7(0.005, 0.04)(np.random.default_rng(6))
+    finding = conclusions.sampling_levels(rows)
+    assert finding.verdict == "holds"
+    trend = finding.parts[1].evidence
+    for m in ("undersampling_to_10", "undersampling_to_100"):
+        x = [r["mu"] for r in rows if r["method"] == m]
+        pairs = {(r["mu"], r["repetition"]): r["auc"] for r in rows if r["method"] == "undersampling"}
+        y = [r["auc"] - pairs[(r["mu"], r["repetition"])] for r in rows if r["method"] == m]
+        fit = scipy.stats.linregress(x, y)
+        assert f"{m} minus undersampling at rho=1000" in trend and f"slope {fit.slope:+.4f} per unit of mu" in trend
+    assert "best undersampling ratio" not in finding.evidence
+
+
+def test_overfitting_is_measured_against_the_balanced_reference():
+    rng = np.random.default_rng(7)
+    calm = conclusions.no_overfitting(_curves(rng, {"oversampling": 0.0}, reference_growth=0.0))
+    assert calm.verdict == "holds" and "minus the balanced reference's" in calm.evidence
+    both = conclusions.no_overfitting(_curves(rng, {"oversampling": 0.03, "baseline": 0.03}))
+    assert both.verdict == "does not hold" and "minus zero (no balanced reference with curves)" in both.evidence
+    # the reference overfits as much: the growth is not oversampling's doing
+    same = conclusions.no_overfitting(_curves(rng, {"oversampling": 0.03}, reference_growth=0.03))
+    assert same.verdict == "holds"
+
+
+def test_the_section_is_a_short_table_then_the_evidence_as_a_list():
+    rows = simulate(np.random.default_rng(3), _trained(PAPER_LIKE))
+    lines = conclusions.section(rows)
+    assert lines[:2] == ["| # | the paper concludes | verdict |", "|---|---|---|"]
+    assert lines[2] == "| 1 | Oversampling outperforms every other method on ROC AUC in most cases. | holds |"
+    assert "1. **holds**: Oversampling outperforms every other method on ROC AUC in most cases." in lines
+    assert any(x.startswith("   - oversampling ahead of baseline in most settings: **holds**. baseline: ahead in")
+               for x in lines)
+    assert max(len(x) for x in lines[:7]) < 200  # evidence is not inside the table
 
 
 def test_the_balanced_reference_gives_its_test_error():
-    rows = [dict(method="balanced", accuracy=a) for a in (0.99, 0.992)]
-    assert conclusions.balanced_reference(rows).endswith(f"(n=2), a test error of {100 * (1 - np.mean([0.99, 0.992])):.2f}%.")
+    rows = [dict(method="balanced", accuracy=a) for a in (0.99, 0.992, 0.995)]
+    s = statistics.describe([0.99, 0.992, 0.995])
+    assert conclusions.balanced_reference(rows).endswith(
+        f"{statistics.format_interval(s.ci_low, s.ci_high)} (n=3), a test error of "
+        f"{100 * (1 - np.mean([0.99, 0.992, 0.995])):.2f}%.")
+    assert "(no interval below 3 networks) (n=2)" in conclusions.balanced_reference(rows[:2])

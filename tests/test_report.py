@@ -60,11 +60,13 @@ def test_report_writes_every_figure_and_true_means(tmp_path):
         assert abs(float(sd) - np.std(sel, ddof=1)) < 1e-4  # the sample sd, not the population's
         checked += 1
     assert checked == 6 * 5
-    # uniform noise, no real differences: every setting is a tie, named as one
-    assert text.count("no single winner") == 6 and "wins with" not in text and "paired t-test" in text
+    # uniform noise, no real differences: no setting has a winner, and none is called a tie
+    assert text.count("no single winner at n=3") == 6 and "wins with" not in text and "paired t-test" in text
+    assert "tied" not in text
     # the paper's five conclusions, each with a verdict, between the winners and Table 4
     checked = text.split("## The paper's conclusions, checked (Section 5)")[1].split("## Mean multi-class")[0]
-    verdicts = re.findall(r"^\| (\d) \| .* \| (holds|does not hold|not significant|not in this study) \|$", checked, re.M)
+    verdicts = re.findall(r"^\| (\d) \| [^|]* \| (holds|does not hold|not significant|not in this study|"
+                          r"no test \(n < 3\)|holds where tested) \|$", checked, re.M)
     assert [n for n, _ in verdicts] == ["1", "2", "3", "4", "5"], checked
 
 
@@ -86,13 +88,13 @@ def test_a_winner_needs_a_significant_paired_lead_and_ties_are_named():
     # 0.0002 apart under noise of 0.01 per network: a tie, whatever the means say.
     close = _paired_rows(0.2, {"baseline": 0.0, "oversampling": 0.0002, "undersampling": -0.05}, noise=0.01)
     first, second = report.winners(close + clear)
-    assert first.startswith("- **step rho=10 mu=0.2**: no single winner") and "tied with baseline" in first
-    assert "undersampling" not in first.split("tied with")[1]  # 0.05 behind is not a tie
+    assert first.startswith("- **step rho=10 mu=0.2**: no single winner at n=6") and "not ahead of baseline" in first
+    assert "undersampling" not in first.split("not ahead of")[1]  # 0.05 behind is told apart
     assert second.startswith("- **step rho=10 mu=0.5**: oversampling wins with ROC AUC")
     assert "over baseline" in second
     lead = statistics.paired({r["repetition"]: r["auc"] for r in clear if r["method"] == "oversampling"},
                              {r["repetition"]: r["auc"] for r in clear if r["method"] == "baseline"})
-    assert f"p={statistics.format_p(lead.p_value)}" in second and lead.p_value < 1e-4
+    assert "Holm p=<0.001" in second and lead.p_value < 1e-4
     # unpaired, the same numbers would not be significant: the repetition effect swamps the lead
     assert scipy.stats.ttest_ind([r["auc"] for r in clear if r["method"] == "oversampling"],
                                  [r["auc"] for r in clear if r["method"] == "baseline"]).pvalue > 0.05
@@ -102,23 +104,9 @@ def test_one_repetition_claims_no_winner():
     rows = [dict(imbalance="step", rho=10.0, mu=0.5, method=m, auc=a, accuracy=0.5, repetition=0)
             for m, a in (("baseline", 0.9), ("oversampling", 0.95), ("undersampling", 0.8), ("thresholding", 0.99))]
     (line,) = report.winners(rows)
-    assert line.startswith("- **step rho=10 mu=0.5**: no single winner (one repetition: no test is possible): "
-                           "oversampling has the highest mean ROC AUC (0.9500, n=1), then baseline (-0.0500)")
+    assert line == ("- **step rho=10 mu=0.5**: no test at n=1 (a test needs 3 repetitions): oversampling has the "
+                    "highest mean ROC AUC (0.9500), then baseline (-0.0500).")
     assert "thresholding" not in line  # it ranks exactly like the baseline's network
-
-
-def test_statistics_match_scipy():
-    values = [0.91, 0.93, 0.90, 0.95]
-    s = statistics.describe(values)
-    half = scipy.stats.t.ppf(0.975, 3) * np.std(values, ddof=1) / 2
-    assert s.n == 4 and abs(s.sd - np.std(values, ddof=1)) < 1e-12
-    assert abs(s.ci_low - (np.mean(values) - half)) < 1e-12 and abs(s.ci_high - (np.mean(values) + half)) < 1e-12
-    single = statistics.describe([0.9])
-    assert np.isnan(single.sd) and np.isnan(single.ci_low)
-    a, b = {0: 0.9, 1: 0.8, 2: 0.95}, {0: 0.85, 1: 0.79, 2: 0.9, 3: 0.5}  # key 3 has no pair
-    d = statistics.paired(a, b)
-    assert d.n == 3 and abs(d.p_value - scipy.stats.ttest_rel([0.9, 0.8, 0.95], [0.85, 0.79, 0.9]).pvalue) < 1e-12
-    assert np.isnan(statistics.paired({0: 0.9}, {0: 0.8}).p_value)
 
 
 def test_fig8_draws_the_selected_network_of_each_lr_protocol_only():
@@ -147,13 +135,13 @@ def test_curves_csv_keeps_every_lr_run_and_marks_the_selected_one(tmp_path):
     assert {"lr", "lr_run", "selected"} <= set(written[0])
 
 
-def _quick_like_rows():
+def _quick_like_rows(reps=2):
     """Results of a quick-config-like grid: two mu, two step rho, two linear rho, two repetitions."""
     rng = np.random.default_rng(1)
     rows = []
     settings = [("step", rho, mu) for rho in (10, 50) for mu in (0.2, 0.5)] + [("linear", rho, None) for rho in (10, 50)]
     for kind, rho, mu in settings:
-        for rep in range(2):
+        for rep in range(reps):
             k = 9 if mu is None else int(mu * 10)
             for m in ("baseline", "oversampling", "undersampling", "two_phase_oversampling", "two_phase_undersampling",
                       "thresholding", "oversampling_thresholding", "undersampling_thresholding"):
@@ -250,8 +238,8 @@ def test_fig7_draws_a_panel_per_rho_and_sampler_with_a_line_per_number_of_minori
 
 
 def test_balanced_reference_line_and_the_section_43_table():
-    rows = _quick_like_rows()
-    for rep in range(2):
+    rows = _quick_like_rows(reps=3)
+    for rep in range(3):
         rows.append(dict(imbalance="balanced", rho=1.0, mu=None, method="balanced", repetition=rep, num_minority=0,
                          auc=0.999, accuracy=0.99, network=f"balanced_rep{rep}", train_size=1440))
     for r in rows:
@@ -264,10 +252,12 @@ def test_balanced_reference_line_and_the_section_43_table():
     linear = [r["auc"] for r in rows if r["imbalance"] == "linear" and r["rho"] == 50.0 and r["method"] == "oversampling"]
     step_half = [r["auc"] for r in rows if r["imbalance"] == "step" and r["rho"] == 50.0 and r["mu"] == 0.5
                  and r["method"] == "oversampling"]
-    assert f"{np.mean(step_half):.4f} (2) | {np.mean(linear):.4f} (2) | 1,000 / 1,000 |" in line
-    assert f"{np.mean(linear) - np.mean(step_half):+.4f} [" in line
+    assert f"{np.mean(step_half):.4f} (3) | {np.mean(linear):.4f} (3) | 1,000 / 1,000 |" in line
+    welch = statistics.unpaired(linear, step_half)
+    assert f"{np.mean(linear) - np.mean(step_half):+.4f} {statistics.format_interval(welch.ci_low, welch.ci_high)} | " \
+        f"{statistics.format_p(scipy.stats.ttest_ind(linear, step_half, equal_var=False).pvalue)} |" in line
     (reference_line,) = [x for x in report.winners(rows) if "balanced" in x]
-    assert reference_line.startswith("- **balanced rho=1**: balanced alone, ROC AUC 0.9990 (n=2)")
+    assert reference_line.startswith("- **balanced rho=1**: balanced alone, ROC AUC 0.9990 (n=3)")
 
 
 def test_a_union_of_workdirs_is_one_study_with_each_network_once(tmp_path):

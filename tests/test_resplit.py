@@ -93,7 +93,7 @@ def test_a_two_split_study_grows_from_one_differs_in_its_test_sets_and_pools_cor
     aucs = [float(r["auc"]) for r in written if r["method"] == "baseline"]
     assert sorted(int(r["split"]) for r in written if r["method"] == "baseline") == [0, 1]
     assert f"| baseline | {100 * np.mean(aucs):.2f} |" in text.split("## Per train/test split")[0]
-    assert "every number is a mean over repetitions and train/test splits (n)" in text
+    assert "each is a mean over repetitions and train/test splits (n)" in text
     per_split = text.split("## Per train/test split (Appendix A)")[1].split("\n## ")[0]
     for k, auc in enumerate(aucs):
         assert f"### Split {k}" in per_split and f"| baseline | {100 * auc:.2f} |" in per_split
