@@ -4,7 +4,6 @@ Each save is atomic (orbax writes a temporary folder and renames it), only the l
 and the meta item records the step, the networks' identities and, at the end, `complete` and a
 token that evaluation records quote, so a retrained cohort is never read through an old evaluation.
 """
-import json
 import os
 import uuid
 import zlib
@@ -14,18 +13,21 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from imbalance_jax.files import RecordError, read_json, write_json
+
 STATE, META = "state", "meta"
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(RecordError):
     """A checkpoint that cannot be restored; the message says which one and what to do."""
 
 
 class CohortCheckpoints:
     """The checkpoints of one cohort in cohort_dir/checkpoints (orbax steps, the latest kept)."""
 
-    def __init__(self, cohort_dir: str):
+    def __init__(self, cohort_dir: str, delete_hint: str = ""):
         self.cohort_dir = cohort_dir
+        self._delete_hint = delete_hint or f"delete {cohort_dir} and rerun the study to retrain that cohort"
         self.directory = os.path.abspath(os.path.join(cohort_dir, "checkpoints"))
         self._manager: Optional[ocp.CheckpointManager] = None
 
@@ -56,11 +58,7 @@ class CohortCheckpoints:
 
     def delete_hint(self) -> str:
         """What to delete so the cohort is retrained and evaluated again."""
-        from imbalance_jax import workdir  # the workdir's layout (it imports this module)
-
-        cohort_dir = os.path.abspath(self.cohort_dir)
-        record = workdir.eval_path(os.path.dirname(os.path.dirname(cohort_dir)), os.path.basename(cohort_dir))
-        return f"delete {self.cohort_dir} and {record}, then rerun the study to retrain that cohort"
+        return self._delete_hint
 
     def save(self, step: int, state: Any, meta: dict, complete: bool = False) -> dict:
         """Saves the state and its record at `step` (replacing the previous save); returns the record."""
@@ -91,8 +89,13 @@ class CohortCheckpoints:
         if step is None:
             return
         path = self._files_path()
-        saved = read_json(path) if os.path.exists(path) else None
-        if saved is None or saved.get("step", -1) < step:
+        saved = read_json(path, self.delete_hint()) if os.path.exists(path) else None
+        if saved is not None and not (isinstance(saved, dict) and isinstance(saved.get("step"), int)
+                                      and isinstance(saved.get("files"), dict)
+                                      and all(isinstance(v, int) for v in saved["files"].values())):
+            raise CheckpointError(f"{path} does not hold a step and file sizes as this version writes them; "
+                                  f"{self.delete_hint()}")
+        if saved is None or saved["step"] < step:
             # Killed after orbax's atomic rename and before the record was written: the save is whole
             # (a changed byte is still caught by the checksum on restore), so it is recorded now.
             write_json(path, {"step": step, "files": self._file_sizes(step)})
@@ -163,28 +166,3 @@ def _this_process_alone() -> ocp.options.MultiprocessingOptions:
 
 def _first_line(e: Exception) -> str:
     return (str(e) or type(e).__name__).strip().splitlines()[0][:200]
-
-
-def write_json(path: str, obj: Any) -> None:
-    """Writes JSON atomically (a per-process temporary file, then a rename)."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=1, default=_to_builtin)
-    os.replace(tmp, path)
-
-
-def read_json(path: str) -> Any:
-    """A JSON file; a corrupt one is a one-line error naming it."""
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except json.JSONDecodeError as e:
-        raise CheckpointError(f"{path} is not valid JSON ({e}); delete it and rerun") from e
-
-
-def _to_builtin(x):
-    if hasattr(x, "tolist"):
-        return x.tolist()
-    if isinstance(x, np.generic):
-        return x.item()
-    raise TypeError(f"{type(x).__name__} is not JSON serialisable")

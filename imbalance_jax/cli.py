@@ -6,8 +6,9 @@ import sys
 
 from absl import logging
 
-from imbalance_jax.checkpoint import CheckpointError
+from imbalance_jax import config_files, config_schema
 from imbalance_jax.data import DatasetError
+from imbalance_jax.files import RecordError
 from imbalance_jax.progress import Interrupted
 
 
@@ -57,53 +58,19 @@ def _flag_value(argv: list, name: str):
     return values[-1] if values else None
 
 
-def config_argv(argv: list) -> list:
-    """argv with --config resolved: a saved config.json is read through saved_config.py, and without
-    --config the workdir's own config.json is the config (`--workdir=W` alone resumes W's study)."""
-    saved_loader = os.path.join(os.path.dirname(os.path.abspath(__file__)), "saved_config.py")
-    config = _flag_value(argv, "config")
-    if config is None:
-        workdir = _flag_value(argv, "workdir")
-        if workdir is None or not os.path.isfile(os.path.join(workdir, "config.json")):
-            _fail("give --config=<config file>, or --workdir of a study that holds a config.json")
-        return [*argv, f"--config={saved_loader}:{os.path.join(workdir, 'config.json')}"]
-    path = config.split(":", 1)[0]
-    if not os.path.isfile(path):
-        _fail(f"--config={path}: no such config file; use one of configs/*.py (e.g. --config=configs/quick.py) "
-              "or a study's <workdir>/config.json")
-    if path.endswith(".json"):
-        return [f"--config={saved_loader}:{path}" if a.startswith("--config=") else a for a in argv]
-    return argv
-
-
-def _load(config_arg: str):
-    """The ConfigDict a --config value names (a .py file's get_config, with its optional argument)."""
-    import importlib.util
-
-    path, _, arg = config_arg.partition(":")
-    spec = importlib.util.spec_from_file_location("_imbalance_jax_config", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config(arg) if arg else module.get_config()
-
-
-def check_overrides(argv: list) -> None:
+def check_overrides(overrides: list, config) -> None:
     """Each --config.<key>=<value> names a key of the config and a value of its type, or one line says
     which key is unknown (with the closest valid keys) or what type the value should be."""
     import ast
     import difflib
 
-    overrides = [a[len("--config."):].split("=", 1) for a in argv if a.startswith("--config.") and "=" in a]
-    if not overrides:
-        return
-    from imbalance_jax.plan import flatten
-
-    keys = flatten(_load(_flag_value(argv, "config")).to_dict())
-    for key, value in overrides:
+    keys = config_schema.flatten(config)
+    for override in overrides:
+        key, _, value = override[len("--config."):].partition("=")
         if key not in keys and not any(k.startswith(key + ".") for k in keys):
             close = difflib.get_close_matches(key, list(keys), n=3, cutoff=0.6)
             _fail(f"--config.{key}: no such config key" + (f"; did you mean {', '.join(close)}?" if close else
-                                                           "; see the config file for its keys"))
+                                                           "; see imbalance_jax/config_schema.py for the keys"))
         current = keys.get(key)
         if current is None or isinstance(current, str):
             continue
@@ -124,14 +91,44 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
-def run_app(main) -> None:
-    """absl's app.run, after resolving --config (a saved config.json, or the workdir's) and checking the
-    overrides (absl would print a traceback for a typo)."""
+def run_app(main, config: str = "required", workdir: str = "required") -> None:
+    """absl's app.run with the study's config read first (config_files.load: --config, or the workdir's saved
+    config.json) and registered as --config, so --config.<key>=<value> overrides apply to it wherever they stand
+    on the command line; each override is checked first (absl would print a traceback for a typo).
+    config='optional': an entry point that runs without one (launch.report on a results.csv alone)."""
     from absl import app
+    from ml_collections import config_flags
 
-    argv = config_argv(sys.argv)
-    check_overrides(argv)
-    app.run(main, argv=argv)
+    argv = list(sys.argv)
+    workdir_value = _flag_value(argv, "workdir")
+    if workdir == "required" and not workdir_value:
+        _fail("give --workdir=<folder> (where the study's checkpoints and results go, e.g. --workdir=runs/quick)")
+    config_arg = _flag_value(argv, "config")
+    overrides = [a for a in argv if a.startswith("--config.")]
+    saved = workdir_value and os.path.isfile(os.path.join(workdir_value, config_files.SAVED))
+    if config == "optional" and not config_arg and not saved:
+        if overrides:
+            _fail(f"{overrides[0].split('=')[0]} overrides a study's config, and --workdir={workdir_value} holds none; "
+                  "give --config=<config file> too")
+        app.run(main, argv=argv)
+        return
+    try:
+        base = config_files.load(config_arg, workdir_value)
+    except ValueError as e:
+        _fail(str(e))
+    check_overrides(overrides, base)
+    # ml_collections reads the overrides from sys.argv, and takes a --config it finds there for its own value
+    sys.argv = [a for a in argv if not a.startswith("--config=")]
+    config_flags.DEFINE_config_dict("config", base, "The study's config: a config file's, or the workdir's saved "
+                                    "config.json; --config.<key>=<value> overrides a key.")
+    app.run(main, argv=sys.argv)
+
+
+def config():
+    """The config run_app registered, with the command line's overrides applied."""
+    from absl import flags
+
+    return flags.FLAGS.config if "config" in flags.FLAGS else None
 
 
 @contextlib.contextmanager
@@ -142,10 +139,10 @@ def one_line_errors(workdir: str = None):
     IMBALANCE_JAX_TRACEBACK=1 shows the full traceback instead.
     """
     quiet_library_logs()
-    resume = f"python -m launch.study --workdir={workdir}" if workdir else "the same command"
+    resume = f"uv run python -m launch.study --workdir={workdir}" if workdir else "the same command"
     try:
         yield
-    except (ValueError, DatasetError, CheckpointError, FileNotFoundError) as e:
+    except (ValueError, DatasetError, RecordError, FileNotFoundError) as e:
         if os.environ.get("IMBALANCE_JAX_TRACEBACK"):
             raise
         _exit_quietly(f"error: {e}", 2)

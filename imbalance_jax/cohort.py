@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from imbalance_jax import losses, methods, plan, sampling, train
+from imbalance_jax import losses, methods, plan, samplers, sampling, train
 from imbalance_jax.data import preprocessing
 
 
@@ -48,10 +48,11 @@ def cohort_plan(networks: list, labels: np.ndarray, num_classes: int, config, hp
         seeds=jnp.asarray([n.init_seed for n in networks], jnp.uint32),
         lr_scales=jnp.asarray([lr_scale(n, config, hp) for n in networks], jnp.float32),
         finetune_last=jnp.asarray([t.layers == "finetune" for t in trainings]),
-        class_aware=jnp.asarray([t.sampler == "class_aware" for t in trainings]),
+        batch_rules=jnp.asarray([samplers.rule_index(samplers.get(t.sampler).batches) for t in trainings], jnp.int32),
         class_offsets=jnp.asarray(table.class_offsets), class_counts=jnp.asarray(table.class_counts),
-        weighted_mean=jnp.asarray([t.loss in losses.WEIGHTED_MEAN_LOSSES for t in trainings]),
-        lr_spans=jnp.asarray([lr_span(n, config, hp) for n in networks], jnp.int32))
+        weighted_mean=jnp.asarray([losses.get(t.loss).weighted_mean for t in trainings]),
+        lr_spans=jnp.asarray([lr_span(n, config, hp) for n in networks], jnp.int32),
+        total_steps=jnp.full(len(networks), hp.max_iter, jnp.int32))
 
 
 def objectives(networks: list, config, hp: train.TrainHParams) -> losses.Objective:

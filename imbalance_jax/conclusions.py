@@ -266,9 +266,9 @@ def thresholding_accuracy(rows: list[dict], margin: float = DEFAULT_MARGIN) -> F
     return _finding(3, paper, parts)
 
 
-def _sampler(method: str) -> Optional[str]:
+def _reduces(method: str) -> str:
     found = methods.lookup(method)
-    return None if found is None or found.training is None else found.training.sampler
+    return "" if found is None else found.reduces
 
 
 def sampling_levels(rows: list[dict], margin: float = DEFAULT_MARGIN) -> Finding:
@@ -283,8 +283,8 @@ def sampling_levels(rows: list[dict], margin: float = DEFAULT_MARGIN) -> Finding
         return _finding(4, paper, [Part("oversample fully; a lower undersampling ratio with more minority classes",
                                         "needs sampling to reduced ratios (configs/mnist_fig7.py)", ABSENT)])
     table = values(step, "auc")
-    return _finding(4, paper, [_full_oversampling(table, [m for m in partial if _sampler(m) == "oversample"], margin),
-                               _undersampling_trend(step, [m for m in partial if _sampler(m) == "undersample"])])
+    return _finding(4, paper, [_full_oversampling(table, [m for m in partial if _reduces(m) == "oversampling"], margin),
+                               _undersampling_trend(step, [m for m in partial if _reduces(m) == "undersampling"])])
 
 
 def _full_oversampling(table: dict, reduced: list, margin: float) -> Part:

@@ -12,7 +12,9 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from imbalance_jax import plan, progress, sizing, statistics, study, train
+from imbalance_jax import config_schema, plan, progress, sizing, stages, statistics, train
+from imbalance_jax import setup as setup_lib
+from imbalance_jax.workdir import Workdir
 from imbalance_jax.data import DatasetError
 
 # The spread launch.plan assumes without a pilot study: the upper quartile of the sd of paired ROC AUC
@@ -38,7 +40,7 @@ def dataset_shape(config: ml_collections.ConfigDict) -> DatasetShape:
     try:
         if config.input_pipeline == "stream" and not config.dataset.startswith("folder:"):
             raise DatasetError("streamed: not loaded for planning")  # a folder is only listed: quick
-        data, input_shape = study.load_data(config)
+        data, input_shape = setup_lib.load_data(config)
     except DatasetError as e:
         if config.dataset not in KNOWN_DATASETS:
             raise
@@ -101,12 +103,6 @@ def measured_rate(model, hp: train.TrainHParams, train_shape: tuple, networks: i
     return calls_per_s * steps * hp.batch_size * networks, compile_s
 
 
-def _held(workdir: str, networks: list) -> set:
-    from imbalance_jax import workdir as workdir_lib
-
-    return set(workdir_lib.locate(workdir_lib.read_cohorts(workdir), networks)) if workdir else set()
-
-
 def pilot_spread(workdir: str):
     """(sd, where from): the upper quartile over a workdir's settings of the sd of each method's paired ROC AUC
     differences from the baseline, or None without such pairs (two repetitions or more)."""
@@ -135,14 +131,28 @@ def repetitions_line(config: ml_collections.ConfigDict, workdir: str = None) -> 
             f"{source}); this config has {config.imbalance.repetitions}")
 
 
-def plan_table(config: ml_collections.ConfigDict, workdir: str = None, measure_seconds: float = 2.0) -> str:
-    """The plan of a study on this device, as lines of text."""
+def plan_table(config: ml_collections.ConfigDict, workdir: str = None, measure_seconds: float = 2.0,
+               measure: bool = True) -> str:
+    """The plan of a study on this device, as lines of text: the study's own rules (its networks, what the
+    workdir holds, its cohort sizes and packing), with the time measured on the real compiled step (measure=False:
+    nothing compiled, the sizes from the config or the workdir, no time)."""
+    config_schema.validate(config)
+    held = Workdir(workdir) if workdir else None
+    if held is not None:
+        held.check_config(config)
     shape = dataset_shape(config)
     networks = plan.plan_networks(config, shape.facts)
-    held = _held(workdir, networks)
-    todo = [n for n in networks if n.name not in held]
-    hp = study.hparams(config)
-    model = study.build_model(config, shape.facts.num_classes)
+    hp = setup_lib.hparams(config)
+    model = setup_lib.build_model(config, shape.facts.num_classes)
+    width = plan.table_width(networks, shape.train_shape[0])
+    saved = held.saved_sizes() if held is not None and config.cohort_size == 0 else None
+    if measure or config.cohort_size or saved:
+        sizes = sizing.resolve(config, saved, model, hp, shape.train_shape, width, networks)
+    else:
+        sizes = sizing.Sizes(0, config.eval_batch_size, "measured when the study runs; a dry run compiles nothing")
+    cohort_size = sizes.cohort_size
+    located, cohorts = stages.pending_cohorts(networks, max(cohort_size, 1), held.cohorts() if held else [])
+    todo = [n for c in cohorts for n in c]
     device = jax.devices()[0]
     lines = [f"plan of {len(networks):,} networks on {jax.device_count()} x {device.device_kind} "
              f"({jax.default_backend()}), {config.compute_dtype}", f"  dataset  {shape.source}"]
@@ -154,23 +164,23 @@ def plan_table(config: ml_collections.ConfigDict, workdir: str = None, measure_s
     reported = sum(len(n.reported) for n in networks)
     lines.append(f"  results  {reported:,} rows ({len(config.methods)} methods; "
                  f"{reported - len(networks):,} read another method's network)")
-    if held:
-        lines.append(f"  workdir  {len(held):,} networks already trained in {workdir}; {len(todo):,} to train")
-    width = plan.table_width(networks, shape.train_shape[0])
+    if located:
+        lines.append(f"  workdir  {len(located):,} networks already trained in {workdir}; {len(todo):,} to train")
     per_state = state_bytes_per_network(model, shape.train_shape[1:], config.preprocess, hp)
-    if config.input_pipeline == "stream" or config.cohort_size:
-        cohort_size = config.cohort_size
-        lines.append(f"  cohorts  {cohort_size} networks each (config.cohort_size)")
+    if sizes.source == "measured":
+        m = sizes.measured
+        lines.append(f"  memory   {m['bytes_per_network'] / 2**20:.1f} MiB per network + {m['fixed_bytes'] / 2**20:.0f} MiB "
+                     f"fixed (measured), {m['free_bytes'] / 2**30:.1f} GiB free -> cohorts of {cohort_size:,}")
     else:
-        foot = sizing.measured_footprint(model, hp, shape.train_shape, width, config.steps_per_call, with_eval=False)
-        free = sizing.free_device_bytes()
-        cohort_size = sizing.cohort_size_for(foot.fixed, foot.per_network, free, max(len(todo), 1))
-        lines.append(f"  memory   {foot.per_network / 2**20:.1f} MiB per network + {foot.fixed / 2**20:.0f} MiB "
-                     f"fixed (measured), {free / 2**30:.1f} GiB free -> cohorts of {cohort_size:,}")
-    cohorts = plan.pack_cohorts(todo, cohort_size) if todo else []
-    lines.append(f"  cohorts  {len(cohorts):,} to train")
+        lines.append(f"  cohorts  {cohort_size:,} networks each ({sizes.source})" if cohort_size else
+                     f"  cohorts  {sizes.source}")
+    if cohort_size:
+        lines.append(f"  cohorts  {len(cohorts):,} to train")
     lines.append(f"  disk     {per_state / 2**20:.1f} MiB per network saved (weights + optimizer state), "
                  f"{per_state * len(networks) / 2**30:.1f} GiB for the study's latest saves")
+    if not measure:
+        lines.append(repetitions_line(config, workdir))
+        return "\n".join(lines)
     # one network on a CPU (its rate is flat in the cohort size there), a full-size cohort elsewhere
     probe = max(1, min(cohort_size, 1 if jax.default_backend() == "cpu" else 1024))
     rate, compile_s = measured_rate(model, hp, shape.train_shape, probe, min(config.steps_per_call, 20),

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from imbalance_jax import methods, metrics
+from imbalance_jax import methods, metrics, scorings
 
 
 @jax.jit
@@ -27,13 +27,8 @@ def _metrics(scores, labels):
 
 def method_scores(scoring: methods.Scoring, probs: jax.Array, prior: jax.Array, tau_normalized: dict) -> jax.Array:
     """A network's test scores [n, C] under a method's scoring, from its softmax [n, C]."""
-    if scoring.kind == "prior":
-        return metrics.threshold(probs, prior)
-    if scoring.kind == "posthoc":
-        return probs / prior ** scoring.tau  # tau = 1 is thresholding
-    if scoring.kind == "tau_norm":
-        return tau_normalized[scoring.tau]
-    return probs
+    kind = scorings.get(scoring.kind)
+    return kind.scores(probs, prior, scoring.tau, tau_normalized.get(scoring.tau) if kind.transforms_head else None)
 
 
 def tau_normalize(state, head: str, tau: float, keep_bias: bool = False):
@@ -51,7 +46,8 @@ def tau_normalize(state, head: str, tau: float, keep_bias: bool = False):
 
 def cohort_probabilities(state, predict, x_test, head: str, wanted: list, keep_bias: bool = False) -> tuple:
     """(softmax [N, n, C], {tau: softmax with tau-normalised heads}) for the scorings wanted."""
-    taus = sorted({methods.get(m).scoring.tau for _, m in wanted if methods.get(m).scoring.kind == "tau_norm"})
+    taus = sorted({methods.get(m).scoring.tau for _, m in wanted
+                   if scorings.get(methods.get(m).scoring.kind).transforms_head})
     probs = predict(state, x_test)
     return probs, {t: predict(tau_normalize(state, head, t, keep_bias), x_test) for t in taus}
 

@@ -12,18 +12,7 @@ from typing import NamedTuple, Optional
 import ml_collections
 import numpy as np
 
-from imbalance_jax import imbalance, methods
-
-# Config keys that add networks to a study (a grown config keeps every network it had).
-GROWTH_KEYS = ("imbalance.step_rhos", "imbalance.step_mus", "imbalance.step_settings", "imbalance.linear_rhos",
-               "imbalance.exponential_rhos", "imbalance.repetitions", "methods", "train.lr_grid", "train.lr_repeats",
-               "resplits")
-# Config keys of how a run executes, which change no trained number that is saved.
-EXECUTION_KEYS = ("cohort_size", "steps_per_call", "conv_impl", "compute_dtype", "networks_per_vmap",
-                  "data_parallel", "eval_batch_size", "curve_every", "report", "checkpoint_every",
-                  "stream.workers", "stream.loader", "statistics.margin", "statistics.target_difference",
-                  "losses.tau_norm_keep_bias")
-
+from imbalance_jax import config_schema, imbalance, methods, samplers
 
 class DatasetFacts(NamedTuple):
     """What planning needs to know of the dataset: classes, the majority size, examples per class."""
@@ -61,43 +50,6 @@ class Network:
         return imbalance.minority_classes(np.array(self.class_counts))
 
 
-def flatten(tree: dict, prefix: str = "") -> dict:
-    """{'a.b': value} of a nested dict (a config's JSON)."""
-    out = {}
-    for key, value in tree.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(flatten(value, path + "."))
-        else:
-            out[path] = value
-    return out
-
-
-# Training keys added after studies existed, with their neutral values: at that value a key is left out
-# of a network's identity, so a workdir made before the key existed still matches its config.
-LATER_KEYS = {"train.bias_lr_mult": 1.0, "finetune_layers": [], "zca_fit": "imbalanced", "crt_reinit": True,
-              "crt_schedule": "study", "crt_fraction": 10 / 90}
-
-
-def training_values(config_json: dict) -> dict:
-    """The flattened config keys that determine how an already planned network trains."""
-    return {k: v for k, v in flatten(config_json).items() if k not in GROWTH_KEYS and k not in EXECUTION_KEYS
-            and not (k in LATER_KEYS and v == LATER_KEYS[k])}
-
-
-def training_changes(saved_json: dict, current_json: dict) -> list[str]:
-    """'key: old -> new' for each training key whose value differs between two configs' JSON."""
-    old, new = training_values(saved_json), training_values(current_json)
-    missing = object()
-    return [f"{k}: {_show(old.get(k, missing))} -> {_show(new.get(k, missing))}"
-            for k in sorted(set(old) | set(new)) if old.get(k, missing) != new.get(k, missing)]
-
-
-def _show(value) -> str:
-    return "(absent)" if not isinstance(value, (str, int, float, bool, list, tuple, dict, type(None))) else \
-        json.dumps(value)
-
-
 def _seed(*parts) -> int:
     """A stable 31-bit seed from any printable parts."""
     return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:4], "little") & 0x7FFFFFFF
@@ -117,9 +69,9 @@ def imbalanced_sets(config: ml_collections.ConfigDict, facts: DatasetFacts) -> l
     repetitions = grid.repetitions
     settings = [("step", float(rho), float(mu), repetitions) for rho in grid.step_rhos for mu in grid.step_mus]
     # Individual (mu, rho, repetitions) settings, beside the rho x mu product (the ImageNet grid).
-    settings += [("step", float(rho), float(mu), int(reps)) for mu, rho, reps in grid.get("step_settings", ())]
+    settings += [("step", float(rho), float(mu), int(reps)) for mu, rho, reps in grid.step_settings]
     settings += [("linear", float(rho), None, repetitions) for rho in grid.linear_rhos]
-    settings += [("exponential", float(rho), None, repetitions) for rho in grid.get("exponential_rhos", ())]
+    settings += [("exponential", float(rho), None, repetitions) for rho in grid.exponential_rhos]
     if not settings:
         raise ValueError("the config's grid is empty; give imbalance.step_rhos with step_mus, step_settings, "
                          "linear_rhos or exponential_rhos")
@@ -148,7 +100,7 @@ def balanced_sets(config: ml_collections.ConfigDict, facts: DatasetFacts) -> lis
     """The balanced subset once per repetition (as many as the grid's largest setting has): what the
     `balanced` reference trains on."""
     grid = config.imbalance
-    repetitions = max([grid.repetitions, *[int(reps) for _, _, reps in grid.get("step_settings", ())]])
+    repetitions = max([grid.repetitions, *[int(reps) for _, _, reps in grid.step_settings]])
     counts = [facts.n_max] * facts.num_classes if facts.available is None else \
         [min(facts.n_max, a) for a in facts.available]
     return [dict(set_name=f"balanced_rep{rep}", imbalance="balanced", rho=1.0, mu=None, repetition=rep,
@@ -179,10 +131,10 @@ def plan_networks(config: ml_collections.ConfigDict, facts: DatasetFacts) -> lis
     parsed = [methods.get(name) for name in requested]
     trained = methods.trained_networks(requested)
     runs = learning_rate_runs(config)
-    training = _hash(training_values(json.loads(config.to_json())))
+    training = _hash(config_schema.identity_values(json.loads(config.to_json())))
     sets = imbalanced_sets(config, facts)
     references = balanced_sets(config, facts) if any(methods.get(n).training.on_balanced for n in trained) else []
-    splits = config.get("resplits", 1)
+    splits = config.resplits
     references, sets = on_splits(references, splits), on_splits(sets, splits)
     networks = []
     for stage in sorted({methods.stage(n) for n in trained}):
@@ -221,11 +173,8 @@ def pack_cohorts(networks: list[Network], cohort_size: int) -> list[list[Network
 
 def training_size(network: Network) -> int:
     """How many examples this network's training set holds, counted without drawing them."""
-    from imbalance_jax import sampling
-
     training = methods.get(network.method).training
-    sampler = training.sampler if training.sampler in ("oversample", "undersample", "sqrt") else "none"
-    return int(sampling.sampled_counts(network.class_counts, sampler, training.target_rho).sum())
+    return int(samplers.get(training.sampler).counts(network.class_counts, training.target_rho).sum())
 
 
 def table_width(networks: list[Network], capped_length: int) -> int:
@@ -236,16 +185,11 @@ def table_width(networks: list[Network], capped_length: int) -> int:
 
 def training_indices(network: Network, labels: np.ndarray) -> np.ndarray:
     """Indices into the balanced training set that this network trains on (imbalanced, then sampled)."""
-    from imbalance_jax import sampling
-
     subset = imbalanced_subset(network, labels)
     training = methods.get(network.method).training
-    samplers = {"oversample": lambda y: sampling.oversample(y, network.set_seed + 1, training.target_rho),
-                "undersample": lambda y: sampling.undersample(y, network.set_seed + 1, training.target_rho),
-                "sqrt": lambda y: sampling.sqrt_sample(y, network.set_seed + 1)}
-    if training.sampler in samplers:
-        return subset[samplers[training.sampler](labels[subset])]
-    return subset  # class-aware sampling walks the imbalanced set class by class
+    draw = samplers.get(training.sampler).draw
+    # (class-aware and other batch-level samplers walk the imbalanced set itself)
+    return subset if draw is None else subset[draw(labels[subset], network.set_seed + 1, training.target_rho)]
 
 
 def imbalanced_subset(network: Network, labels: np.ndarray) -> np.ndarray:

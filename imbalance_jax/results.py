@@ -4,6 +4,7 @@ import csv
 import os
 
 from imbalance_jax import methods
+from imbalance_jax.files import write_csv, write_text  # noqa: F401 - the one atomic writer, for the report modules
 from imbalance_jax.methods import PAPER_METHODS
 
 RESULT_COLUMNS = (
@@ -48,24 +49,6 @@ def curve_rows(networks: list, curves: dict) -> list[dict]:
                              lr=n.base_lr, lr_run=n.lr_run, step=step,
                              train_accuracy=curves["train_accuracy"][k][j], test_accuracy=curves["test_accuracy"][k][j]))
     return rows
-
-
-def write_text(path: str, text: str) -> None:
-    """Writes a text file atomically (a per-process temporary file, then a rename)."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
-def write_csv(path: str, columns, rows: list[dict]) -> None:
-    """Writes a CSV atomically (a per-process temporary file, then a rename)."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
 
 
 def per_class_rows(rows: list[dict], class_counts: dict) -> list[dict]:

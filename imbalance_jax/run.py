@@ -10,16 +10,18 @@ import numpy as np
 from absl import logging
 
 from imbalance_jax import cohort, distributed, methods, metrics, progress, tensorboard, train
-from imbalance_jax.checkpoint import CheckpointError, CohortCheckpoints
+from imbalance_jax.checkpoint import CheckpointError
 from imbalance_jax.data import streaming
 from imbalance_jax.progress import Interrupted
+from imbalance_jax.setup import Setup
+from imbalance_jax.workdir import Workdir
 
 
-def chunk_runner(ctx):
+def chunk_runner(setup: Setup):
     """run_chunk(state, plan, step, n, next_n, data) -> (state, metrics) for the study's input pipeline
     (data: the balanced data of the cohort's train/test split)."""
-    if ctx.streaming:
-        chunk = train.make_stream_chunk(ctx.model, ctx.hp, ctx.config.seed)
+    if setup.streaming:
+        chunk = train.make_stream_chunk(setup.model, setup.hp, setup.config.seed)
         streams = {}
 
         def run_streamed(state, plan, step, n, next_n, data):
@@ -29,57 +31,58 @@ def chunk_runner(ctx):
                 for stream in streams.values():
                     stream.close()
                 streams.clear()
-                streams[key] = open_stream(ctx, plan)
+                streams[key] = open_stream(setup, plan)
             images, labels = streams[key].chunk(step, n, next_n)
             return chunk(state, images, labels, plan)
 
         return run_streamed
-    chunk = train.make_train_chunk(ctx.model, ctx.hp, ctx.config.seed, distributed.batch_sharding(ctx.mesh))
+    chunk = train.make_train_chunk(setup.model, setup.hp, setup.config.seed, distributed.batch_sharding(setup.mesh))
     resident = {}
 
     def run_resident(state, plan, step, n, next_n, data):
         if id(data) not in resident:  # cohorts come split by split: one split's images on the device at a time
             resident.clear()
             arrays = train.CohortData(jnp.asarray(data.x_train), jnp.asarray(data.y_train))
-            resident[id(data)] = arrays if ctx.mesh is None else distributed.replicate(arrays, ctx.mesh)
+            resident[id(data)] = arrays if setup.mesh is None else distributed.replicate(arrays, setup.mesh)
         return chunk(state, resident[id(data)], plan, n)
 
     return run_resident
 
 
-def open_stream(ctx, plan):
+def open_stream(setup: Setup, plan):
     """The cohort's host input stream: grain's worker processes, or threads (config.stream.loader)."""
-    stream = ctx.config.stream
-    if stream.get("loader", "grain") == "grain":
-        from imbalance_jax.data import grain_stream  # imported here: resident studies never load grain
+    stream = setup.config.stream
+    if stream.loader == "grain":
+        from imbalance_jax.data import grain_stream  # imported here: resident studies never pay for grain's import
 
-        return grain_stream.GrainStream(ctx.data, plan, ctx.hp.batch_size, stream.workers, ctx.hp.max_iter)
-    return streaming.BatchStream(ctx.data, plan, ctx.hp.batch_size, stream.workers)
+        return grain_stream.GrainStream(setup.data, plan, setup.hp.batch_size, stream.workers, setup.hp.max_iter)
+    return streaming.BatchStream(setup.data, plan, setup.hp.batch_size, stream.workers)
 
 
-def initial_state(ctx, networks: list, restore_parents):
-    """A cohort's state at step 0: fresh weights, or its parents' weights with a fresh optimizer."""
-    objective = cohort.objectives(networks, ctx.config, ctx.hp)
+def initial_state(setup: Setup, networks: list, restore_parents, zca_kept: dict = None):
+    """A cohort's state at step 0: fresh weights, or its parents' weights with a fresh optimizer (zca_kept: the
+    caller's cache of the latest ZCA fits, cohort.fit_preprocess)."""
+    objective = cohort.objectives(networks, setup.config, setup.hp)
     if networks[0].parent is None:
-        pre = cohort.fit_preprocess(networks, ctx.data, ctx.hp, ctx.config.zca_epsilon,
-                                    ctx.config.get("zca_fit", "imbalanced"), ctx.zca_fits)
-        return train.init_state(ctx.model, np.array([n.init_seed for n in networks]), ctx.input_shape, pre,
-                                objective, ctx.hp)
+        pre = cohort.fit_preprocess(networks, setup.data, setup.hp, setup.config.zca_epsilon, setup.config.zca_fit,
+                                    zca_kept)
+        return train.init_state(setup.model, np.array([n.init_seed for n in networks]), setup.input_shape, pre,
+                                objective, setup.hp)
     parents = restore_parents([n.parent for n in networks])
-    return train.fresh_state(reinitialised(ctx, networks, parents["params"]), parents["preprocess"], objective,
-                             ctx.hp)
+    return train.fresh_state(reinitialised(setup, networks, parents["params"]), parents["preprocess"], objective,
+                             setup.hp)
 
 
-def reinitialised(ctx, networks: list, variables):
+def reinitialised(setup: Setup, networks: list, variables):
     """The parents' variables, with fresh fine-tuning layers for the networks whose method asks (cRT)."""
     def wanted(training):
         value = training.reinit_finetune
-        return bool(ctx.config.get(value, True) if isinstance(value, str) else value)
+        return bool(setup.config[value] if isinstance(value, str) else value)
     reinit = np.array([wanted(methods.get(n.method).training) for n in networks])
     if not reinit.any():
         return variables
-    fresh = train.init_state(ctx.model, np.array([n.init_seed for n in networks]), ctx.input_shape)["params"]
-    layers = train.finetune_layers_of(ctx.model, ctx.hp)
+    fresh = train.init_state(setup.model, np.array([n.init_seed for n in networks]), setup.input_shape)["params"]
+    layers = train.finetune_layers_of(setup.model, setup.hp)
 
     def pick(path, old, new):
         if path[0].key != "params" or path[1].key not in layers:
@@ -100,11 +103,12 @@ def chunk_sizes(step: int, iterations: int, steps_per_call: int, every: tuple) -
 class CohortTraining:
     """Trains one cohort from its latest save (or from scratch) to the end, saving as it goes."""
 
-    def __init__(self, ctx, record, run_chunk, restore_parents, report: progress.Progress, stop, events=None):
-        self.ctx = ctx.on_split(record.networks[0].split)  # a cohort never mixes splits (plan.pack_cohorts)
+    def __init__(self, setup: Setup, workdir: Workdir, record, run_chunk, restore_parents, report: progress.Progress,
+                 stop, events=None, zca_kept: dict = None):
+        self.setup = setup.on_split(record.networks[0].split)  # a cohort never mixes splits (plan.pack_cohorts)
         self.record, self.run_chunk, self.report, self.stop = record, run_chunk, report, stop
-        self.restore_parents = restore_parents
-        self.checkpoints = CohortCheckpoints(ctx.cohort_dir(record.cohort_id))
+        self.restore_parents, self.zca_kept = restore_parents, zca_kept
+        self.checkpoints = workdir.checkpoints(record.cohort_id)
         self.networks = list(record.networks)
         self.board = tensorboard.CohortBoard(events, self.networks, record.cohort_id) if events else None
 
@@ -112,10 +116,10 @@ class CohortTraining:
         """(state, step, curves, accumulators) from the latest save, or from step 0."""
         meta = self.checkpoints.read_meta()
         if meta is None:
-            state = initial_state(self.ctx, self.networks, self.restore_parents)
+            state = initial_state(self.setup, self.networks, self.restore_parents, self.zca_kept)
             self.diverged = [None] * len(self.networks)
             return state, 0, {"step": [], "train_accuracy": [], "test_accuracy": []}, (0, 0.0)
-        state, meta = self.checkpoints.restore(self.ctx.abstract_state(len(self.networks)))
+        state, meta = self.checkpoints.restore(self.setup.abstract_state(len(self.networks)))
         if meta.get("identities") != [n.training_hash for n in self.networks]:
             raise CheckpointError(f"{self.checkpoints.directory} holds other networks than {self.record.cohort_id}'s "
                                   f"members.json; {self.checkpoints.delete_hint()}")
@@ -140,26 +144,26 @@ class CohortTraining:
                 "identities": [n.training_hash for n in self.networks], "curves": curves,
                 "since_point": since_point, "train_acc_sum": np.asarray(acc_sum).reshape(-1)[:real].tolist()
                 if since_point else [], "train_sizes": [int(n) for n in np.asarray(plan.lengths)[:real]],
-                "iterations": self.ctx.hp.max_iter, "diverged": self.diverged}
+                "iterations": self.setup.hp.max_iter, "diverged": self.diverged}
 
     def run(self) -> dict:
         """Trains to the end; returns the final save's record."""
-        ctx, iterations = self.ctx, self.ctx.hp.max_iter
+        setup, iterations = self.setup, self.setup.hp.max_iter
         state, step, curves, (since_point, acc_sum) = self._start()
-        plan = cohort.cohort_plan(self.networks, ctx.data.y_train, ctx.data.num_classes, ctx.config, ctx.hp,
-                                  ctx.table_width)
+        plan = cohort.cohort_plan(self.networks, setup.data.y_train, setup.data.num_classes, setup.config, setup.hp,
+                                  setup.table_width)
         real = len(self.networks)
-        state, plan = ctx.place(state), ctx.place(plan)
-        every_curve, every_save = ctx.config.curve_every, ctx.config.get("checkpoint_every", 0)
-        test_accuracy = ctx.test_accuracy_fn() if every_curve > 0 else None
+        state, plan = setup.place(state), setup.place(plan)
+        every_curve, every_save = setup.config.curve_every, setup.config.checkpoint_every
+        test_accuracy = test_accuracy_fn(setup) if every_curve > 0 else None
         self.report.begin_calls()
         try:
             while step < iterations:
-                n = chunk_sizes(step, iterations, ctx.config.steps_per_call, (every_curve, every_save))
+                n = chunk_sizes(step, iterations, setup.config.steps_per_call, (every_curve, every_save))
                 following = step + n
-                next_n = chunk_sizes(following, iterations, ctx.config.steps_per_call, (every_curve, every_save)) \
+                next_n = chunk_sizes(following, iterations, setup.config.steps_per_call, (every_curve, every_save)) \
                     if following < iterations else 0
-                state, chunk_metrics = self.run_chunk(state, plan, step, n, next_n, ctx.data)
+                state, chunk_metrics = self.run_chunk(state, plan, step, n, next_n, setup.data)
                 step, since_point = following, since_point + n
                 self._check_divergence(chunk_metrics)
                 acc_sum = acc_sum + chunk_metrics["accuracy"] * n
@@ -171,7 +175,7 @@ class CohortTraining:
                     if self.board:
                         self.board.test_accuracy(step, curves["test_accuracy"][-1])
                     since_point, acc_sum = 0, 0.0
-                self.report.log(self.record.cohort_id, step, iterations, n * real * ctx.hp.batch_size, chunk_metrics,
+                self.report.log(self.record.cohort_id, step, iterations, n * real * setup.hp.batch_size, chunk_metrics,
                                 n)
                 if self.board:
                     self.board.training(step, np.asarray(chunk_metrics["loss"])[:real],
@@ -194,7 +198,7 @@ def _signal_name(signum: int) -> str:
     return signal.Signals(signum).name
 
 
-def test_accuracy_fn(ctx, predict):
+def test_accuracy_fn(setup: Setup):
     """state -> each network's accuracy on the test set (for the curves)."""
-    x_test, y_test = ctx.test_images(), jnp.asarray(ctx.data.y_test)
+    predict, x_test, y_test = setup.predict(), setup.test_images(), jnp.asarray(setup.data.y_test)
     return lambda state: jax.vmap(metrics.accuracy, (0, None))(predict(state, x_test), y_test)

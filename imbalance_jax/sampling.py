@@ -1,4 +1,5 @@
-"""Sampling methods as index lists, and the fixed-shape index tables that training walks.
+"""The mechanics of sampling: set-level draws as index lists, the fixed-shape index tables training walks, and
+the on-device walks that give a batch's positions (imbalance_jax.samplers registers them as samplers).
 
 Oversampling and undersampling return indices into the imbalanced set they are given; the trainer
 only ever sees index tables, so one compiled step serves every imbalance setting and method.
@@ -31,23 +32,6 @@ def _resized(members: np.ndarray, target: int, rng: np.random.Generator) -> list
         return [rng.choice(members, target, replace=False)]
     extra = target - n
     return [members, np.tile(members, extra // n), rng.choice(members, extra % n, replace=False)]
-
-
-def sampled_counts(counts, sampler: str, target_rho: float = 1.0) -> np.ndarray:
-    """Examples per class after a sampler ('none', 'oversample', 'undersample', 'sqrt'), without drawing
-    them: what the functions below return, counted (classes with no examples stay at zero)."""
-    counts = np.asarray(counts, np.int64)
-    present = counts > 0
-    if sampler == "oversample":
-        target = int(round(counts[present].max() / target_rho))
-        return np.where(present & (counts < target), target, counts)
-    if sampler == "undersample":
-        target = int(round(counts[present].min() * target_rho))
-        return np.where(counts > target, target, counts)
-    if sampler == "sqrt":
-        shares = np.sqrt(counts) / np.sqrt(counts).sum()
-        return np.where(present, np.maximum(1, np.round(shares * counts.sum()).astype(np.int64)), 0)
-    return counts
 
 
 def oversample(labels: np.ndarray, seed: int, target_rho: float = 1.0) -> np.ndarray:
@@ -136,14 +120,14 @@ def index_table(index_sets: list[np.ndarray], width: int | None = None, labels: 
 _FEISTEL_ROUNDS = 4
 
 
-def _wrapping(xp):
+def wrapping(xp):
     """uint32 products wrap by design; numpy warns when 0-d ones do."""
     return np.errstate(over="ignore") if xp is np else contextlib.nullcontext()
 
 
-def _mix32(x, xp=jnp):
+def mix32(x, xp=jnp):
     """A 32-bit integer hash (the lowbias32 finaliser)."""
-    with _wrapping(xp):
+    with wrapping(xp):
         x = x ^ (x >> 16)
         x = x * xp.uint32(0x7FEB352D)
         x = x ^ (x >> 15)
@@ -155,8 +139,8 @@ def _feistel(x, half_bits, key, xp=jnp):
     mask = (xp.uint32(1) << half_bits) - xp.uint32(1)
     left, right = x >> half_bits, x & mask
     for r in range(_FEISTEL_ROUNDS):
-        with _wrapping(xp):
-            f = _mix32(right ^ _mix32(key + xp.uint32((r * 0x9E3779B9) & 0xFFFFFFFF), xp), xp) & mask
+        with wrapping(xp):
+            f = mix32(right ^ mix32(key + xp.uint32((r * 0x9E3779B9) & 0xFFFFFFFF), xp), xp) & mask
         left, right = right, left ^ f
     return (left << half_bits) | right
 
@@ -192,8 +176,8 @@ def batch_positions(step, batch_size: int, length, seed, xp=jnp):
     flat = xp.asarray(step).astype(xp.uint32) * xp.uint32(batch_size) + xp.arange(batch_size, dtype=xp.uint32)
     length = xp.asarray(length).astype(xp.uint32)
     epoch, offset = flat // length, flat % length
-    with _wrapping(xp):
-        key = _mix32(xp.asarray(seed).astype(xp.uint32) * xp.uint32(0x85EBCA6B) + _mix32(epoch, xp), xp)
+    with wrapping(xp):
+        key = mix32(xp.asarray(seed).astype(xp.uint32) * xp.uint32(0x85EBCA6B) + mix32(epoch, xp), xp)
     return permute(offset, length, key, xp)
 
 
@@ -206,18 +190,7 @@ def class_aware_positions(step, batch_size: int, class_offsets, class_counts, se
     draw = flat // xp.uint32(num_classes)
     size = xp.maximum(class_counts[cls], 1).astype(xp.uint32)
     epoch, offset = draw // size, draw % size
-    with _wrapping(xp):
-        key = _mix32(xp.asarray(seed).astype(xp.uint32) * xp.uint32(0x27D4EB2F)
-                     + _mix32(epoch * xp.uint32(977) + cls.astype(xp.uint32), xp), xp)
+    with wrapping(xp):
+        key = mix32(xp.asarray(seed).astype(xp.uint32) * xp.uint32(0x27D4EB2F)
+                     + mix32(epoch * xp.uint32(977) + cls.astype(xp.uint32), xp), xp)
     return class_offsets[cls] + permute(offset, size, key, xp)
-
-
-def network_batch(row, length, seed, step, batch_size: int, class_aware=False, class_offsets=None,
-                  class_counts=None, xp=jnp):
-    """Dataset indices of one network's batch at a step: its table row walked by permutation or,
-    where class_aware, in class-balanced batches."""
-    walked = batch_positions(step, batch_size, length, seed, xp)
-    if class_offsets is None:
-        return row[walked]
-    balanced = class_aware_positions(step, batch_size, class_offsets, class_counts, seed, xp)
-    return row[xp.where(class_aware, balanced, walked)]

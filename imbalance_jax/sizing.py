@@ -4,7 +4,7 @@ Training sets the cohort size; evaluation then takes the largest batch per netwo
 same memory, so a large evaluation batch never shrinks the cohorts that training could run.
 """
 import os
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -85,6 +85,34 @@ def eval_batch_for(footprint: Footprint, free_bytes: int, cohort_size: int, max_
     """Images per evaluation batch: at most max_batch, and no more than a cohort's evaluation fits."""
     fit = _usable(free_bytes, footprint.fixed) // (cohort_size * footprint.per_eval_image)
     return int(max(1, min(fit, max_batch)))
+
+
+class Sizes(NamedTuple):
+    """A study's cohort size and evaluation batch, and where they came from."""
+
+    cohort_size: int
+    eval_batch_size: int
+    source: str  # 'the config', 'cohort_size.json' or 'measured'
+    measured: Optional[dict] = None  # a measurement's record, for cohort_size.json
+
+
+def resolve(config, saved: Optional[dict], model, hp: train.TrainHParams, data_shape: tuple, width: int,
+            networks: list) -> Sizes:
+    """The one cohort-size rule of the study and of launch.plan: the config's cohort_size, else the sizes a
+    run measured and kept (cohort_size.json), else the most networks of the largest stage that fit the device
+    and the evaluation batch that fits beside them (measured now)."""
+    if config.cohort_size > 0:
+        return Sizes(config.cohort_size, config.eval_batch_size, "the config")
+    if saved:
+        return Sizes(saved["cohort_size"], saved["eval_batch_size"], "cohort_size.json")
+    footprint = measured_footprint(model, hp, data_shape, width, config.steps_per_call)
+    free = free_device_bytes()
+    largest_stage = max(sum(n.stage == s for n in networks) for s in {n.stage for n in networks})
+    size = cohort_size_for(footprint.fixed, footprint.per_network, free, largest_stage)
+    eval_batch = eval_batch_for(footprint, free, size, config.eval_batch_size)
+    return Sizes(size, eval_batch, "measured", {
+        "cohort_size": size, "eval_batch_size": eval_batch, "bytes_per_network": footprint.per_network,
+        "fixed_bytes": footprint.fixed, "eval_bytes_per_network_image": footprint.per_eval_image, "free_bytes": free})
 
 
 def out_of_memory_advice(model, hp: train.TrainHParams, data_shape: tuple, width: int, steps_per_call: int,

@@ -12,9 +12,11 @@ import jax
 import orbax.checkpoint as ocp
 from absl import logging
 
-from imbalance_jax import distributed, evaluate, plan, progress, results, run, sizing, tensorboard
+from imbalance_jax import cohort, distributed, evaluate, plan, progress, results, run, sizing, tensorboard
 from imbalance_jax import workdir as workdir_lib
-from imbalance_jax.checkpoint import CheckpointError, CohortCheckpoints, read_json, write_json
+from imbalance_jax.checkpoint import CheckpointError
+from imbalance_jax.setup import Setup
+from imbalance_jax.workdir import Workdir
 
 BARRIER_TIMEOUT_MS = 7 * 24 * 3600 * 1000  # other hosts may still be training: wait as long as a study runs
 
@@ -32,31 +34,38 @@ def barrier(name: str) -> None:
         ocp.multihost.get_barrier_sync_fn()(key=name, timeout_ms=BARRIER_TIMEOUT_MS)
 
 
-def current_layout(study, create: bool = True) -> Layout:
+def pending_cohorts(networks, cohort_size: int, records: list) -> tuple[dict, list]:
+    """({network: (cohort id, position)} of the planned networks the workdir's cohorts hold, the cohorts the rest
+    would be packed into): the one rule the study and launch.plan share."""
+    located = workdir_lib.locate(records, networks)
+    pending = [n for n in networks if n.name not in located]
+    return located, plan.pack_cohorts(pending, cohort_size) if pending else []
+
+
+def current_layout(setup: Setup, workdir: Workdir, create: bool = True) -> Layout:
     """The cohorts holding planned networks; with create, the networks no cohort holds are packed
     into new cohorts (their members written, nothing trained yet)."""
-    records = workdir_lib.read_cohorts(study.workdir)
-    located = workdir_lib.locate(records, study.networks)
-    pending = [n for n in study.networks if n.name not in located]
-    if pending and create:
-        packed = plan.pack_cohorts(pending, study.cohort_size)
+    records = workdir.cohorts()
+    located, packed = pending_cohorts(setup.networks, setup.cohort_size, records)
+    if packed and create:
         for cohort_id, networks in zip(workdir_lib.next_cohort_ids(records, len(packed)), packed):
-            records.append(workdir_lib.new_cohort(study.workdir, cohort_id, networks))
-        located = workdir_lib.locate(records, study.networks)
-    elif pending:
-        raise CheckpointError(f"{len(pending)} networks of the study are not trained (e.g. {pending[0].name}); "
-                              f"run launch.study --workdir={study.workdir} first")
+            records.append(workdir.new_cohort(cohort_id, networks))
+        located = workdir_lib.locate(records, setup.networks)
+    elif packed:
+        missing = packed[0][0].name
+        raise CheckpointError(f"{sum(map(len, packed))} networks of the study are not trained (e.g. {missing}); "
+                              f"run launch.study --workdir={workdir.path} first")
     if create and jax.process_index() == 0:
-        workdir_lib.save_config(study.workdir, study.config)  # every held network matched it
+        workdir.save_config(setup.config)  # every held network matched it
     relevant = [r for r in records if any(n.name in located for n in r.networks)]
     return Layout(relevant, located)
 
 
-def _is_complete(study, record) -> bool:
+def _is_complete(setup: Setup, workdir: Workdir, record) -> bool:
     """The cohort's final save is there (and its files are whole)."""
-    checkpoints = CohortCheckpoints(study.cohort_dir(record.cohort_id))
+    checkpoints = workdir.checkpoints(record.cohort_id)
     checkpoints.verify_files()
-    return checkpoints.latest_step() == study.hp.max_iter
+    return checkpoints.latest_step() == setup.hp.max_iter
 
 
 def _mine(items: list) -> list:
@@ -64,34 +73,36 @@ def _mine(items: list) -> list:
     return [items[i] for i in distributed.my_cohorts(len(items))]
 
 
-def train_all(study) -> Layout:
+def train_all(setup: Setup, workdir: Workdir) -> Layout:
     """Trains every unfinished cohort that holds planned networks, stage by stage, logging progress."""
-    layout = current_layout(study)
+    layout = current_layout(setup, workdir)
     barrier("planned")
-    todo = [r for r in layout.cohorts if not _is_complete(study, r)]
+    todo = [r for r in layout.cohorts if not _is_complete(setup, workdir, r)]
     stages_todo = sorted({max(n.stage for n in r.networks) for r in layout.cohorts})
     total = sum(len(r.networks) for r in layout.cohorts)
     report = progress.Progress(total, total - sum(len(r.networks) for r in todo),
-                               sum(len(r.networks) for r in todo) * study.hp.batch_size * study.hp.max_iter)
+                               sum(len(r.networks) for r in todo) * setup.hp.batch_size * setup.hp.max_iter)
     devices = jax.devices()
     logging.info("imbalance_jax on %d x %s (%s backend), jax %s; %d process(es)", len(devices),
                  devices[0].device_kind, jax.default_backend(), jax.__version__, jax.process_count())
     logging.info("%d networks planned in %d cohorts; %d cohorts to train (%d networks already trained)",
-                 len(study.networks), len(layout.cohorts), len(todo), report.done_networks)
-    run_chunk = run.chunk_runner(study) if todo else None
-    parents = _ParentStates(study, layout)
-    events = tensorboard.EventWriter(os.path.join(study.workdir, "tensorboard")) if todo else None
+                 len(setup.networks), len(layout.cohorts), len(todo), report.done_networks)
+    run_chunk = run.chunk_runner(setup) if todo else None
+    parents = _ParentStates(setup, workdir, layout)
+    events = tensorboard.EventWriter(os.path.join(workdir.path, "tensorboard")) if todo else None
+    zca_kept = {}  # the latest ZCA fits: the cohorts of one set's methods fit its ZCA once
     with progress.stop_on_signals() as stop, contextlib.closing(events) if events else contextlib.nullcontext():
         for stage in stages_todo:
             for record in _mine([r for r in todo if max(n.stage for n in r.networks) == stage]):
                 try:
-                    run.CohortTraining(study, record, run_chunk, parents.stacked, report, stop, events).run()
+                    run.CohortTraining(setup, workdir, record, run_chunk, parents.stacked, report, stop, events,
+                                       zca_kept).run()
                 except Exception as e:  # noqa: BLE001 - a cohort too large for the device is the user's to fix
-                    if "RESOURCE_EXHAUSTED" not in str(e) or study.streaming:
+                    if "RESOURCE_EXHAUSTED" not in str(e) or setup.streaming:
                         raise
                     raise ValueError(sizing.out_of_memory_advice(
-                        study.model, study.hp, study.data.x_train.shape, study.table_width,
-                        study.config.steps_per_call, record.cohort_id, len(record.networks))) from e
+                        setup.model, setup.hp, setup.data.x_train.shape, setup.table_width,
+                        setup.config.steps_per_call, record.cohort_id, len(record.networks))) from e
                 report.done_networks += len(record.networks)
             barrier(f"stage {stage} trained")
     logging.info("trained %d cohorts in %s (compiling ~%s of it); %s", len(todo), progress.duration(report.elapsed()),
@@ -103,93 +114,86 @@ def train_all(study) -> Layout:
 class _ParentStates:
     """Params and input transforms of trained networks by name, restored cohort by cohort."""
 
-    def __init__(self, study, layout: Layout):
-        self.study, self.layout = study, layout
+    def __init__(self, setup: Setup, workdir: Workdir, layout: Layout):
+        self.setup, self.workdir, self.layout = setup, workdir, layout
 
     def stacked(self, names: list):
         """The named networks' {params, preprocess}, stacked in that order."""
-        from imbalance_jax.cohort import stack_rows
-
         restored, rows = {}, []
         sizes = {r.cohort_id: len(r.networks) for r in self.layout.cohorts}
         for name in names:
             cohort_id, j = self.layout.located[name]
             if cohort_id not in restored:
-                with CohortCheckpoints(self.study.cohort_dir(cohort_id)) as checkpoints:
-                    state = checkpoints.restore(self.study.abstract_state(sizes[cohort_id]))[0]
+                with self.workdir.checkpoints(cohort_id) as checkpoints:
+                    state = checkpoints.restore(self.setup.abstract_state(sizes[cohort_id]))[0]
                 restored[cohort_id] = {"params": state["params"], "preprocess": state["preprocess"]}
             rows.append(jax.tree.map(lambda x: x[j], restored[cohort_id]))
-        return stack_rows(rows)
+        return cohort.stack_rows(rows)
 
 
-def _wanted(study, record) -> list:
+def _wanted(setup: Setup, record) -> list:
     """(position, method) pairs of a cohort that the current config reports."""
-    planned = {n.name: n.reported for n in study.networks}
+    planned = {n.name: n.reported for n in setup.networks}
     return [(j, m) for j, n in enumerate(record.networks) for m in planned.get(n.name, ())]
 
 
-def evaluate_all(study, layout: Layout, force: bool = False) -> None:
+def evaluate_all(setup: Setup, workdir: Workdir, layout: Layout, force: bool = False) -> None:
     """Evaluates this host's finished cohorts whose evaluation is missing, stale or lacks a wanted method."""
     tests = {}  # split -> (test images, labels) of the splits evaluated so far
+    predict = setup.predict()
     for record in _mine(layout.cohorts):
         split = record.networks[0].split
-        with CohortCheckpoints(study.cohort_dir(record.cohort_id)) as checkpoints:
+        with workdir.checkpoints(record.cohort_id) as checkpoints:
             meta = checkpoints.read_meta()
             if meta is None or not meta.get("complete"):
-                raise CheckpointError(f"{record.cohort_id} ({study.cohort_dir(record.cohort_id)}) is not trained; "
-                                      f"run launch.study --workdir={study.workdir} to train it first")
-            wanted = _wanted(study, record)
-            path = workdir_lib.eval_path(study.workdir, record.cohort_id)
-            if not force and _still_valid(path, record.cohort_id, meta["token"], wanted):
+                raise CheckpointError(f"{record.cohort_id} ({workdir.cohort_dir(record.cohort_id)}) is not trained; "
+                                      f"run launch.study --workdir={workdir.path} to train it first")
+            wanted = _wanted(setup, record)
+            if not force and _still_valid(workdir.read_evaluation(record.cohort_id), meta["token"], wanted):
                 continue
             if split not in tests:
-                view = study.on_split(split)
+                view = setup.on_split(split)
                 tests = {split: (view.test_images(), jax.numpy.asarray(view.data.y_test))}  # one split held
             x_test, y_test = tests[split]
-            state, _ = checkpoints.restore(study.abstract_state(len(record.networks)))
-        probs, tau_normalized = evaluate.cohort_probabilities(
-            state, study.predict, x_test, study.interface.head, wanted, study.config.losses.get("tau_norm_keep_bias",
-                                                                                               False))
-        context = dict(dataset=study.config.dataset, iterations=study.hp.max_iter, cohort=record.cohort_id)
+            state, meta = checkpoints.restore(setup.abstract_state(len(record.networks)))
+        if meta.get("identities") != [n.training_hash for n in record.networks]:
+            raise CheckpointError(f"{workdir.cohort_dir(record.cohort_id)}'s checkpoint holds other networks than "
+                                  f"its members.json lists; {checkpoints.delete_hint()}")
+        probs, tau_normalized = evaluate.cohort_probabilities(state, predict, x_test, setup.interface.head, wanted,
+                                                              setup.config.losses.tau_norm_keep_bias)
+        context = dict(dataset=setup.config.dataset, iterations=setup.hp.max_iter, cohort=record.cohort_id)
         rows = evaluate.evaluate_cohort(list(record.networks), wanted, meta["train_sizes"], probs, tau_normalized,
                                         y_test, context, meta.get("diverged"))
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        write_json(path, {"cohort": record.cohort_id, "token": meta["token"], "pairs": [list(p) for p in wanted],
-                          "rows": rows, "curves": meta["curves"]})
+        workdir.write_evaluation(record.cohort_id, {"cohort": record.cohort_id, "token": meta["token"],
+                                                    "pairs": [list(p) for p in wanted], "rows": rows,
+                                                    "curves": meta["curves"]})
         logging.info("evaluated %s (%d networks, %d rows)", record.cohort_id, len(record.networks), len(rows))
     barrier("evaluated")
 
 
-def _still_valid(path: str, cohort_id: str, token: str, wanted: list) -> bool:
+def _still_valid(saved, token: str, wanted: list) -> bool:
     """The evaluation record belongs to this cohort's final checkpoint and holds every wanted row."""
-    if not os.path.exists(path):
-        return False
-    try:
-        saved = read_json(path)
-    except CheckpointError:
-        return False  # corrupt: evaluated again
-    return (isinstance(saved, dict) and saved.get("token") == token and saved.get("cohort") == cohort_id
-            and {tuple(p) for p in wanted} <= {tuple(p) for p in saved.get("pairs", [])})
+    return (saved is not None and saved.get("token") == token
+            and {tuple(p) for p in wanted} <= {tuple(p) for p in saved["pairs"]})
 
 
-def write_results(study, layout: Layout) -> list[dict]:
+def write_results(setup: Setup, workdir: Workdir, layout: Layout) -> list[dict]:
     """results.csv from every relevant cohort's evaluation (the wanted rows only); returns the rows."""
     rows, curves = [], []
-    planned = {n.name for n in study.networks}
+    planned = {n.name for n in setup.networks}
     for record in layout.cohorts:
-        path = workdir_lib.eval_path(study.workdir, record.cohort_id)
-        saved = read_json(path) if os.path.exists(path) else None
-        wanted = {(record.networks[j].name, m) for j, m in _wanted(study, record)}
-        found = [r for r in saved["rows"] if (r["network"], r["method"]) in wanted] if isinstance(saved, dict) \
-            and saved.get("cohort") == record.cohort_id else []
+        saved = workdir.read_evaluation(record.cohort_id)
+        wanted = {(record.networks[j].name, m) for j, m in _wanted(setup, record)}
+        found = [r for r in saved["rows"] if (r.get("network"), r.get("method")) in wanted] if saved else []
         if len(found) != len(wanted):
-            raise CheckpointError(f"{path} does not hold the evaluation of {record.cohort_id} the study needs; run "
-                                  f"launch.evaluate --workdir={study.workdir} (or launch.study) to evaluate it again")
+            raise CheckpointError(f"{workdir.eval_path(record.cohort_id)} does not hold the evaluation of "
+                                  f"{record.cohort_id} the study needs; run launch.evaluate --workdir={workdir.path} "
+                                  "--force to evaluate it again")
         rows += [dict({"split": 0}, **r) for r in found]  # records evaluated before the split column: split 0
         curves += [c for c in results.curve_rows(list(record.networks), saved.get("curves")) if c["network"] in planned]
-    order = {n.name: i for i, n in enumerate(study.networks)}
+    order = {n.name: i for i, n in enumerate(setup.networks)}
     rows.sort(key=lambda r: order[r["network"]])
     if jax.process_index() == 0:
-        results.write(study.workdir, rows, curves, {n.name: n.class_counts for n in study.networks})
-    logging.info("wrote %d rows to %s/results.csv", len(rows), study.workdir)
+        results.write(workdir.path, rows, curves, {n.name: n.class_counts for n in setup.networks})
+    logging.info("wrote %d rows to %s/results.csv", len(rows), workdir.path)
     return rows

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from imbalance_jax import losses, optim, sampling
+from imbalance_jax import losses, optim, samplers, sampling
 from imbalance_jax.data import preprocessing
 
 PyTree = Any
@@ -86,13 +86,14 @@ class CohortPlan(NamedTuple):
     seeds: jax.Array  # uint32 [N]: data order and dropout
     lr_scales: jax.Array  # float32 [N]: multiplies the schedule (0.1 for two-phase)
     finetune_last: jax.Array  # bool [N]: train only the model's fine-tuning layers
-    class_aware: Any = None  # bool [N]: class-balanced batches instead of the permutation walk
+    batch_rules: Any = None  # int32 [N]: the batch rule each network walks (imbalance_jax.samplers; 0: the walk)
     class_offsets: Any = None  # int32 [N, C]: class blocks of each (class-ordered) table row
     class_counts: Any = None  # int32 [N, C]
     weighted_mean: Any = None  # bool [N]: the batch loss divides by the summed class weights (LDAM-DRW)
     # int32 [N]: 0 follows the study's schedule; k > 0 decays the network's learning rate from its base lr
     # to 0 by a cosine over its first k steps, then 0 (cRT as Kang et al. ran it)
     lr_spans: Any = None
+    total_steps: Any = None  # int32 [N]: the network's iterations (rules that move over training read it)
 
 
 def plain_plan(index_sets: list, width: int = None) -> CohortPlan:
@@ -219,12 +220,13 @@ def make_train_step(model: nn.Module, hp: TrainHParams):
 
 def batch_indices(plan: CohortPlan, step: jax.Array, batch_size: int) -> jax.Array:
     """Dataset indices of every network's batch at a step: [N, batch_size]."""
-    def one(row, length, seed, *class_aware):
-        return sampling.network_batch(row, length, seed, step, batch_size, *class_aware)
+    def one(row, length, seed, *rules):
+        return samplers.network_batch(row, length, seed, step, batch_size, *rules)
 
     per_network = (plan.table, plan.lengths, plan.seeds)
-    if plan.class_aware is not None:
-        per_network += (plan.class_aware, plan.class_offsets, plan.class_counts)
+    if plan.batch_rules is not None:
+        total = jnp.ones_like(plan.lengths) if plan.total_steps is None else plan.total_steps
+        per_network += (plan.batch_rules, plan.class_offsets, plan.class_counts, total)
     return jax.vmap(one)(*per_network)
 
 

@@ -42,7 +42,7 @@ def _results_of(workdirs: list) -> dict:
     return read
 
 
-def write_union(workdirs: list, outdir: str) -> str:
+def write_union(workdirs: list, outdir: str, margin: float = None) -> str:
     """Writes the joined CSVs and their report.md (with figures) into outdir; returns the report's path."""
     results = _results_of(workdirs)
     owner = {}  # network -> the first workdir whose results.csv holds it
@@ -64,4 +64,4 @@ def write_union(workdirs: list, outdir: str) -> str:
                     rows.append(row)
         if columns:
             write_csv(os.path.join(outdir, name), columns, rows)
-    return report.write_report(outdir)
+    return report.write_report(outdir, margin)

@@ -1,11 +1,13 @@
-"""A study's workdir: its layout, the saved config, and which networks its cohorts hold.
+"""A study's workdir and its one owner, Workdir: every path, record, lock and write goes through it.
 
-  config.json                  the study's config (training keys may not change; the grid may grow)
+  config.json                  the study's config (identity keys may not change; the grid may grow)
   cohorts/cohort_NNNNN/members.json   the networks of the cohort (names and identities), written first
   cohorts/cohort_NNNNN/checkpoints/   orbax CheckpointManager: <step>/{state, meta}, the latest kept
   eval/cohort_NNNNN.json       per (network, method) metrics, tied to the checkpoint's token
-  results.csv, curves.csv, report.md, fig*.png, cohort_size.json, jax_cache/
+  results.csv, per_class.csv, curves.csv, report.md, fig*.png, cohort_size.json, log.txt, tensorboard/, jax_cache/
   lock                         pid and host of the run using the workdir (one at a time)
+
+Records are read strictly: a file of the wrong shape is a one-line error naming it and what to do.
 """
 import atexit
 import dataclasses
@@ -15,54 +17,14 @@ import socket
 import time
 from typing import NamedTuple, Optional
 
-import jax
 import ml_collections
 
-from imbalance_jax import plan
-from imbalance_jax.checkpoint import CheckpointError, read_json, write_json
+from imbalance_jax import config_schema, files, plan
+from imbalance_jax.checkpoint import CohortCheckpoints
+from imbalance_jax.files import RecordError
 
-CONFIG = "config.json"
 MEMBERS = "members.json"
-
-
-def config_path(workdir: str) -> str:
-    """Where the study's config is saved."""
-    return os.path.join(workdir, CONFIG)
-
-
-def cohort_dir(workdir: str, cohort_id: str) -> str:
-    """Where a cohort keeps its members and checkpoints."""
-    return os.path.join(workdir, "cohorts", cohort_id)
-
-
-def eval_path(workdir: str, cohort_id: str) -> str:
-    """Where a cohort's evaluation is written."""
-    return os.path.join(workdir, "eval", f"{cohort_id}.json")
-
-
-def prepare(workdir: str) -> None:
-    """Creates the workdir and takes its lock (the first host does, for a study of several hosts)."""
-    if os.path.exists(workdir) and not os.path.isdir(workdir):
-        raise ValueError(f"--workdir={workdir} is a file; give a folder")
-    os.makedirs(workdir, exist_ok=True)
-    if jax.process_index() == 0:
-        acquire_lock(workdir)
-
-
-def check_config(workdir: str, config: ml_collections.ConfigDict) -> None:
-    """Refuses a config whose training keys differ from the saved one's, naming each key and both values
-    (the grid may grow, execution settings may change)."""
-    path = config_path(workdir)
-    if os.path.exists(path):
-        changes = plan.training_changes(read_json(path), json.loads(config.to_json()))
-        if changes:
-            raise ValueError(f"workdir {workdir} holds a study trained with other settings ({'; '.join(changes)}); "
-                             "restore those values or use a new --workdir")
-
-
-def save_config(workdir: str, config: ml_collections.ConfigDict) -> None:
-    """Saves the config the workdir's cohorts now answer to (once they were checked against it)."""
-    write_json(config_path(workdir), json.loads(config.to_json()))
+SIZES_KEYS = ("cohort_size", "eval_batch_size")
 
 
 class CohortRecord(NamedTuple):
@@ -72,33 +34,126 @@ class CohortRecord(NamedTuple):
     networks: tuple  # of plan.Network
 
 
-def read_cohorts(workdir: str) -> list[CohortRecord]:
-    """Every cohort the workdir holds, in id order."""
-    root = os.path.join(workdir, "cohorts")
-    if not os.path.isdir(root):
-        return []
-    records = []
-    for cohort_id in sorted(os.listdir(root)):
-        path = os.path.join(root, cohort_id, MEMBERS)
+class Workdir:
+    """The folder of one study."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def file(self, name: str) -> str:
+        """A top-level file of the workdir (results.csv, report.md, ...)."""
+        return os.path.join(self.path, name)
+
+    def cohort_dir(self, cohort_id: str) -> str:
+        """Where a cohort keeps its members and checkpoints."""
+        return os.path.join(self.path, "cohorts", cohort_id)
+
+    def eval_path(self, cohort_id: str) -> str:
+        """Where a cohort's evaluation is written."""
+        return os.path.join(self.path, "eval", f"{cohort_id}.json")
+
+    def checkpoints(self, cohort_id: str) -> CohortCheckpoints:
+        """A cohort's checkpoints, whose errors say what to delete to retrain it."""
+        hint = (f"delete {self.cohort_dir(cohort_id)} and {self.eval_path(cohort_id)}, then rerun the study to "
+                "retrain that cohort")
+        return CohortCheckpoints(self.cohort_dir(cohort_id), hint)
+
+    def prepare(self, host: int = 0) -> None:
+        """Creates the folder and takes its lock (host 0 does, for a study of several hosts)."""
+        if os.path.exists(self.path) and not os.path.isdir(self.path):
+            raise ValueError(f"--workdir={self.path} is a file; give a folder")
+        os.makedirs(self.path, exist_ok=True)
+        if host == 0:
+            acquire_lock(self.path)
+
+    # --- the config ------------------------------------------------------------------------------
+    def saved_config_json(self) -> Optional[dict]:
+        """The saved config's JSON, or None before the first run."""
+        path = self.file("config.json")
         if not os.path.exists(path):
-            continue  # created by a run killed before it wrote its members: holds nothing
-        saved = read_json(path)
+            return None
+        saved = files.read_json(path, "pass the config file the study was started with (--config=...)")
+        if not isinstance(saved, dict):
+            raise RecordError(f"{path} holds {type(saved).__name__}, not a config; pass the config file the study "
+                              "was started with (--config=...)")
+        return saved
+
+    def check_config(self, config: ml_collections.ConfigDict) -> None:
+        """Refuses a config whose identity keys differ from the saved one's, naming each key and both values
+        (the grid may grow, execution settings may change)."""
+        saved = self.saved_config_json()
+        if saved is not None:
+            changes = config_schema.identity_changes(saved, json.loads(config.to_json()))
+            if changes:
+                raise ValueError(f"workdir {self.path} holds a study trained with other settings "
+                                 f"({'; '.join(changes)}); restore those values or use a new --workdir")
+
+    def save_config(self, config: ml_collections.ConfigDict) -> None:
+        """Saves the config the workdir's cohorts now answer to (once they were checked against it)."""
+        files.write_json(self.file("config.json"), json.loads(config.to_json()))
+
+    # --- cohorts ---------------------------------------------------------------------------------
+    def cohorts(self) -> list[CohortRecord]:
+        """Every cohort the workdir holds, in id order."""
+        root = os.path.join(self.path, "cohorts")
+        if not os.path.isdir(root):
+            return []
+        return [record for cohort_id in sorted(os.listdir(root)) if (record := self._members(cohort_id))]
+
+    def _members(self, cohort_id: str) -> Optional[CohortRecord]:
+        path = os.path.join(self.cohort_dir(cohort_id), MEMBERS)
+        if not os.path.exists(path):
+            return None  # created by a run killed before it wrote its members: holds nothing
+        fix = f"delete {self.cohort_dir(cohort_id)} and rerun the study to retrain that cohort"
+        saved = files.read_json(path, fix)
         try:
             networks = tuple(plan.Network(**{**n, "class_counts": tuple(n["class_counts"]),
                                              "reported": tuple(n["reported"])}) for n in saved["networks"])
         except (KeyError, TypeError) as e:
-            raise CheckpointError(f"{path} does not list networks as this version writes them ({e}); delete "
-                                  f"{os.path.dirname(path)} and rerun the study to retrain that cohort") from e
-        records.append(CohortRecord(cohort_id, networks))
-    return records
+            raise RecordError(f"{path} does not list networks as this version writes them ({e}); {fix}") from e
+        return CohortRecord(cohort_id, networks)
 
+    def new_cohort(self, cohort_id: str, networks: list) -> CohortRecord:
+        """Creates a cohort's folder and writes its members before anything is trained."""
+        os.makedirs(self.cohort_dir(cohort_id), exist_ok=True)
+        files.write_json(os.path.join(self.cohort_dir(cohort_id), MEMBERS),
+                         {"networks": [dataclasses.asdict(n) for n in networks]})
+        return CohortRecord(cohort_id, tuple(networks))
 
-def new_cohort(workdir: str, cohort_id: str, networks: list) -> CohortRecord:
-    """Creates a cohort's folder and writes its members before anything is trained."""
-    directory = cohort_dir(workdir, cohort_id)
-    os.makedirs(directory, exist_ok=True)
-    write_json(os.path.join(directory, MEMBERS), {"networks": [dataclasses.asdict(n) for n in networks]})
-    return CohortRecord(cohort_id, tuple(networks))
+    # --- sizes and evaluations -------------------------------------------------------------------
+    def saved_sizes(self) -> Optional[dict]:
+        """The cohort size and evaluation batch measured for cohort_size=0, if a run measured them."""
+        path = self.file("cohort_size.json")
+        if not os.path.exists(path):
+            return None
+        sizes = files.read_json(path, "delete it and rerun: the sizes are measured again")
+        if not (isinstance(sizes, dict) and all(isinstance(sizes.get(k), int) and sizes[k] >= 1 for k in SIZES_KEYS)):
+            raise RecordError(f"{path} does not hold whole cohort_size and eval_batch_size values >= 1; delete it and "
+                              "rerun: the sizes are measured again")
+        return sizes
+
+    def save_sizes(self, sizes: dict) -> None:
+        """Keeps the measured sizes, so later runs need not compile to measure again."""
+        files.write_json(self.file("cohort_size.json"), sizes)
+
+    def read_evaluation(self, cohort_id: str) -> Optional[dict]:
+        """A cohort's evaluation record, or None where it is missing, corrupt or of another shape (evaluated
+        again then)."""
+        path = self.eval_path(cohort_id)
+        if not os.path.exists(path):
+            return None
+        try:
+            saved = files.read_json(path)
+        except RecordError:
+            return None
+        shaped = (isinstance(saved, dict) and saved.get("cohort") == cohort_id and isinstance(saved.get("rows"), list)
+                  and isinstance(saved.get("pairs"), list) and all(isinstance(r, dict) for r in saved["rows"]))
+        return saved if shaped else None
+
+    def write_evaluation(self, cohort_id: str, record: dict) -> None:
+        """Writes a cohort's evaluation record."""
+        os.makedirs(os.path.dirname(self.eval_path(cohort_id)), exist_ok=True)
+        files.write_json(self.eval_path(cohort_id), record)
 
 
 def next_cohort_ids(existing: list[CohortRecord], count: int) -> list[str]:
@@ -124,20 +179,6 @@ def locate(records: list[CohortRecord], planned: list) -> dict:
     return found
 
 
-def saved_sizes(workdir: str) -> Optional[dict]:
-    """The cohort size and evaluation batch measured for cohort_size=0, if a run measured them."""
-    path = os.path.join(workdir, "cohort_size.json")
-    return read_json(path) if os.path.exists(path) else None
-
-
-def save_sizes(workdir: str, sizes: dict) -> None:
-    """Keeps the measured sizes, so later runs need not compile to measure again."""
-    write_json(os.path.join(workdir, "cohort_size.json"), sizes)
-
-
-LOCK = "lock"
-
-
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -151,7 +192,7 @@ def _alive(pid: int) -> bool:
 def acquire_lock(workdir: str) -> str:
     """Makes this process the workdir's only run: a lock file naming pid and host, taken over when its
     holder on this host is dead; another live holder is a one-line refusal naming it."""
-    path = os.path.join(workdir, LOCK)
+    path = os.path.join(workdir, "lock")
     me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
     for _ in range(3):
         try:
@@ -162,9 +203,10 @@ def acquire_lock(workdir: str) -> str:
                     holder = json.load(f)
             except (OSError, json.JSONDecodeError):
                 holder = {}
+            holder = holder if isinstance(holder, dict) else {}
             if holder.get("pid") == me["pid"] and holder.get("host") == me["host"]:
-                return path  # this process holds it already (a second Study in one program)
-            if holder.get("host") == me["host"] and not _alive(int(holder.get("pid", 0))):
+                return path  # this process holds it already (a second run in one program)
+            if holder.get("host") == me["host"] and not _alive(int(holder.get("pid", 0) or 0)):
                 os.remove(path)  # stale: its run died without releasing it
                 continue
             raise ValueError(f"workdir {workdir} is in use by pid {holder.get('pid', '?')} on "
@@ -184,5 +226,5 @@ def release_lock(path: str) -> None:
             holder = json.load(f)
         if holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
             os.remove(path)
-    except (OSError, json.JSONDecodeError):
+    except (OSError, json.JSONDecodeError, AttributeError):
         pass

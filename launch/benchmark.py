@@ -33,6 +33,7 @@ _PROFILE_TOP = flags.DEFINE_integer("profile_top", 0, "After each row, trace one
 _DATA_SIZE = flags.DEFINE_integer("data_size", 50_000, "Images in the device-resident dataset.")
 _MODEL = flags.DEFINE_enum("model", "lenet5", ["lenet5", "allcnn", "resnet10"], "Which model to train.")
 _BATCH = flags.DEFINE_integer("batch_size", 0, "Batch per network; 0 takes the paper's for the model.")
+_DRY_RUN = flags.DEFINE_bool("dry_run", False, "Check the flags and print the rows it would measure, then exit.")
 
 # Per model: input shape, classes, the paper's batch, iterations, input transform, networks in its grid.
 SETTINGS = {
@@ -88,6 +89,13 @@ def main(argv):
             if name not in ("float32", "bfloat16"):
                 raise ValueError(f"--compute_dtype={name!r} is unknown; use float32 or bfloat16")
         lowerings = [resolve_conv_impl(c, _MODEL.value, _NETWORKS_PER_VMAP.value) for c in _CONV_IMPL.value]
+        for name, values in (("num_networks", _NUM_NETWORKS.value), ("steps_per_call", _STEPS.value)):
+            if not all(v.isdigit() and int(v) > 0 for v in values):
+                raise ValueError(f"--{name}={','.join(values)}: give whole numbers > 0, e.g. --{name}=1,8")
+    if _DRY_RUN.value:
+        rows = list(itertools.product(lowerings, _DTYPE.value, _STEPS.value, _NUM_NETWORKS.value))
+        print(f"dry run: {len(rows)} rows of {_MODEL.value} (conv, dtype, steps per call, N): {rows}")
+        return
     print(f"{_MODEL.value}, batch {_BATCH.value or setting['batch']} per network; jax {jax.__version__} on "
           f"{jax.devices()[0].device_kind} ({jax.default_backend()}); networks/h at {setting['iterations']:,} "
           f"iterations; grid h = the paper's {setting['grid']:,} networks"
@@ -111,4 +119,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main)  # no study config: the flags are the benchmark's own

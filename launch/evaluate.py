@@ -2,23 +2,22 @@
 
   uv run python -m launch.evaluate --workdir=runs/quick --force
 
-The study's config is read from the workdir. Without --force only cohorts whose evaluation is
-missing, stale (the cohort was retrained) or lacks a method the config asks for are evaluated.
+The study's config is read from the workdir (execution keys may be overridden, e.g.
+--config.eval_batch_size=500). Without --force only cohorts whose evaluation is missing, stale (the
+cohort was retrained) or lacks a method the config asks for are evaluated.
 """
 import os
 
 from absl import flags
-from ml_collections import config_flags
 
-from imbalance_jax import cli, report
-from imbalance_jax.study import Study
+from imbalance_jax import cli, report, study
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "The study's config (default: the workdir's config.json).")
 _MULTIHOST = flags.DEFINE_bool(
     "multihost", False, "Call jax.distributed.initialize(): each host evaluates its share of the cohorts.")
-_WORKDIR = flags.DEFINE_string("workdir", None, "The study's workdir.", required=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "The study's workdir.")
 _FORCE = flags.DEFINE_bool("force", False, "Re-evaluate cohorts that already have a valid evaluation.")
+_DRY_RUN = flags.DEFINE_bool("dry_run", False, "Check the config and the workdir, print what the study holds, "
+                             "then exit without evaluating or writing anything.")
 
 
 def main(argv):
@@ -27,10 +26,11 @@ def main(argv):
         if not os.path.exists(os.path.join(_WORKDIR.value, "config.json")):
             raise FileNotFoundError(f"no study in {_WORKDIR.value} (it has no config.json); run launch.study with "
                                     f"--workdir={_WORKDIR.value} first")
+        if _DRY_RUN.value:
+            print(study.dry_run(cli.config(), _WORKDIR.value))
+            return
         cli.prepare_run(_WORKDIR.value, _MULTIHOST.value)
-        study = Study(_CONFIG.value, _WORKDIR.value)
-        study.evaluate_all(force=_FORCE.value)
-        print(report.summary_table(study.write_results()))
+        print(report.summary_table(study.evaluate_study(cli.config(), _WORKDIR.value, force=_FORCE.value)))
 
 
 if __name__ == "__main__":

@@ -1,29 +1,28 @@
 """How much a study will take on this device, before launching it: networks per stage, cohorts, memory
-per network (measured), checkpoint disk, and wall time from a short measured run of the real step.
+per network (measured), checkpoint disk, wall time from a short measured run of the real step, and how many
+repetitions a target difference needs.
 
   uv run python -m launch.plan --config=configs/mnist.py
-  uv run python -m launch.plan --workdir=runs/quick            # a grown study: only what is left to train
+  uv run python -m launch.plan --workdir=runs/quick --config.imbalance.repetitions=3   # what growing adds
 
 Nothing is trained or written.
 """
 from absl import flags
-from ml_collections import config_flags
 
 from imbalance_jax import cli, estimate
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "Study config file, or a study's config.json (default: the workdir's config.json).")
-_WORKDIR = flags.DEFINE_string("workdir", None, "A study's workdir: counts the networks it already holds.")
+_WORKDIR = flags.DEFINE_string("workdir", None, "A study's workdir: counts the networks it already holds, and its "
+                               "results.csv is the pilot for the repetitions needed.")
 _SECONDS = flags.DEFINE_float("measure_seconds", 2.0, "Seconds of the measured run of the step (after compiling).")
+_DRY_RUN = flags.DEFINE_bool("dry_run", False, "Plan without measuring anything (no compiling): networks, what the "
+                             "workdir holds and the cohorts, then exit.")
 
 
 def main(argv):
     del argv
     with cli.one_line_errors():
-        if _CONFIG.value is None:
-            raise ValueError("give --config=<config file> (or --workdir=<a study's workdir>)")
-        print(estimate.plan_table(_CONFIG.value, _WORKDIR.value, _SECONDS.value))
+        print(estimate.plan_table(cli.config(), _WORKDIR.value, _SECONDS.value, measure=not _DRY_RUN.value))
 
 
 if __name__ == "__main__":
-    cli.run_app(main)
+    cli.run_app(main, workdir="optional")

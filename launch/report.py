@@ -5,32 +5,46 @@ several studies in one report, or joins the workdirs of one study (--union).
   uv run python -m launch.report --workdir=runs/fp32 --workdir=runs/bf16 --label=fp32 --label=bf16 \\
       --out=runs/fp32_vs_bf16
   uv run python -m launch.report --workdir=runs/mnist_grid --workdir=runs/mnist_fig7 --union --out=runs/mnist
+  uv run python -m launch.report --workdir=runs/quick --config.statistics.margin=0.02   # another margin
 """
 import os
 
-from absl import app, flags
+from absl import flags
 
-from imbalance_jax import cli, compare, report, union
+from imbalance_jax import cli, compare, report, results, union
 
 _WORKDIRS = flags.DEFINE_multi_string("workdir", None, "A study's workdir (holds results.csv); several "
-                                      "compare the studies.", required=True)
+                                      "compare the studies.")
 _LABELS = flags.DEFINE_multi_string("label", None, "A name per --workdir for the comparison (default: the "
                                     "workdirs' folder names).")
 _OUT = flags.DEFINE_string("out", None, "Where a comparison (or union) goes (default: <first workdir>/comparison "
                            "or /union).")
 _UNION = flags.DEFINE_bool("union", False, "Read the workdirs as one study (same dataset and protocol), each network "
                            "once, instead of comparing them.")
+_DRY_RUN = flags.DEFINE_bool("dry_run", False, "Check the workdirs and labels, print what would be written, then exit.")
 
 
 def main(argv):
     del argv
     with cli.one_line_errors():
         workdirs = _WORKDIRS.value
+        config = cli.config()  # the (last) workdir's saved config with the command line's overrides, if any
+        margin = config.statistics.margin if config is not None else None
+        if _DRY_RUN.value:
+            for workdir in workdirs:
+                results.read_workdir_results(workdir)  # a missing or malformed results.csv: one line
+            labels = _LABELS.value or [os.path.basename(os.path.normpath(w)) for w in workdirs]
+            if len(workdirs) > 1 and not _UNION.value and len(labels) != len(workdirs):
+                raise ValueError(f"{len(labels)} --label values for {len(workdirs)} --workdir values; give one per "
+                                 "study")
+            kind = "one report" if len(workdirs) == 1 else "a union" if _UNION.value else "a comparison"
+            print(f"dry run: {kind} of {', '.join(workdirs)} (nothing written)")
+            return
         if len(workdirs) == 1:
-            print(report.write_report(workdirs[0]))
+            print(report.write_report(workdirs[0], margin))
             return
         if _UNION.value:
-            print(union.write_union(workdirs, _OUT.value or os.path.join(workdirs[0], "union")))
+            print(union.write_union(workdirs, _OUT.value or os.path.join(workdirs[0], "union"), margin))
             return
         labels = _LABELS.value or [os.path.basename(os.path.normpath(w)) for w in workdirs]
         if len(labels) != len(workdirs):
@@ -39,4 +53,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run_app(main, config="optional")

@@ -1,30 +1,33 @@
 """Runs a study: trains every network of the config's grid, evaluates them, writes results.csv.
 
   uv run python -m launch.study --config=configs/quick.py --workdir=runs/quick
+  uv run python -m launch.study --workdir=runs/quick --config.imbalance.repetitions=3   # grow it
+  uv run python -m launch.study --config=configs/mnist.py --workdir=runs/mnist --dry_run
 
 Rerunning resumes (`--workdir=runs/quick` alone reads the study's saved config.json): a cohort
 resumes from its latest save, finished cohorts are neither retrained nor re-evaluated. A grown
 config (more repetitions, settings, methods or lr runs) trains only the networks that are new.
 """
 from absl import flags, logging
-from ml_collections import config_flags
 
-from imbalance_jax import cli, report
-from imbalance_jax.study import Study
+from imbalance_jax import cli, report, study
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "Study config file, or a study's config.json (default: the workdir's config.json).")
 _MULTIHOST = flags.DEFINE_bool(
     "multihost", False, "Call jax.distributed.initialize(): each host trains its share of the cohorts.")
-_WORKDIR = flags.DEFINE_string("workdir", None, "Where checkpoints and results go.", required=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Where checkpoints and results go.")
+_DRY_RUN = flags.DEFINE_bool("dry_run", False, "Check the config, load the data and print what the run would "
+                             "train, then exit without training or writing anything.")
 
 
 def main(argv):
     del argv
     with cli.one_line_errors(_WORKDIR.value):
+        config = cli.config()
+        if _DRY_RUN.value:
+            print(study.dry_run(config, _WORKDIR.value))
+            return
         cli.prepare_run(_WORKDIR.value, _MULTIHOST.value)
-        config = _CONFIG.value
-        rows = Study(config, _WORKDIR.value).run()
+        rows = study.run_study(config, _WORKDIR.value)
         print(report.summary_table(rows))
         if config.report:
             logging.info("report in %s", report.write_report(_WORKDIR.value))

@@ -49,7 +49,7 @@ def test_out_of_range_values_are_refused_before_anything_loads(capsys, tmp_path,
     config = tiny.tiny_config()
     section, _, leaf = key.rpartition(".")
     (config[section] if section else config)[leaf] = value
-    line = _one_line_exit(capsys, lambda: study.Study(config, str(tmp_path / "w")))
+    line = _one_line_exit(capsys, lambda: study.open_study(config, str(tmp_path / "w")))
     assert line.startswith(f"error: {expected}"), line
     assert not (tmp_path / "w" / "config.json").exists()  # nothing a later run would trust
 
@@ -78,7 +78,7 @@ def test_bad_npz_datasets_are_one_line(capsys, tmp_path, case, expected):
                "test_size": dict(x_test=rng.integers(0, 255, (8, 24, 24), np.uint8))}[case]
     config = tiny.tiny_config()
     config.dataset = _npz(tmp_path / "d.npz", **changes)
-    line = _one_line_exit(capsys, lambda: study.Study(config, str(tmp_path / "w")))
+    line = _one_line_exit(capsys, lambda: study.open_study(config, str(tmp_path / "w")))
     assert expected in line, line
 
 
@@ -125,7 +125,7 @@ def test_truncated_gzip_idx_and_corrupt_folder_image_are_one_line(capsys, tmp_pa
 
 def test_a_workdir_that_is_a_file_is_one_line(capsys, tmp_path):
     (tmp_path / "f").write_text("")
-    line = _one_line_exit(capsys, lambda: study.Study(tiny.tiny_config(), str(tmp_path / "f")))
+    line = _one_line_exit(capsys, lambda: study.open_study(tiny.tiny_config(), str(tmp_path / "f")))
     assert line == f"error: --workdir={tmp_path / 'f'} is a file; give a folder"
 
 
@@ -136,8 +136,8 @@ def test_a_diverged_network_is_flagged_and_the_others_are_unaffected(tmp_path):
         config.train.lr_grid, config.cohort_size = grid, 3
         return config
 
-    rows = {r["network"]: r for r in study.Study(lr_runs((0.01, 1e6, 0.005)), str(tmp_path / "a")).run()}
-    clean = {r["network"]: r for r in study.Study(lr_runs((0.01, 0.005)), str(tmp_path / "b")).run()}
+    rows = {r["network"]: r for r in study.run_study(lr_runs((0.01, 1e6, 0.005)), str(tmp_path / "a"))}
+    clean = {r["network"]: r for r in study.run_study(lr_runs((0.01, 0.005)), str(tmp_path / "b"))}
     bad = rows.pop("step_rho10_mu0.5_rep0/baseline/lr1e+06_run0")
     assert bad["diverged"] != "" and int(bad["diverged"]) <= 20 and bad["auc"] == "" and bad["selected"] == 0
     for name, row in clean.items():  # the cohort's other networks train as if it were not there
@@ -156,7 +156,7 @@ def finished(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("finished")
     config = tiny.tiny_config()
     config.methods = ("baseline", "oversampling", "undersampling")  # two cohorts: of 2 and 1 networks
-    study.Study(config, str(workdir)).run()
+    study.run_study(config, str(workdir))
     return workdir, config
 
 
@@ -216,14 +216,20 @@ def test_a_corrupted_workdir_is_redone_or_refused(capsys, tmp_path, finished, co
         data[len(data) // 2:len(data) // 2 + 12] = b"\xff" * 12
         path.write_bytes(bytes(data))
         (evals / "cohort_00000.json").unlink()  # so the rerun has to read the state
-    if corruption in ("config_garbage", "config_deleted_and_changed", "state_truncated", "state_deleted",
-                      "bytes_overwritten"):
-        line = _one_line_exit(capsys, lambda: study.Study(config, str(workdir)).run())
-        assert ("cohort_00000" in line or "other settings" in line or "config.json" in line) and "delete" in line \
-            or "restore" in line, line
+    refused = {  # each refusal names what is wrong and the fix
+        "config_garbage": ("config.json is not valid JSON", "pass the config file the study was started with"),
+        "config_deleted_and_changed": ("holds step_rho10_mu0.5_rep0/baseline trained with other settings",
+                                       "restore the config it was trained with or use a new --workdir"),
+        "state_truncated": ("cohort_00000", "then rerun the study to retrain that cohort"),
+        "state_deleted": ("cohort_00000", "then rerun the study to retrain that cohort"),
+        "bytes_overwritten": ("cohort_00000", "then rerun the study to retrain that cohort")}
+    if corruption in refused:
+        line = _one_line_exit(capsys, lambda: study.run_study(config, str(workdir)))
+        what, fix = refused[corruption]
+        assert (what in line) and (fix in line) and (corruption.startswith("config") or "delete" in line), line
         assert _results(workdir) == before  # nothing rewritten from the corrupt files
     else:  # the evaluation is redone: the same numbers as before the corruption
-        study.Study(config, str(workdir)).run()
+        study.run_study(config, str(workdir))
         assert _results(workdir) == before
 
 
@@ -235,7 +241,7 @@ def test_out_of_device_memory_names_the_cohort_size_that_fits(capsys, tmp_path, 
 
     monkeypatch.setattr(run.CohortTraining, "run", exhausted)
     monkeypatch.setattr(sizing, "free_device_bytes", lambda: 1_000_000_000)  # room for a few networks
-    line = _one_line_exit(capsys, lambda: study.Study(tiny.tiny_config(), str(tmp_path)).run())
+    line = _one_line_exit(capsys, lambda: study.run_study(tiny.tiny_config(), str(tmp_path)))
     assert line.startswith("error: out of device memory training cohort_00000 (2 networks, batch 64); "), line
     assert "--config.cohort_size=" in line and "fits" in line
 

@@ -1,6 +1,7 @@
 """The CIFAR-10 setting end to end on a small CIFAR-format folder the test writes."""
 import csv
 import pickle
+from types import SimpleNamespace
 
 import jax.numpy as jnp
 import numpy as np
@@ -8,6 +9,8 @@ import pytest
 
 from configs import cifar10
 from imbalance_jax import data, imbalance, study
+from imbalance_jax import setup as setup_lib
+from imbalance_jax.workdir import Workdir
 from imbalance_jax.data import preprocessing
 
 
@@ -68,8 +71,7 @@ def test_cifar_like_study_end_to_end(tmp_path, monkeypatch):
     fits = []
     real_fit = preprocessing.fit_zca
     monkeypatch.setattr(preprocessing, "fit_zca", lambda *a, **k: (fits.append(len(a[0])), real_fit(*a, **k))[1])
-    s = study.Study(config, str(tmp_path / "run"))
-    s.run()
+    study.run_study(config, str(tmp_path / "run"))
     assert len(fits) == 1  # one imbalanced set: its two first-stage cohorts share one ZCA fit
     with open(tmp_path / "run" / "results.csv") as f:
         rows = list(csv.DictReader(f))
@@ -77,6 +79,9 @@ def test_cifar_like_study_end_to_end(tmp_path, monkeypatch):
     assert sorted({float(r["lr"]) for r in rows}) == [0.005, 0.05]
     assert sum(int(r["selected"]) for r in rows) == 4  # one lr kept per method
     # The ZCA saved with each network is the one fitted on its imbalanced set, before sampling.
+    setup, workdir = setup_lib.build(config, Workdir(str(tmp_path / "run"))), Workdir(str(tmp_path / "run"))
+    s = SimpleNamespace(data=setup.data, cohorts=[r.networks for r in workdir.cohorts()],
+                        restore=lambda k: study.restore(setup, workdir, k))
     restored = s.restore(0)
     spec = s.cohorts[0][1]
     subset = imbalance.subsample(s.data.y_train, np.array(spec.class_counts), spec.set_seed)

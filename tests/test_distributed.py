@@ -18,7 +18,7 @@ for data_parallel in (1, 4):  # the networks sharded over the 4 devices, then ea
     config = tiny.tiny_config()
     config.cohort_size = 3  # 3 networks on 4 devices: padded
     config.data_parallel = data_parallel
-    study.Study(config, f"{sys.argv[1]}/dp{data_parallel}").run()
+    study.run_study(config, f"{sys.argv[1]}/dp{data_parallel}")
 """
 
 
@@ -34,7 +34,7 @@ def single_device(tmp_path_factory):
     config = tiny.tiny_config()
     config.cohort_size = 3
     workdir = tmp_path_factory.mktemp("single")
-    study.Study(config, str(workdir)).run()
+    study.run_study(config, str(workdir))
     return _aucs(workdir / "results.csv")
 
 
@@ -74,7 +74,7 @@ import tiny
 from imbalance_jax import study
 config = tiny.tiny_config()
 config.cohort_size = 3  # cohort 0 (parents) on host 0, cohort 1 (two-phase, reads them) on host 1
-study.Study(config, sys.argv[1]).run()
+study.run_study(config, sys.argv[1])
 """
 
 

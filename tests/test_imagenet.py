@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from configs import imagenet
-from imbalance_jax import sampling, study, train
+from imbalance_jax import config_schema, sampling, study, train
+from imbalance_jax import setup as setup_lib
 from imbalance_jax.data import grain_stream, streaming
 from imbalance_jax.models import ResNet10
 
@@ -68,7 +69,7 @@ def test_stream_positions_match_the_device_sampler():
                                  num_classes=2)
     for class_aware in (False, True):  # the permutation walk, and class-aware batches
         plan = train.CohortPlan(jnp.asarray(table.indices), jnp.asarray(table.lengths), jnp.array([4, 9], jnp.uint32),
-                                jnp.ones(2), jnp.zeros(2, bool), jnp.array([class_aware, class_aware]),
+                                jnp.ones(2), jnp.zeros(2, bool), jnp.array([int(class_aware)] * 2, jnp.int32),
                                 jnp.asarray(table.class_offsets), jnp.asarray(table.class_counts))
         got = streaming.BatchStream(None, plan, batch_size=4).positions(2, 3)
         for k in range(3):
@@ -77,7 +78,7 @@ def test_stream_positions_match_the_device_sampler():
             assert all(np.bincount(labels[got[k, n]], minlength=2).tolist() == [2, 2]
                        for k in range(3) for n in range(2))
     walked = np.asarray(sampling.batch_positions(jnp.int32(2), 4, jnp.int32(5), jnp.uint32(4)))
-    plan_walk = plan._replace(class_aware=jnp.zeros(2, bool))
+    plan_walk = plan._replace(batch_rules=jnp.zeros(2, jnp.int32))
     assert streaming.BatchStream(None, plan_walk, 4).positions(2, 1)[0, 0].tolist() == table.indices[0][walked].tolist()
 
 
@@ -86,7 +87,7 @@ def test_grain_workers_give_the_thread_loaders_batches_and_reopen_at_any_step(mo
     table = sampling.index_table([np.arange(len(data.y_train)), np.arange(20)], labels=data.y_train,
                                  num_classes=data.num_classes)
     plan = train.CohortPlan(jnp.asarray(table.indices), jnp.asarray(table.lengths), jnp.array([4, 9], jnp.uint32),
-                            jnp.ones(2), jnp.zeros(2, bool), jnp.array([False, True]),  # walked, class-aware
+                            jnp.ones(2), jnp.zeros(2, bool), jnp.array([0, 1], jnp.int32),  # walked, class-aware
                             jnp.asarray(table.class_offsets), jnp.asarray(table.class_counts))
     threads = streaming.BatchStream(data, plan, 4, workers=2)
     expected = [threads.chunk(0, 3, 2), threads.chunk(3, 2)]
@@ -105,8 +106,9 @@ def test_grain_workers_give_the_thread_loaders_batches_and_reopen_at_any_step(mo
 def test_an_unknown_stream_loader_is_refused_naming_both():
     config = imagenet.get_config()
     config.stream.loader = "processes"
-    with pytest.raises(ValueError, match=r"^stream.loader='processes' must be 'grain' \(worker processes\) or 'threads'$"):
-        study.load_data(config)
+    with pytest.raises(ValueError, match=r"^config.stream.loader='processes' is out of range; use one of 'grain', "
+                                         r"'threads'$"):
+        config_schema.validate(config)
 
 
 def test_a_streamed_folder_with_a_size_is_refused_naming_the_fix(tmp_path):
@@ -114,7 +116,7 @@ def test_a_streamed_folder_with_a_size_is_refused_naming_the_fix(tmp_path):
     config.dataset = f"folder:{tmp_path}@28"
     with pytest.raises(ValueError, match=r"a streamed folder is resized by stream.resize and stream.crop; drop the "
                                          r"@<size>$"):
-        study.load_data(config)
+        setup_lib.load_data(config)
 
 
 def test_your_own_image_folders_stream_through_the_entry_point_on_grain_workers(tmp_path):

@@ -5,6 +5,7 @@ import numpy as np
 
 from configs import longtail
 from imbalance_jax import report, study
+from imbalance_jax.workdir import Workdir
 
 
 def test_longtail_study_runs_every_remedy(tmp_path):
@@ -13,10 +14,10 @@ def test_longtail_study_runs_every_remedy(tmp_path):
     config.imbalance.repetitions = 1
     config.train.iterations, config.steps_per_call = 12, 6
     config.losses.drw_fraction = 0.5
-    s = study.Study(config, str(tmp_path))
-    s.run()
+    study.run_study(config, str(tmp_path))
+    cohorts = [r.networks for r in Workdir(str(tmp_path)).cohorts()]
     # One compiled step for all trained remedies of a stage: baseline, ROS, RUS, 6 losses, 2 samplers.
-    assert len(s.cohorts[0]) == 11 and [c.method for c in s.cohorts[1]] == ["crt"]
+    assert len(cohorts[0]) == 11 and [c.method for c in cohorts[1]] == ["crt"]
     with open(tmp_path / "results.csv") as f:
         rows = {r["method"]: r for r in csv.DictReader(f)}
     assert set(rows) == set(longtail.REMEDIES)
@@ -34,7 +35,7 @@ def test_crt_reinitialises_the_classifier_and_two_phase_keeps_the_parents():
     import types
 
     from configs import quick
-    from imbalance_jax import plan, run, study as study_lib, train
+    from imbalance_jax import plan, run, setup as setup_lib, train
     from imbalance_jax.models import get_model
 
     config = quick.get_config()
@@ -43,7 +44,7 @@ def test_crt_reinitialises_the_classifier_and_two_phase_keeps_the_parents():
     children = [next(n for n in networks if n.method == m) for m in ("crt", "two_phase_oversampling")]
     model = get_model("lenet5", conv_impl="im2col")
     parents = train.init_state(model, np.array([7, 8]), (28, 28, 1))["params"]  # stand-ins for trained parents
-    ctx = types.SimpleNamespace(config=config, hp=study_lib.hparams(config), model=model, input_shape=(28, 28, 1))
+    ctx = types.SimpleNamespace(config=config, hp=setup_lib.hparams(config), model=model, input_shape=(28, 28, 1))
     state = run.initial_state(ctx, children, lambda names: {"params": parents, "preprocess": {}})
     fresh = train.init_state(model, np.array([n.init_seed for n in children]), (28, 28, 1))["params"]
     got, old, new = (p["params"] for p in (state["params"], parents, fresh))

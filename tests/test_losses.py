@@ -28,7 +28,7 @@ def _loss(name, logits=LOGITS, step=100):
     """The loss as the study computes it (with its reduction: a weighted mean for the authors who use one)."""
     obj = losses.objective_for(name, COUNTS, SETTINGS, iterations=100)
     return float(losses.loss(jnp.asarray(logits), jnp.asarray(LABELS), obj, jnp.int32(step),
-                             name in losses.WEIGHTED_MEAN_LOSSES))
+                             losses.get(name).weighted_mean))
 
 
 def test_cross_entropy():
@@ -86,9 +86,9 @@ def test_reductions_follow_each_authors_code_value_and_gradient():
         denom = w.sum() if weighted_mean else len(LABELS)
         expected = w[:, None] * (p - onehot) / denom  # the gradient of sum(w * ce) / denom
         got = jax.grad(lambda x: losses.loss(x, jnp.asarray(LABELS), obj, jnp.int32(99),
-                                             name in losses.WEIGHTED_MEAN_LOSSES))(jnp.asarray(LOGITS))
+                                             losses.get(name).weighted_mean))(jnp.asarray(LOGITS))
         assert np.allclose(np.asarray(got), expected, atol=1e-6), name
-        assert (name in losses.WEIGHTED_MEAN_LOSSES) == weighted_mean
+        assert (losses.get(name).weighted_mean) == weighted_mean
 
 
 def test_logit_adjusted_and_balanced_softmax():

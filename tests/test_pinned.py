@@ -21,7 +21,7 @@ PINNED = os.path.join(os.path.dirname(__file__), "data", "pinned_study.json")
 
 
 def test_rebuilt_runner_reproduces_the_pinned_numbers(tmp_path):
-    rows = study.Study(tiny.pinned_config(), str(tmp_path)).run()
+    rows = study.run_study(tiny.pinned_config(), str(tmp_path))
     got = {f"{r['network']}|{r['method']}": (r["auc"], r["accuracy"]) for r in rows}
     with open(PINNED) as f:
         expected = json.load(f)

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 import tiny
-from imbalance_jax import plan, report, run, study
+from imbalance_jax import config_schema, plan, report, run, study
+from imbalance_jax import setup as setup_lib
+from imbalance_jax.workdir import Workdir
 from imbalance_jax.data import BalancedData, resplit
 
 
@@ -55,7 +57,7 @@ def test_resplits_add_networks_on_each_split_and_keep_split_0_identities():
 def test_a_two_split_study_grows_from_one_differs_in_its_test_sets_and_pools_correctly(tmp_path, monkeypatch):
     config = tiny.tiny_config()
     config.methods = ("baseline", "oversampling")
-    first = study.Study(config, str(tmp_path)).run()
+    first = study.run_study(config, str(tmp_path))
     config.resplits = 2
     fed = []  # (cohort, training images) each chunk call was given
     real_runner, real_run = run.chunk_runner, run.CohortTraining.run
@@ -69,8 +71,8 @@ def test_a_two_split_study_grows_from_one_differs_in_its_test_sets_and_pools_cor
     monkeypatch.setattr(run, "chunk_runner", recording_runner)
     monkeypatch.setattr(run.CohortTraining, "run", lambda self: (trained.extend(n.name for n in self.networks),
                                                                  real_run(self))[1])
-    grown = study.Study(config, str(tmp_path))
-    rows = grown.run()
+    rows = study.run_study(config, str(tmp_path))
+    grown, workdir = setup_lib.build(config, Workdir(str(tmp_path))), Workdir(str(tmp_path))
     split1 = grown.on_split(1)
     # Only split 1's networks trained, on split 1's images; split 0's rows are the first run's.
     assert sorted(trained) == ["step_rho10_mu0.5_rep0_split1/baseline", "step_rho10_mu0.5_rep0_split1/oversampling"]
@@ -78,9 +80,10 @@ def test_a_two_split_study_grows_from_one_differs_in_its_test_sets_and_pools_cor
     assert not np.array_equal(split1.data.x_test, grown.data.x_test)
     assert [(r["network"], r["auc"]) for r in rows if r["split"] == 0] == [(r["network"], r["auc"]) for r in first]
     # Each split-1 row scores its network on split 1's test set.
-    record = next(r for r in grown.cohorts if r[0].split == 1)
-    state = grown.restore(next(i for i, c in enumerate(grown.cohorts) if c[0].split == 1))
-    probs = np.asarray(grown.predict(state, split1.data.x_test))
+    cohorts = [r.networks for r in workdir.cohorts()]
+    record = next(r for r in cohorts if r[0].split == 1)
+    state = study.restore(grown, workdir, next(i for i, c in enumerate(cohorts) if c[0].split == 1))
+    probs = np.asarray(grown.predict()(state, split1.data.x_test))
     for j, network in enumerate(record):
         row = next(r for r in rows if r["network"] == network.name and r["method"] == network.method)
         assert row["split"] == 1
@@ -104,4 +107,4 @@ def test_a_streamed_study_refuses_resplits_in_one_line():
     config = tiny.tiny_config()
     config.input_pipeline, config.train_per_class, config.resplits = "stream", 10, 2
     with pytest.raises(ValueError, match=r"^resplits=2 re-splits a resident dataset; .* so set resplits=1$"):
-        study.load_data(config)
+        config_schema.validate(config)

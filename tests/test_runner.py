@@ -10,6 +10,8 @@ import pytest
 
 import tiny
 from imbalance_jax import cli, methods, run, study
+from imbalance_jax import setup as setup_lib
+from imbalance_jax.workdir import Workdir
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -36,14 +38,14 @@ def test_growing_a_study_trains_only_the_new_networks(tmp_path, monkeypatch):
     trained = _count_training(monkeypatch)
     config = tiny.tiny_config()
     config.methods = ("baseline", "oversampling")
-    study.Study(config, str(tmp_path)).run()
+    study.run_study(config, str(tmp_path))
     first = _rows(tmp_path / "results.csv")
     assert sorted(trained) == ["step_rho10_mu0.5_rep0/baseline", "step_rho10_mu0.5_rep0/oversampling"]
 
     trained.clear()
     config.imbalance.repetitions = 2
     config.methods = ("baseline", "oversampling", "undersampling", "thresholding")
-    study.Study(config, str(tmp_path)).run()
+    study.run_study(config, str(tmp_path))
     assert sorted(trained) == ["step_rho10_mu0.5_rep0/undersampling", "step_rho10_mu0.5_rep1/baseline",
                                "step_rho10_mu0.5_rep1/oversampling", "step_rho10_mu0.5_rep1/undersampling"]
     grown = _rows(tmp_path / "results.csv")
@@ -61,13 +63,13 @@ def test_a_method_registered_in_a_test_file_runs_through_a_study(tmp_path):
     try:
         config = tiny.tiny_config()
         config.methods = ("twice_tuned",)
-        s = study.Study(config, str(tmp_path))
-        assert [n.stage for n in s.networks] == [0, 1, 2]
-        rows = s.run()
+        rows = study.run_study(config, str(tmp_path))
+        setup, workdir = setup_lib.build(config, Workdir(str(tmp_path))), Workdir(str(tmp_path))
+        assert [n.stage for n in setup.networks] == [0, 1, 2]
         assert [r["method"] for r in rows] == ["twice_tuned"]
-        assert [[n.method for n in c] for c in s.cohorts] == [
+        assert [[n.method for n in c.networks] for c in workdir.cohorts()] == [
             ["oversampling"], ["two_phase_oversampling"], ["twice_tuned"]]
-        parent, child = s.restore(1)["params"]["params"], s.restore(2)["params"]["params"]
+        parent, child = (study.restore(setup, workdir, k)["params"]["params"] for k in (1, 2))
         assert (parent["fc1"]["kernel"] == child["fc1"]["kernel"]).all()
         assert not (parent["fc2"]["kernel"] == child["fc2"]["kernel"]).all()
     finally:
@@ -148,9 +150,8 @@ def test_report_needs_only_the_workdir_and_the_saved_config_is_a_config_file(tmp
 ])
 def test_a_bad_override_is_one_line(capsys, tmp_path, override, message):
     # What cli.run_app checks before absl parses (one entry point's exit path: test_study.py).
-    argv = cli.config_argv(["launch.study", "--config=tests/tiny.py", f"--workdir={tmp_path}", override])
     with pytest.raises(SystemExit) as exited:
-        cli.check_overrides(argv)
+        cli.check_overrides([override], tiny.tiny_config())
     err = capsys.readouterr().err
     assert exited.value.code == 2 and len(err.strip().splitlines()) == 1 and err.strip().startswith(message), err
 
@@ -158,10 +159,10 @@ def test_a_bad_override_is_one_line(capsys, tmp_path, override, message):
 def test_a_changed_training_key_is_refused_by_name(tmp_path):
     config = tiny.tiny_config()
     config.methods = ("baseline",)
-    study.Study(config, str(tmp_path)).run()
+    study.run_study(config, str(tmp_path))
     config.train.momentum = 0.5
     with pytest.raises(ValueError, match=r"\(train.momentum: 0.9 -> 0.5\)"):
-        study.Study(config, str(tmp_path))
+        study.open_study(config, str(tmp_path))
     config.train.momentum = 0.9
     config.cohort_size, config.steps_per_call = 3, 5  # execution settings may change
-    study.Study(config, str(tmp_path)).run()
+    study.run_study(config, str(tmp_path))

@@ -2,7 +2,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from imbalance_jax import sampling
+from imbalance_jax import samplers, sampling
 
 LABELS = np.repeat(np.arange(4), [5, 20, 50, 50])
 rng = np.random.default_rng(0)
@@ -108,9 +108,12 @@ def test_the_host_walk_equals_the_device_walk():
                                         table.class_counts[n])
         for step in (0, 5, 77, 123456):
             for aware in (False, True):
-                device = sampling.network_batch(jnp.asarray(row), jnp.int32(length), jnp.uint32(n + 9), jnp.int32(step),
-                                                7, jnp.bool_(aware), jnp.asarray(offsets), jnp.asarray(counts))
-                host = sampling.network_batch(row, length, np.uint32(n + 9), step, 7, aware, offsets, counts, xp=np)
+                rule = samplers.rule_index("class_aware" if aware else "walk")
+                device = samplers.network_batch(jnp.asarray(row), jnp.int32(length), jnp.uint32(n + 9), jnp.int32(step),
+                                                7, jnp.int32(rule), jnp.asarray(offsets), jnp.asarray(counts),
+                                                jnp.int32(1000))
+                host = samplers.network_batch(row, length, np.uint32(n + 9), step, 7, rule, offsets, counts, 1000,
+                                              xp=np)
                 assert host.tolist() == np.asarray(device).tolist()
     for n in (1, 2, 7, 1000, 4099):  # the cycle walk on sizes that are not powers of four
         assert (sampling.permute(np.arange(n), n, 77, xp=np).tolist()

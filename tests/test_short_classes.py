@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from configs import imagenet
-from imbalance_jax import plan, sampling, study
+from imbalance_jax import plan, samplers, sampling, study
 from configs import quick
 
 
@@ -23,7 +23,10 @@ def test_sampled_counts_match_the_samplers(sampler, target):
                 "undersample": lambda: sampling.undersample(labels, 3, target),
                 "sqrt": lambda: sampling.sqrt_sample(labels, 3)}[sampler]()
         expected = np.bincount(labels[real], minlength=len(counts))
-        assert sampling.sampled_counts(counts, sampler, target).tolist() == expected.tolist()
+        registered = samplers.get(sampler)
+        assert registered.counts(counts, target).tolist() == expected.tolist()  # counted without drawing
+        if registered.draw is not None:  # and the registered draw is the one counted
+            assert np.array_equal(registered.draw(labels, 3, target), real)
 
 
 def _facts_with_short_classes():
@@ -69,7 +72,7 @@ def test_a_streamed_study_with_short_classes_oversamples_to_n_max(mock_imagenett
     config.imbalance.step_settings = ((0.5, 2, 1),)
     config.train.batch_size, config.train.iterations = 4, 2
     config.steps_per_call, config.curve_every, config.eval_batch_size = 2, 0, 8
-    study.Study(config, str(tmp_path)).run()
+    study.run_study(config, str(tmp_path))
     with open(tmp_path / "results.csv") as f:
         sizes = {r["method"]: int(r["train_size"]) for r in csv.DictReader(f)}
     assert sizes == {"baseline": 5 * 10 + 5 * 5, "oversampling": 10 * 10}  # the capped set holds 93

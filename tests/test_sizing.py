@@ -33,17 +33,20 @@ def test_cohort_size_for_fits_memory_and_grid():
     assert sizing.cohort_size_for(0, 100, int(4200 / fraction), 44) == 22  # 2 cohorts of 22, not 42 + 2
 
 
-def test_auto_cohort_size_is_picked_once_and_kept(tiny_config, tmp_path):
+def test_auto_cohort_size_is_picked_once_and_kept(tiny_config, tmp_path, monkeypatch):
     tiny_config.cohort_size = 0
-    first = study.Study(tiny_config, str(tmp_path))
-    assert first.cohort_size == 3  # all of the largest stage fits in host memory
-    assert first.eval_batch_size == tiny_config.eval_batch_size  # tiny networks: the config's batch fits
+    first, _ = study.open_study(tiny_config, str(tmp_path))
+    assert first.cohort_size == 3 and first.sizes.source == "measured"  # all of the largest stage fits in memory
+    assert first.sizes.eval_batch_size == tiny_config.eval_batch_size  # tiny networks: the config's batch fits
     assert (tmp_path / "cohort_size.json").exists()
-    again = study.Study(tiny_config, str(tmp_path))
-    assert (again.cohort_size, again.eval_batch_size) == (3, tiny_config.eval_batch_size)
+    # A second run reads the kept sizes and never measures (a planted size shows which it used).
+    (tmp_path / "cohort_size.json").write_text('{"cohort_size": 2, "eval_batch_size": 7}')
+    monkeypatch.setattr(sizing, "measured_footprint", lambda *a, **k: pytest.fail("measured the sizes again"))
+    again, _ = study.open_study(tiny_config, str(tmp_path))
+    assert (again.cohort_size, again.sizes.eval_batch_size, again.sizes.source) == (2, 7, "cohort_size.json")
 
 
 def test_negative_cohort_size_is_refused(tiny_config, tmp_path):
     tiny_config.cohort_size = -1
     with pytest.raises(ValueError, match="cohort_size=-1"):
-        study.Study(tiny_config, str(tmp_path))
+        study.open_study(tiny_config, str(tmp_path))

@@ -26,7 +26,7 @@ def test_a_study_writes_per_setting_and_method_scalars(tmp_path):
     import tiny
     from imbalance_jax import study
 
-    study.Study(tiny.tiny_config(), str(tmp_path)).run()
+    study.run_study(tiny.tiny_config(), str(tmp_path))
     (logdir,) = {p.rsplit("/", 1)[0] for p in glob.glob(f"{tmp_path}/tensorboard/events.out.tfevents.*")}
     events = EventAccumulator(logdir)
     events.Reload()

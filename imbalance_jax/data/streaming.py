@@ -13,7 +13,7 @@ import jax
 import numpy as np
 from PIL import Image
 
-from imbalance_jax import sampling
+from imbalance_jax import samplers
 from imbalance_jax.data.loaders import DatasetError, folder_files
 
 
@@ -202,11 +202,12 @@ def host_plan(plan):
 
 def network_positions(plan, step: int, network: int, batch_size: int) -> np.ndarray:
     """Positions in the training set of one network's batch at a step, from a host plan: the on-device
-    sampler's walk in numpy (sampling.network_batch, tested equal)."""
-    aware = () if plan.class_aware is None else (
-        plan.class_aware[network], plan.class_offsets[network], plan.class_counts[network])
-    return sampling.network_batch(plan.table[network], plan.lengths[network], plan.seeds[network], step, batch_size,
-                                  *aware, xp=np)
+    sampler's walk in numpy (samplers.network_batch, tested equal)."""
+    rules = () if plan.batch_rules is None else (
+        plan.batch_rules[network], plan.class_offsets[network], plan.class_counts[network],
+        1 if plan.total_steps is None else plan.total_steps[network])
+    return samplers.network_batch(plan.table[network], plan.lengths[network], plan.seeds[network], step, batch_size,
+                                  *rules, xp=np)
 
 
 def load_stream(name: str, n_max: int, test_per_class: int | None, resize: int, crop: int,

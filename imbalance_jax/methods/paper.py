@@ -1,30 +1,32 @@
 """The paper's methods (Section 3.2), and partial sampling to a reduced ratio (Section 4.5)."""
-from imbalance_jax.methods.registry import Method, Scoring, Training, register, register_family
+from imbalance_jax.methods.registry import Method, Scoring, Training, get, register, register_family
 
 _NUMBER = r"(\d+(?:\.\d+)?)"
 FINETUNE = dict(layers="finetune", lr_scale="two_phase_lr_factor")
 
-register(Method("baseline", "baseline", Training()))
-register(Method("oversampling", "oversampling", Training(sampler="oversample")))
-register(Method("undersampling", "undersampling", Training(sampler="undersample")))
+register(Method("baseline", "baseline", Training(), label="Baseline"))
+register(Method("oversampling", "oversampling", Training(sampler="oversample"), label="ROS"))
+register(Method("undersampling", "undersampling", Training(sampler="undersample"), label="RUS"))
 # Two-phase: the sampled network's output layers fine-tuned on the imbalanced set, lr x 0.1.
-register(Method("two_phase_oversampling", "two_phase_oversampling", Training(parent="oversampling", **FINETUNE)))
-register(Method("two_phase_undersampling", "two_phase_undersampling", Training(parent="undersampling", **FINETUNE)))
+register(Method("two_phase_oversampling", "two_phase_oversampling", Training(parent="oversampling", **FINETUNE),
+                label="Two-phase ROS"))
+register(Method("two_phase_undersampling", "two_phase_undersampling", Training(parent="undersampling", **FINETUNE),
+                label="Two-phase RUS"))
 # Thresholding: the softmax divided by the imbalanced set's class priors, at evaluation only.
-register(Method("thresholding", "baseline", scoring=Scoring("prior")))
-register(Method("oversampling_thresholding", "oversampling", scoring=Scoring("prior")))
-register(Method("undersampling_thresholding", "undersampling", scoring=Scoring("prior")))
+register(Method("thresholding", "baseline", scoring=Scoring("prior"), label="Thresholding"))
+register(Method("oversampling_thresholding", "oversampling", scoring=Scoring("prior"), label="ROS + thresholding"))
+register(Method("undersampling_thresholding", "undersampling", scoring=Scoring("prior"), label="RUS + thresholding"))
 # The reference every imbalanced result is read against (Section 4.3): the balanced subset, no remedy.
-register(Method("balanced", "balanced", Training(on_balanced=True)))
+register(Method("balanced", "balanced", Training(on_balanced=True), label="Balanced (reference)"))
 
 
 def _partial(match):
     kind, target = match.group(1), float(match.group(2))
     if target < 1:
         raise ValueError(f"method {match.group(0)!r}: the target ratio must be >= 1")
-    sampler = "oversample" if kind == "oversampling" else "undersample"
-    return Method(match.group(0), match.group(0), Training(sampler=sampler, target_rho=target),
-                  partial_sampling=True)
+    full = get(kind)
+    return Method(match.group(0), match.group(0), Training(sampler=full.training.sampler, target_rho=target),
+                  partial_sampling=True, reduces=kind, label=f"{full.label} to rho={target:g}")
 
 
 register_family(rf"(oversampling|undersampling)_to_{_NUMBER}", _partial, "oversampling_to_<rho>, undersampling_to_<rho>")

@@ -10,17 +10,16 @@ import dataclasses
 import re
 from typing import Callable, Optional, Union
 
-SAMPLERS = (None, "oversample", "undersample", "class_aware", "sqrt")
-SCORINGS = ("softmax", "prior", "posthoc", "tau_norm")
+from imbalance_jax import losses, samplers, scorings
 
 
 @dataclasses.dataclass(frozen=True)
 class Training:
     """What a trained method's network learns from."""
 
-    sampler: Optional[str] = None  # one of SAMPLERS; None walks the imbalanced set as it is
+    sampler: Optional[str] = None  # a registered imbalance_jax.samplers name; None walks the imbalanced set
     target_rho: float = 1.0  # the imbalance ratio a sampler stops at (1: balanced)
-    loss: str = "cross_entropy"  # a name of imbalance_jax.losses.LOSSES
+    loss: str = "cross_entropy"  # a registered imbalance_jax.losses name
     parent: Optional[str] = None  # fine-tunes this trained method's network (any depth)
     layers: str = "all"  # 'all', or 'finetune': only the model's fine-tuning layers train
     # The fine-tuning layers start from fresh weights, not the parent's (cRT): a bool, or the name of a
@@ -41,13 +40,13 @@ class Training:
 class Scoring:
     """How a network's softmax becomes the scores a method is evaluated on."""
 
-    kind: str = "softmax"  # softmax | prior (softmax / class prior) | posthoc (/ prior^tau) | tau_norm
+    kind: str = "softmax"  # a registered imbalance_jax.scorings name
     tau: float = 1.0
 
     @property
     def keeps_ranking(self) -> bool:
         """Scores are the softmax times a per-class constant: per-class AUC equals the network's own."""
-        return self.kind in ("prior", "posthoc")
+        return scorings.get(self.kind).keeps_ranking
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,14 +59,16 @@ class Method:
     scoring: Scoring = Scoring()
     family: str = "paper"  # 'paper', 'longtail' or a user's: groups methods in reports
     partial_sampling: bool = False  # Section 4.5's sampling to a reduced ratio (Fig. 7)
+    reduces: str = ""  # for partial sampling: the method that samples fully (oversampling, undersampling)
+    label: str = ""  # the name figures and tables show (the paper's for its methods); '' shows the name
 
     def __post_init__(self):
         if (self.training is not None) != (self.network == self.name):
             raise ValueError(f"method {self.name!r}: a method trains its own network or reads another's")
-        if self.scoring.kind not in SCORINGS:
-            raise ValueError(f"method {self.name!r}: scoring {self.scoring.kind!r} is not one of {SCORINGS}")
-        if self.training is not None and self.training.sampler not in SAMPLERS:
-            raise ValueError(f"method {self.name!r}: sampler {self.training.sampler!r} is not one of {SAMPLERS}")
+        scorings.get(self.scoring.kind)  # each raises a one-line ValueError for a name it does not know
+        if self.training is not None:
+            samplers.get(self.training.sampler)
+            losses.get(self.training.loss)
 
 
 _METHODS: dict[str, Method] = {}

@@ -1,27 +1,14 @@
-"""Training objectives for imbalance, as one parametrised loss so they share a compiled step.
+"""The one parametrised loss every network trains with, so all losses share a compiled step.
 
 Every network carries an Objective (a pytree of per-class arrays and scalars, saved with its
-checkpoint); cross-entropy is its neutral setting. The remedies:
-- class-weighted cross-entropy, inverse-frequency or effective-number weights (Cui et al. 2019);
-- focal loss (Lin et al. 2017): (1 - p_y)^gamma down-weights easy examples;
-- LDAM with deferred re-weighting (Cao et al. 2019): a margin ~ n_y^(-1/4) subtracted from the
-  true class's scaled cosine logit, effective-number weights switched on at a given iteration;
-- logit-adjusted loss (Menon et al. 2021): tau * log(prior) added to the logits in training;
-- balanced softmax (Ren et al. 2020): log(prior) added, i.e. the logit-adjusted loss at tau = 1.
+checkpoint); cross-entropy is its neutral setting, and each registered loss (imbalance_jax.losses) is a
+setting of it.
 """
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-
-LOSSES = ("cross_entropy", "weighted_ce", "effective_number_ce", "focal", "ldam_drw", "logit_adjusted",
-          "balanced_softmax")
-# Losses whose batch loss divides the weighted sum by the batch's summed weights, as their authors'
-# code does (LDAM-DRW: PyTorch's F.cross_entropy(..., weight=w)); the others divide by the batch
-# size, as Cui et al.'s class-balanced loss does (an imbalanced batch's mean weight is below 1, so
-# the two differ once re-weighting starts).
-WEIGHTED_MEAN_LOSSES = ("ldam_drw",)
 
 
 class Objective(NamedTuple):
@@ -58,32 +45,6 @@ def ldam_margins(counts: np.ndarray, max_margin: float) -> np.ndarray:
     """m_c ~ n_c^(-1/4), scaled so the largest margin is max_margin (Cao et al. 2019)."""
     m = np.power(np.asarray(counts, np.float64), -0.25)
     return (m * max_margin / m.max()).astype(np.float32)
-
-
-def objective_for(loss: str, class_counts, settings, iterations: int) -> Objective:
-    """The Objective of a named loss for a training set with these class counts (before sampling)."""
-    counts = np.maximum(np.asarray(class_counts, np.float64), 1)
-    prior = counts / counts.sum()
-    obj = neutral(len(counts))
-    if loss == "cross_entropy":
-        return obj
-    if loss == "weighted_ce":
-        return obj._replace(class_weights=inverse_frequency_weights(counts))
-    if loss == "effective_number_ce":
-        return obj._replace(class_weights=effective_number_weights(counts, settings.effective_beta))
-    if loss == "focal":
-        return obj._replace(focal_gamma=np.float32(settings.focal_gamma))
-    if loss == "ldam_drw":
-        return obj._replace(
-            class_weights=effective_number_weights(counts, settings.effective_beta),
-            reweight_step=np.int32(round(settings.drw_fraction * iterations)),
-            margins=ldam_margins(counts, settings.ldam_max_margin), logit_scale=np.float32(settings.ldam_scale),
-            cosine=np.bool_(True))
-    if loss == "logit_adjusted":
-        return obj._replace(logit_adjust=(settings.logit_adjust_tau * np.log(prior)).astype(np.float32))
-    if loss == "balanced_softmax":
-        return obj._replace(logit_adjust=np.log(prior).astype(np.float32))
-    raise ValueError(f"loss={loss!r} is unknown; use one of {LOSSES}")
 
 
 def loss(logits: jax.Array, labels: jax.Array, obj: Objective, step: jax.Array,
