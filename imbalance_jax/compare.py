@@ -7,6 +7,7 @@ import os
 
 from imbalance_jax import figures as figs
 from imbalance_jax import statistics
+from imbalance_jax.display import TABLE_NOTE, method_label
 from imbalance_jax.report import mean_by_setting
 from imbalance_jax.results import (RESULT_COLUMNS, keeps_ranking, method_order, read_workdir_results, setting_label,
                                    write_csv, write_text)
@@ -27,9 +28,9 @@ def difference_table(rows: list[dict], labels: list) -> str:
     Welch's interval and test, Benjamini-Hochberg adjusted over the table."""
     first, others = labels[0], labels[1:]
     by_study = {label: mean_by_setting([r for r in rows if r["study"] == label]) for label in labels}
-    head = "| setting | method | " + " | ".join(f"{label} (n)" for label in labels) + " | " + " | ".join(
+    head = "| method | setting | config name | " + " | ".join(f"{label} (n)" for label in labels) + " | " + " | ".join(
         f"{label} - {first} [95% CI] | p | p (BH)" for label in others) + " |"
-    lines = [head, "|---" * (2 + len(labels) + 3 * len(others)) + "|"]
+    lines = [head, "|---" * (3 + len(labels) + 3 * len(others)) + "|"]
     settings = list(dict.fromkeys(setting_label(r) for r in rows))
     order = method_order(rows)
     keys = sorted({k for means in by_study.values() for k in means},
@@ -46,7 +47,7 @@ def difference_table(rows: list[dict], labels: list) -> str:
             cells += ["", "", ""] if d is None else [
                 f"{d.mean_difference:+.4f} {statistics.format_interval(d.ci_low, d.ci_high)}",
                 statistics.format_p(d.p_value), statistics.format_p(adjusted[(key, label)])]
-        lines.append(f"| {key[0]} | {key[1]} | " + " | ".join(cells) + " |")
+        lines.append(f"| {method_label(key[1])} | {key[0]} | {key[1]} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -54,12 +55,12 @@ def overlaid_figure(rows: list[dict], path: str) -> str:
     """ROC AUC against rho, a panel per method, a line per study (step imbalance: mean over mu)."""
     kind = "step" if any(r["imbalance"] == "step" for r in rows) else rows[0]["imbalance"]
     chosen = [r for r in rows if r["imbalance"] == kind and not keeps_ranking(r["method"])]
-    panels = [(method, [dict(r, method=r["study"]) for r in chosen if r["method"] == method])
+    panels = [(method_label(method), [dict(r, method=r["study"]) for r in chosen if r["method"] == method])
               for method in method_order(chosen) if any(r["method"] == method for r in chosen)]
     title = f"ROC AUC against rho per study ({kind} imbalance)"
     studies = list(dict.fromkeys(r["study"] for r in rows))  # the --label order
     figs.save_panels(path, title, panels, "rho", "auc", "imbalance ratio rho", "multi-class ROC AUC", logx=True,
-                     methods=studies)
+                     methods=studies, label=str)  # the lines are studies, named by their labels
     return title
 
 
@@ -75,7 +76,7 @@ def write_comparison(workdirs: list, labels: list, outdir: str) -> str:
              "", f"Differences are each study's mean ROC AUC minus {labels[0]}'s, with Welch's 95% interval (logit "
              "scale, inside [-1, 1]) and two-sided test (the studies' networks are treated as independent samples), "
              f"Benjamini-Hochberg adjusted over the table; below {statistics.MIN_N} networks a side, no interval or "
-             "test.", "",
+             "test. " + TABLE_NOTE, "",
              difference_table(rows, labels), "", f"## {title}", "", f"![{title}](compare_auc_vs_rho.png)", ""]
     report = os.path.join(outdir, "report.md")
     write_text(report, "\n".join(lines))

@@ -15,6 +15,7 @@ import numpy as np
 
 from imbalance_jax import conclusions, statistics
 from imbalance_jax import figures as figs
+from imbalance_jax.display import TABLE_NOTE, method_label
 from imbalance_jax.results import keeps_ranking, method_order, read_workdir_results, setting_label, trained, write_text
 
 
@@ -84,8 +85,8 @@ def summary_table(rows: list[dict]) -> str:
     versus = baseline_differences(rows)
     keys = list(versus)
     adjusted = dict(zip(keys, statistics.benjamini_hochberg([versus[k].p_value for k in keys])))
-    lines = ["| setting | method | n | ROC AUC | sd | 95% CI | minus baseline (paired) [95% CI] | p | p (BH) | "
-             "accuracy |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| method | setting | config name | n | ROC AUC | sd | 95% CI | minus baseline (paired) [95% CI] | p | "
+             "p (BH) | accuracy |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for key in _sorted_keys(rows, means):
         m = means[key]
         diff, p, p_bh = "", "", ""
@@ -93,10 +94,11 @@ def summary_table(rows: list[dict]) -> str:
             d = versus[key]
             diff = f"{d.mean_difference:+.4f} {statistics.format_interval(d.ci_low, d.ci_high)}"
             p, p_bh = statistics.format_p(d.p_value), statistics.format_p(adjusted[key])
-        lines.append(f"| {key[0]} | {key[1]} | {m['n']} | {m['auc']:.4f} | {_sd(m['auc_sd'])} | "
-                     f"{statistics.format_interval(*m['auc_ci'])} | {diff} | {p} | {p_bh} | {m['accuracy']:.4f} |")
+        lines.append(f"| {method_label(key[1])} | {key[0]} | {key[1]} | {m['n']} | {m['auc']:.4f} | "
+                     f"{_sd(m['auc_sd'])} | {statistics.format_interval(*m['auc_ci'])} | {diff} | {p} | {p_bh} | "
+                     f"{m['accuracy']:.4f} |")
     note = too_few_note(rows)
-    return "\n".join([SUMMARY_CAPTION + (" " + note if note else ""), "", *lines])
+    return "\n".join([SUMMARY_CAPTION + (" " + note if note else "") + " " + TABLE_NOTE, "", *lines])
 
 
 def method_table(rows: list[dict]) -> str:
@@ -104,10 +106,10 @@ def method_table(rows: list[dict]) -> str:
     means = mean_by_setting(rows)
     settings = list(dict.fromkeys(setting_label(r) for r in rows))
     methods = [m for m in method_order(rows) if any((s, m) in means for s in settings)]
-    lines = ["| method | " + " | ".join(settings) + " |", "|---" * (len(settings) + 1) + "|"]
+    lines = ["| method | config name | " + " | ".join(settings) + " |", "|---" * (len(settings) + 2) + "|"]
     for m in methods:
         cells = [f"{100 * means[(s, m)]['auc']:.2f}" if (s, m) in means else "" for s in settings]
-        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+        lines.append(f"| {method_label(m)} | {m} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -124,6 +126,7 @@ def winners(rows: list[dict], margin: float = conclusions.DEFAULT_MARGIN) -> lis
         if not ranked:
             continue
         best, stats = ranked[0]
+        best = method_label(best)
         text = f"- **{setting}**: "
         lead = [(m, statistics.paired(stats["by_pair"], v["by_pair"])) for m, v in ranked[1:]]
         n = min([d.n for _, d in lead], default=stats["n"])
@@ -133,20 +136,21 @@ def winners(rows: list[dict], margin: float = conclusions.DEFAULT_MARGIN) -> lis
         if n < statistics.MIN_N:
             runner, d = lead[0]
             lines.append(text + f"no test at n={n} (a test needs {statistics.MIN_N} repetitions): {best} has the "
-                         f"highest mean ROC AUC ({stats['auc']:.4f}), then {runner} ({-d.mean_difference:+.4f}).")
+                         f"highest mean ROC AUC ({stats['auc']:.4f}), then {method_label(runner)} "
+                         f"({-d.mean_difference:+.4f}).")
             continue
         adjusted = statistics.holm([d.p_value for _, d in lead])
         apart = [(m, d, p) for (m, d), p in zip(lead, adjusted) if not p < statistics.ALPHA]
         if not apart:
             runner, d = lead[0]
             text += (f"{best} wins with ROC AUC {stats['auc']:.4f} (n={stats['n']}), {d.mean_difference:+.4f} over "
-                     f"{runner} (Holm p={statistics.format_p(adjusted[0])})")
+                     f"{method_label(runner)} (Holm p={statistics.format_p(adjusted[0])})")
         else:
             close = []
             for m, d, p in apart:
                 wide = statistics.paired(stats["by_pair"], means[(setting, m)]["by_pair"], level=0.90)
                 kind = f"equivalent within +-{margin:g}" if statistics.within(wide, margin) else "not distinguishable"
-                close.append(f"{m} ({-d.mean_difference:+.4f}, Holm p={statistics.format_p(p)}, {kind})")
+                close.append(f"{method_label(m)} ({-d.mean_difference:+.4f}, Holm p={statistics.format_p(p)}, {kind})")
             text += (f"no single winner at n={n}: {best} has the highest mean ROC AUC ({stats['auc']:.4f}) but is "
                      "not ahead of " + ", ".join(close))
         lines.append(text + ".")
@@ -186,11 +190,12 @@ def section43_table(rows: list[dict]) -> str:
     if not found:
         return ""
     adjusted = statistics.benjamini_hochberg([d.p_value for *_, d in found])
-    lines = ["| rho | method | step mu=0.5 ROC AUC (n) | linear ROC AUC (n) | train size step / linear | "
-             "linear - step [95% CI] | p | p (BH) |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| method | rho | config name | step mu=0.5 ROC AUC (n) | linear ROC AUC (n) | train size step / linear "
+             "| linear - step [95% CI] | p | p (BH) |", "|---|---|---|---|---|---|---|---|---|"]
     size = lambda rs: f"{np.mean([float(r['train_size']) for r in rs]):,.0f}"  # noqa: E731
     for (rho, method, a, b, d), p_bh in zip(found, adjusted):
-        lines.append(f"| {rho:g} | {method} | {np.mean([float(r['auc']) for r in b]):.4f} ({len(b)}) | "
+        lines.append(f"| {method_label(method)} | {rho:g} | {method} | "
+                     f"{np.mean([float(r['auc']) for r in b]):.4f} ({len(b)}) | "
                      f"{np.mean([float(r['auc']) for r in a]):.4f} ({len(a)}) | {size(b)} / {size(a)} | "
                      f"{d.mean_difference:+.4f} {statistics.format_interval(d.ci_low, d.ci_high)} | "
                      f"{statistics.format_p(d.p_value)} | {statistics.format_p(p_bh)} |")
@@ -200,14 +205,15 @@ def section43_table(rows: list[dict]) -> str:
 def minority_table(per_class: list[dict]) -> str:
     """Markdown table per imbalance shape and method: mean recall of minority and of majority classes."""
     rows = figs.recall_by_group(per_class)
-    lines = ["| imbalance | method | networks | minority recall | majority recall | majority - minority |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| method | imbalance | config name | networks | minority recall | majority recall | "
+             "majority - minority |", "|---|---|---|---|---|---|---|"]
     for kind in dict.fromkeys(r["imbalance"] for r in rows):
         for method in method_order([r for r in rows if r["imbalance"] == kind]):
             sel = [r for r in rows if r["imbalance"] == kind and r["method"] == method]
             if sel:
                 low, high = (float(np.mean([r[k] for r in sel])) for k in ("minority_recall", "majority_recall"))
-                lines.append(f"| {kind} | {method} | {len(sel)} | {low:.4f} | {high:.4f} | {high - low:+.4f} |")
+                lines.append(f"| {method_label(method)} | {kind} | {method} | {len(sel)} | {low:.4f} | {high:.4f} | "
+                             f"{high - low:+.4f} |")
     return "\n".join(lines)
 
 
@@ -308,7 +314,7 @@ def write_report(workdir: str, margin: float = None) -> str:
                   "imbalances' networks are not paired), Benjamini-Hochberg adjusted over the table.", "",
                   comparison, ""]
     lines += ["## Figures", ""]
-    for file, title in made.items():
+    for file, title in figs.in_paper_order(made).items():
         lines += [f"### {title}", "", f"![{title}]({file})", ""]
     per_class_path = os.path.join(workdir, "per_class.csv")
     if os.path.exists(per_class_path):

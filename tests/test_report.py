@@ -8,6 +8,7 @@ import scipy.stats
 
 from imbalance_jax import figures as figs
 from imbalance_jax import report, statistics
+from imbalance_jax.display import method_label
 from imbalance_jax.results import RESULT_COLUMNS
 
 
@@ -49,10 +50,12 @@ def test_report_writes_every_figure_and_true_means(tmp_path):
     # Every summary row's mean AUC equals the mean computed here from the CSV.
     checked = 0
     for line in text.splitlines():
-        match = re.match(r"\| (step|linear) rho=(\S+)(?: mu=(\S+))? \| (\w+) \| (\d+) \| ([\d.]+) \| ([\d.]+) \|", line)
+        match = re.match(r"\| ([^|]+) \| (step|linear) rho=(\S+)(?: mu=(\S+))? \| (\w+) \| (\d+) \| ([\d.]+) \| "
+                         r"([\d.]+) \|", line)
         if not match:
             continue
-        kind, rho, mu, method, n, auc, sd = match.groups()
+        name, kind, rho, mu, method, n, auc, sd = match.groups()
+        assert name == method_label(method)  # the display name, then the config name
         sel = [r["auc"] for r in rows if r["imbalance"] == kind and float(r["rho"]) == float(rho)
                and (mu is None or float(r["mu"]) == float(mu)) and r["method"] == method]
         assert int(n) == len(sel) == 3
@@ -88,10 +91,10 @@ def test_a_winner_needs_a_significant_paired_lead_and_ties_are_named():
     # 0.0002 apart under noise of 0.01 per network: a tie, whatever the means say.
     close = _paired_rows(0.2, {"baseline": 0.0, "oversampling": 0.0002, "undersampling": -0.05}, noise=0.01)
     first, second = report.winners(close + clear)
-    assert first.startswith("- **step rho=10 mu=0.2**: no single winner at n=6") and "not ahead of baseline" in first
-    assert "undersampling" not in first.split("not ahead of")[1]  # 0.05 behind is told apart
-    assert second.startswith("- **step rho=10 mu=0.5**: oversampling wins with ROC AUC")
-    assert "over baseline" in second
+    assert first.startswith("- **step rho=10 mu=0.2**: no single winner at n=6") and "not ahead of Baseline" in first
+    assert "RUS" not in first.split("not ahead of")[1]  # 0.05 behind is told apart
+    assert second.startswith("- **step rho=10 mu=0.5**: ROS wins with ROC AUC")
+    assert "over Baseline" in second
     lead = statistics.paired({r["repetition"]: r["auc"] for r in clear if r["method"] == "oversampling"},
                              {r["repetition"]: r["auc"] for r in clear if r["method"] == "baseline"})
     assert "Holm p=<0.001" in second and lead.p_value < 1e-4
@@ -104,22 +107,9 @@ def test_one_repetition_claims_no_winner():
     rows = [dict(imbalance="step", rho=10.0, mu=0.5, method=m, auc=a, accuracy=0.5, repetition=0)
             for m, a in (("baseline", 0.9), ("oversampling", 0.95), ("undersampling", 0.8), ("thresholding", 0.99))]
     (line,) = report.winners(rows)
-    assert line == ("- **step rho=10 mu=0.5**: no test at n=1 (a test needs 3 repetitions): oversampling has the "
-                    "highest mean ROC AUC (0.9500), then baseline (-0.0500).")
-    assert "thresholding" not in line  # it ranks exactly like the baseline's network
-
-
-def test_fig8_draws_the_selected_network_of_each_lr_protocol_only():
-    curves = []
-    for method in ("baseline", "oversampling"):
-        for lr, selected, acc in ((0.01, 1, 0.9), (5e-5, 0, 0.1)):  # a stuck lr run beside the chosen one
-            for step in (100, 200):
-                curves.append(dict(network=f"step_rho100_mu0.5_rep0/{method}/lr{lr:g}_run0", method=method,
-                                   imbalance="step", rho=100, mu=0.5, repetition=0, lr=lr, lr_run=0,
-                                   selected=selected, step=step, train_accuracy=acc, test_accuracy=acc - 0.05))
-    setting, series = figs.fig8_series(curves)
-    assert setting == "step rho=100 mu=0.5" and set(series) == {"baseline", "oversampling"}
-    assert series["oversampling"] == ([100, 200], [0.9, 0.9], [0.85, 0.85])  # not the mean with the 0.1 run
+    assert line == ("- **step rho=10 mu=0.5**: no test at n=1 (a test needs 3 repetitions): ROS has the "
+                    "highest mean ROC AUC (0.9500), then Baseline (-0.0500).")
+    assert "Thresholding" not in line  # it ranks exactly like the baseline's network
 
 
 def test_curves_csv_keeps_every_lr_run_and_marks_the_selected_one(tmp_path):
@@ -150,35 +140,6 @@ def _quick_like_rows(reps=2):
     return rows
 
 
-def test_figures_keep_every_legend_inside_and_panels_share_their_y_axis(tmp_path):
-    import matplotlib.pyplot as plt
-
-    rows = _quick_like_rows()
-    step = [r for r in rows if r["imbalance"] == "step" and not report.keeps_ranking(r["method"])]
-    linear = [r for r in rows if r["imbalance"] == "linear"]
-    for panels, x_key in (([(f"rho = {rho:g}", [r for r in step if r["rho"] == rho]) for rho in (10.0, 50.0)],
-                           "num_minority"), ([("linear", linear)], "rho"), ([("one x", [r for r in step if
-                                                                                        r["rho"] == 10.0 and r["mu"] == 0.5])], "rho")):
-        fig = figs.draw_panels("title", panels, x_key, "auc", "x", "AUC", logx=x_key == "rho")
-        fig.canvas.draw()
-        figure_box = fig.bbox
-        for legend in fig.legends:
-            box = legend.get_window_extent()
-            assert box.x0 >= figure_box.x0 and box.y0 >= figure_box.y0 - 1e-6
-            assert box.x1 <= figure_box.x1 + 1e-6 and box.y1 <= figure_box.y1
-            for ax in fig.axes:  # below the panels, not over them
-                assert box.y1 <= ax.get_tightbbox().y0 + 1
-        axes = [ax for ax in fig.axes if ax.has_data()]
-        assert len({ax.get_ylim() for ax in axes}) == 1  # one y scale for every panel of a figure
-        styles = {(line.get_color(), line.get_marker(), line.get_linestyle()) for ax in axes for line in ax.get_lines()
-                  if line.get_marker() not in ("", "None", None)}
-        assert len(styles) >= len({r["method"] for r in panels[0][1]})  # every method its own look
-        plt.close(fig)
-    made = figs.figures(rows, str(tmp_path))
-    for name in made:
-        assert os.path.getsize(tmp_path / name) > 10_000 and os.path.getsize(tmp_path / name.replace(".png", ".pdf")) > 5_000
-
-
 def test_comparing_two_studies_gives_their_difference_with_an_interval(tmp_path):
     import subprocess
     import sys
@@ -204,7 +165,7 @@ def test_comparing_two_studies_gives_their_difference_with_an_interval(tmp_path)
     with open(tmp_path / "cmp" / "results.csv") as f:
         combined = list(csv.DictReader(f))
     assert len(combined) == 32 and {r["study"] for r in combined} == {"fp32", "bf16"}
-    line = next(x for x in text.splitlines() if x.startswith("| step rho=100 mu=0.5 | oversampling |"))
+    line = next(x for x in text.splitlines() if x.startswith("| ROS | step rho=100 mu=0.5 | oversampling |"))
     a = [float(r["auc"]) for r in combined if r["study"] == "bf16" and r["rho"] == "100.0" and r["method"] == "oversampling"]
     b = [float(r["auc"]) for r in combined if r["study"] == "fp32" and r["rho"] == "100.0" and r["method"] == "oversampling"]
     welch = scipy.stats.ttest_ind(a, b, equal_var=False)
@@ -218,25 +179,6 @@ def test_comparing_two_studies_gives_their_difference_with_an_interval(tmp_path)
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["fp32", "bf16"]  # the --label order, not by name
 
 
-def test_fig7_draws_a_panel_per_rho_and_sampler_with_a_line_per_number_of_minority_classes():
-    rows = []
-    for rho in (100.0, 1000.0):
-        for k in (2, 5):
-            for method, auc in (("baseline", 0.8), ("oversampling", 0.99), ("oversampling_to_10", 0.95),
-                                ("undersampling", 0.9), ("undersampling_to_10", 0.85)):
-                rows.append(dict(imbalance="step", rho=rho, mu=k / 10, num_minority=k, method=method,
-                                 auc=auc - k / 100, repetition=0))
-    panels = figs.fig7_rows(rows)
-    assert [title for title, _ in panels] == [
-        "rho = 100: ROS to a reduced ratio", "rho = 100: RUS to a reduced ratio",
-        "rho = 1000: ROS to a reduced ratio", "rho = 1000: RUS to a reduced ratio"]  # not pooled over rho
-    title, chosen = panels[2]
-    points = sorted((r["method"], r["ratio"], round(r["auc"], 4)) for r in chosen)
-    assert points == [("2 minority classes", 1.0, 0.97), ("2 minority classes", 10, 0.93),
-                      ("2 minority classes", 1000.0, 0.78), ("5 minority classes", 1.0, 0.94),
-                      ("5 minority classes", 10, 0.9), ("5 minority classes", 1000.0, 0.75)]
-
-
 def test_balanced_reference_line_and_the_section_43_table():
     rows = _quick_like_rows(reps=3)
     for rep in range(3):
@@ -248,7 +190,7 @@ def test_balanced_reference_line_and_the_section_43_table():
     fig = figs.draw_panels("t", [("rho = 10", step)], "num_minority", "auc", "x", "AUC", reference=0.999)
     assert "Balanced (reference)" in [t.get_text() for t in fig.legends[0].get_texts()]
     table = report.section43_table(rows)
-    line = next(x for x in table.splitlines() if x.startswith("| 50 | oversampling |"))
+    line = next(x for x in table.splitlines() if x.startswith("| ROS | 50 | oversampling |"))
     linear = [r["auc"] for r in rows if r["imbalance"] == "linear" and r["rho"] == 50.0 and r["method"] == "oversampling"]
     step_half = [r["auc"] for r in rows if r["imbalance"] == "step" and r["rho"] == 50.0 and r["mu"] == 0.5
                  and r["method"] == "oversampling"]
@@ -257,7 +199,7 @@ def test_balanced_reference_line_and_the_section_43_table():
     assert f"{np.mean(linear) - np.mean(step_half):+.4f} {statistics.format_interval(welch.ci_low, welch.ci_high)} | " \
         f"{statistics.format_p(scipy.stats.ttest_ind(linear, step_half, equal_var=False).pvalue)} |" in line
     (reference_line,) = [x for x in report.winners(rows) if "balanced" in x]
-    assert reference_line.startswith("- **balanced rho=1**: balanced alone, ROC AUC 0.9990 (n=3)")
+    assert reference_line.startswith("- **balanced rho=1**: Balanced (reference) alone, ROC AUC 0.9990 (n=3)")
 
 
 def test_a_union_of_workdirs_is_one_study_with_each_network_once(tmp_path):

@@ -123,15 +123,17 @@ def test_a_three_repetition_report_has_bounded_intervals_and_adjusted_p_values(t
     for r in table:
         low, high = (float(v) for v in r["95% CI"].strip("[]").split(", "))
         assert 0 <= low <= float(r["ROC AUC"]) <= high <= 1, r
-        aucs = [x["auc"] for x in rows if x["method"] == r["method"] and _label(x) == r["setting"]]
+        aucs = [x["auc"] for x in rows if x["method"] == r["config name"] and _label(x) == r["setting"]]
+        assert r["method"] == {"baseline": "Baseline", "oversampling": "ROS", "undersampling": "RUS",
+                               "thresholding": "Thresholding", "balanced": "Balanced (reference)"}[r["config name"]]
         s = statistics.describe(aucs)
         assert r["95% CI"] == statistics.format_interval(s.ci_low, s.ci_high)
     versus = [r for r in table if r["p"] not in ("", "n/a")]
-    assert {r["method"] for r in versus} == {"oversampling", "undersampling"}  # thresholding keeps its AUC
+    assert {r["config name"] for r in versus} == {"oversampling", "undersampling"}  # thresholding keeps its AUC
     raw = []
     for r in versus:
         pick = lambda m: [x["auc"] for x in rows if x["method"] == m and _label(x) == r["setting"]]  # noqa: E731
-        test = scipy.stats.ttest_rel(pick(r["method"]), pick("baseline"))
+        test = scipy.stats.ttest_rel(pick(r["config name"]), pick("baseline"))
         assert r["p"] == statistics.format_p(test.pvalue)
         low, high = (float(v) for v in r["minus baseline (paired) [95% CI]"].split(" ", 1)[1].strip("[]").split(", "))
         assert -1 <= low <= high <= 1
