@@ -16,6 +16,10 @@ from typing import Any, Callable, Optional
 
 import ml_collections
 
+from imbalance_jax import losses, methods
+from imbalance_jax.models import registry
+from imbalance_jax.models.lowerings import CONV_IMPLS
+
 IDENTITY, GROWTH, EXECUTION = "identity", "growth", "execution"
 
 
@@ -78,20 +82,14 @@ class Key:
 
 
 def _models():
-    from imbalance_jax.models import registry
-
     return tuple(registry.MODELS)
 
 
 def _conv_impls(value) -> bool:
-    from imbalance_jax.models.layers import CONV_IMPLS
-
     return isinstance(value, str) and (value == "auto" or all(v in CONV_IMPLS for v in value.split("/")))
 
 
 def _method(name) -> bool:
-    from imbalance_jax import methods
-
     return isinstance(name, str) and methods.lookup(name) is not None
 
 
@@ -309,9 +307,6 @@ def _check_relations(config) -> None:
         if config.resplits > 1:
             raise ValueError(f"resplits={config.resplits} re-splits a resident dataset; input_pipeline='stream' "
                              "reads the dataset's own split only, so set resplits=1")
-    from imbalance_jax import losses, methods
-    from imbalance_jax.models import registry
-
     interface = registry.interface_of(config.model)
     registry.resolve_conv_impl(config.conv_impl, config.model, config.networks_per_vmap)
     for name in methods.trained_networks(config.methods):

@@ -4,6 +4,7 @@ and wall time from a short measured run of the real compiled step on this device
   estimate.plan_table(config, workdir=None)   # what launch.plan prints
 """
 import collections
+import os
 import time
 from typing import NamedTuple
 
@@ -12,7 +13,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from imbalance_jax import config_schema, plan, progress, sizing, stages, statistics, train
+from imbalance_jax import config_schema, plan, progress, report, results, sizing, stages, statistics, train
 from imbalance_jax import setup as setup_lib
 from imbalance_jax.workdir import Workdir
 from imbalance_jax.data import DatasetError
@@ -106,10 +107,6 @@ def measured_rate(model, hp: train.TrainHParams, train_shape: tuple, networks: i
 def pilot_spread(workdir: str):
     """(sd, where from): the upper quartile over a workdir's settings of the sd of each method's paired ROC AUC
     differences from the baseline, or None without such pairs (two repetitions or more)."""
-    import os
-
-    from imbalance_jax import report, results
-
     path = os.path.join(workdir or "", "results.csv")
     if not workdir or not os.path.exists(path):
         return None

@@ -16,7 +16,8 @@ import numpy as np
 from imbalance_jax import conclusions, statistics
 from imbalance_jax import figures as figs
 from imbalance_jax.display import TABLE_NOTE, method_label
-from imbalance_jax.results import keeps_ranking, method_order, read_workdir_results, setting_label, trained, write_text
+from imbalance_jax.results import (keeps_ranking, method_order, read_rows, read_workdir_results, setting_label, trained,
+                                   write_text)
 
 
 def pair_key(row: dict) -> tuple:
@@ -80,7 +81,11 @@ SUMMARY_CAPTION = (
 def summary_table(rows: list[dict]) -> str:
     """Markdown table per imbalance setting and method: ROC AUC mean, sample sd, 95% interval, the paired
     difference from the baseline with its p-value (raw and Benjamini-Hochberg adjusted), and accuracy."""
+    diverged = sum(not trained(r) for r in rows)
     rows = [r for r in rows if str(r.get("selected", 1)) in ("1", "") and trained(r)]
+    if not rows:
+        return (f"No network trained to the end: all {diverged} diverged (their loss or weights stopped being "
+                "finite); report.md lists them. Try a lower --config.train.base_lr.")
     means = mean_by_setting(rows)
     versus = baseline_differences(rows)
     keys = list(versus)
@@ -285,6 +290,11 @@ def write_report(workdir: str, margin: float = None) -> str:
     rows = read_workdir_results(workdir)
     margin = study_margin(workdir) if margin is None else margin
     path = os.path.join(workdir, "results.csv")
+    if not rows:  # every network diverged: nothing to compare, only what happened
+        report = os.path.join(workdir, "report.md")
+        write_text(report, "\n".join(["# Class imbalance study", "", "No network trained to the end: every network "
+                                       "diverged. Try a lower --config.train.base_lr.", "", *diverged_section(path)]))
+        return report
     made = figs.figures(rows, workdir)
     curves = os.path.join(workdir, "curves.csv")
     curve_rows = None
@@ -336,8 +346,7 @@ def write_report(workdir: str, margin: float = None) -> str:
 
 def diverged_section(results_path: str) -> list[str]:
     """report.md lines listing the networks that diverged (kept out of every mean and figure)."""
-    with open(results_path) as f:
-        gone = sorted({(r["network"], r["diverged"]) for r in csv.DictReader(f) if not trained(r)})
+    gone = sorted({(r["network"], r["diverged"]) for r in read_rows(results_path)[1] if not trained(r)})
     if not gone:
         return []
     return ["## Diverged networks", "", f"{len(gone)} networks stopped having a finite loss or finite weights; "

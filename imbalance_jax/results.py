@@ -4,7 +4,7 @@ import csv
 import os
 
 from imbalance_jax import methods
-from imbalance_jax.files import write_csv, write_text  # noqa: F401 - the one atomic writer, for the report modules
+from imbalance_jax.files import RecordError, write_csv, write_text  # noqa: F401 - the one writer, for the reports
 from imbalance_jax.methods import PAPER_METHODS
 
 RESULT_COLUMNS = (
@@ -97,10 +97,39 @@ def partial_sampling(name: str) -> bool:
     return method is not None and method.partial_sampling
 
 
+REQUIRED_COLUMNS = ("dataset", "imbalance", "rho", "mu", "minority_classes", "repetition", "method", "auc",
+                    "accuracy", "network")
+
+
+def read_rows(path: str) -> tuple[list, list[dict]]:
+    """(columns, every row as strings) of a results.csv, read strictly: a missing column, or a row cut short
+    (a copy interrupted mid-write) or holding a non-number where a metric belongs, is a one-line RecordError
+    naming the line and how to write the file again."""
+    fix = f"write it again with `uv run python -m launch.evaluate --workdir={os.path.dirname(path) or '.'}`"
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        columns = list(reader.fieldnames or [])
+        missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+        if missing:
+            raise RecordError(f"{path} lacks the column(s) {', '.join(missing)}; {fix}")
+        rows = list(reader)
+    for line, row in enumerate(rows, start=2):
+        short = [c for c in columns if row.get(c) is None]
+        if short or None in row:
+            what = f"no {short[0]} field" if short else "more fields than columns"
+            raise RecordError(f"{path} line {line} is cut short or malformed ({what}); {fix}")
+        if trained(row):
+            try:
+                [float(row[c]) for c in ("rho", "auc", "accuracy")]
+            except ValueError:
+                raise RecordError(f"{path} line {line} holds a non-number where rho, auc or accuracy belongs; "
+                                  f"{fix}") from None
+    return columns, rows
+
+
 def read_results(path: str) -> list[dict]:
     """Selected rows of a results.csv (the best of each learning-rate protocol), numbers as floats."""
-    with open(path) as f:
-        rows = [r for r in csv.DictReader(f) if r.get("selected", "1") in ("1", "") and trained(r)]
+    rows = [r for r in read_rows(path)[1] if r.get("selected", "1") in ("1", "") and trained(r)]
     for r in rows:
         for key in ("rho", "auc", "accuracy"):
             r[key] = float(r[key])

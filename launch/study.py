@@ -10,7 +10,7 @@ config (more repetitions, settings, methods or lr runs) trains only the networks
 """
 from absl import flags, logging
 
-from imbalance_jax import cli, report, study
+from imbalance_jax import cli, report, results, study
 
 _MULTIHOST = flags.DEFINE_bool(
     "multihost", False, "Call jax.distributed.initialize(): each host trains its share of the cohorts.")
@@ -29,6 +29,9 @@ def main(argv):
         cli.prepare_run(_WORKDIR.value, _MULTIHOST.value)
         rows = study.run_study(config, _WORKDIR.value)
         print(report.summary_table(rows))
+        if rows and not any(results.trained(r) for r in rows):
+            logging.warning("every network diverged (see %s/report.md); try a lower --config.train.base_lr",
+                            _WORKDIR.value)
         if config.report:
             logging.info("report in %s", report.write_report(_WORKDIR.value))
         logging.info("results in %s/results.csv", _WORKDIR.value)

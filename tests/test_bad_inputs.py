@@ -155,7 +155,8 @@ def test_a_diverged_network_is_flagged_and_the_others_are_unaffected(tmp_path):
 def finished(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("finished")
     config = tiny.tiny_config()
-    config.methods = ("baseline", "oversampling", "undersampling")  # two cohorts: of 2 and 1 networks
+    config.methods = ("baseline", "oversampling", "undersampling")
+    config.cohort_size = 1  # three cohorts of one network: cohorts of equal size whose members could be swapped
     study.run_study(config, str(workdir))
     return workdir, config
 
@@ -270,3 +271,88 @@ def test_a_second_run_on_a_busy_workdir_exits_at_once(tmp_path):
     assert workdir_lib.acquire_lock(str(tmp_path)) == str(tmp_path / "lock")
     workdir_lib.release_lock(str(tmp_path / "lock"))
     assert not (tmp_path / "lock").exists()
+
+
+def _run_app(capsys, monkeypatch, *argv):
+    """The single stderr line of an entry point's run_app refusing argv (before absl parses it)."""
+    monkeypatch.setattr(sys, "argv", ["launch.study", *argv])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.run_app(lambda args: pytest.fail("the entry point ran"))
+    assert exit_info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_a_missing_workdir_or_a_file_that_is_no_config_is_one_line(capsys, monkeypatch, tmp_path):
+    assert _run_app(capsys, monkeypatch, "--config=configs/quick.py").startswith("error: give --workdir=<folder>")
+    (tmp_path / "results.csv").write_text("a,b\n1,2\n")
+    line = _run_app(capsys, monkeypatch, f"--config={tmp_path / 'results.csv'}", f"--workdir={tmp_path}")
+    assert "results.csv is neither a config file (.py) nor a study's config.json" in line
+    (tmp_path / "empty.py").write_text("")
+    line = _run_app(capsys, monkeypatch, f"--config={tmp_path / 'empty.py'}", f"--workdir={tmp_path}")
+    assert line.endswith("empty.py defines no get_config(); use one of configs/*.py or a study's config.json")
+    line = _run_app(capsys, monkeypatch, "--config=configs/quick.py:foo", f"--workdir={tmp_path}")
+    assert line == ("error: --config=configs/quick.py:foo: configs/quick.py takes no variant after ':'; use "
+                    "--config=configs/quick.py")
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "config.json").write_text("{garbage")
+    line = _run_app(capsys, monkeypatch, f"--workdir={tmp_path / 'w'}")
+    assert "config.json is not valid JSON" in line and "pass the config file the study was started with" in line
+    (tmp_path / "w" / "config.json").write_text("[1, 2]")
+    line = _run_app(capsys, monkeypatch, f"--workdir={tmp_path / 'w'}", "--config.train.iterations=5")
+    assert "config.json holds list, not a study's config" in line
+
+
+@pytest.mark.parametrize("key,value,expected", [
+    ("methods", ("baseline", "baseline"), "config.methods=('baseline', 'baseline') holds 'baseline' twice"),
+    ("imbalance.step_rhos", (10, 10), "config.imbalance.step_rhos=(10, 10) holds 10 twice; give each once"),
+])
+def test_duplicated_methods_or_settings_are_refused_before_training(capsys, tmp_path, key, value, expected):
+    config = tiny.tiny_config()
+    section, _, leaf = key.rpartition(".")
+    (config[section] if section else config)[leaf] = value
+    line = _one_line_exit(capsys, lambda: study.run_study(config, str(tmp_path / "w")))
+    assert line.startswith(f"error: {expected}"), line
+    assert not (tmp_path / "w" / "cohorts").exists()  # nothing trained
+
+
+def test_state_files_of_the_wrong_shape_are_one_line(capsys, tmp_path, finished):
+    workdir, config = _copy(finished, tmp_path), finished[1].copy_and_resolve_references()
+    (workdir / "cohorts" / "cohort_00000" / "state_files.json").write_text('{"step": "20", "files": []}')
+    line = _one_line_exit(capsys, lambda: study.run_study(config, str(workdir)))
+    assert "state_files.json does not hold a step and file sizes" in line and "delete" in line, line
+
+
+def test_swapped_members_are_refused_not_reported_under_other_names(capsys, tmp_path, finished):
+    workdir, config = _copy(finished, tmp_path), finished[1].copy_and_resolve_references()
+    first, second = (workdir / "cohorts" / c / "members.json" for c in ("cohort_00000", "cohort_00001"))
+    a, b = first.read_text(), second.read_text()
+    first.write_text(b)
+    second.write_text(a)
+    shutil.rmtree(workdir / "eval")  # their evaluations gone: the checkpoints are read again
+    line = _one_line_exit(capsys, lambda: study.run_study(config, str(workdir)))
+    assert "checkpoint holds other networks than its members.json lists" in line and "delete" in line, line
+
+
+def test_a_results_csv_cut_short_is_one_line_naming_launch_evaluate(capsys, tmp_path, finished):
+    from imbalance_jax import report
+
+    workdir = _copy(finished, tmp_path)
+    text = (workdir / "results.csv").read_text()
+    (workdir / "results.csv").write_text(text[: len(text) - 40])  # the last row cut mid-way
+    line = _one_line_exit(capsys, lambda: report.write_report(str(workdir)))
+    assert "results.csv line 4 is cut short or malformed" in line, line
+    assert line.endswith(f"write it again with `uv run python -m launch.evaluate --workdir={workdir}`")
+
+
+def test_a_study_whose_every_network_diverged_writes_its_report_and_says_so(tmp_path):
+    from imbalance_jax import report
+
+    config = tiny.tiny_config()
+    config.methods, config.train.base_lr = ("baseline",), 1e6
+    rows = study.run_study(config, str(tmp_path))
+    assert rows and all(r["diverged"] != "" for r in rows)
+    assert report.summary_table(rows).startswith("No network trained to the end: all 1 diverged")
+    text = open(report.write_report(str(tmp_path))).read()
+    assert "every network diverged" in text and "- step_rho10_mu0.5_rep0/baseline: step" in text

@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from imbalance_jax import samplers
+from imbalance_jax.data.balanced import balanced_indices
 from imbalance_jax.data.loaders import DatasetError, folder_files
 
 
@@ -214,8 +215,6 @@ def load_stream(name: str, n_max: int, test_per_class: int | None, resize: int, 
                 seed: int = 0) -> StreamData:
     """Opens a TFDS image dataset or an image folder for streaming: training classes capped at n_max, a
     balanced test set."""
-    from imbalance_jax.data.balanced import balanced_indices
-
     train, test = _sources(name)
     classes = np.unique(train.labels)
     if not np.array_equal(classes, np.arange(len(classes))):

@@ -5,40 +5,11 @@ import flax.linen as nn
 import jax.numpy as jnp
 from jax import lax
 
+from imbalance_jax.losses.core import cosine_logits
+from imbalance_jax.models.lowerings import CONV_IMPLS, im2col_conv, taps_conv
+
 # Caffe's "xavier" filler with its default variance_norm FAN_IN: uniform in +-sqrt(3 / fan_in).
 caffe_xavier = nn.initializers.variance_scaling(1.0, "fan_in", "uniform")
-
-CONV_IMPLS = ("xla", "im2col", "taps", "pallas", "pallas_fwd")
-
-
-def _shifted_views(x, kh, kw, stride, padding):
-    """The kh * kw strided views of x that a VALID convolution's taps read, in (i, j) order."""
-    if padding:
-        x = jnp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
-    h, w = (x.shape[1] - kh) // stride + 1, (x.shape[2] - kw) // stride + 1
-    return [x[:, i:i + stride * (h - 1) + 1:stride, j:j + stride * (w - 1) + 1:stride, :]
-            for i in range(kh) for j in range(kw)]
-
-
-def im2col_conv(x, kernel, dtype, stride=1, padding=0):
-    """Conv as strided shifted slices concatenated on channels, then one matmul (no grouped conv under vmap)."""
-    kh, kw, cin, cout = kernel.shape
-    patches = jnp.concatenate(_shifted_views(x, kh, kw, stride, padding), axis=-1)
-    return jnp.einsum("bhwk,ko->bhwo", patches.astype(dtype), kernel.reshape(kh * kw * cin, cout).astype(dtype),
-                      preferred_element_type=dtype)
-
-
-def taps_conv(x, kernel, dtype, stride=1, padding=0):
-    """Conv as a sum over taps of shifted view x kernel tap: with one input channel, elementwise
-    work XLA can fuse with the pooling, so no patches tensor is written (LeNet-5's conv1)."""
-    kh, kw, cin, cout = kernel.shape
-    taps = kernel.reshape(kh * kw, cin, cout)
-    if cin == 1:  # fp32 multiply-adds: the sum of 25 products would lose bits in bf16
-        y = sum(v.astype(jnp.float32) * taps[t, 0] for t, v in enumerate(_shifted_views(x, kh, kw, stride, padding)))
-        return y.astype(dtype)
-    return sum(jnp.einsum("bhwc,co->bhwo", v.astype(dtype), taps[t].astype(dtype), preferred_element_type=jnp.float32)
-               for t, v in enumerate(_shifted_views(x, kh, kw, stride, padding))).astype(dtype)
-
 
 class Conv(nn.Module):
     """Square convolution with zero padding, Caffe-Xavier weights and zero bias; impl picks the lowering.
@@ -68,7 +39,7 @@ class Conv(nn.Module):
             if self.stride != 1 or self.padding:
                 raise ValueError(f"conv impl={self.impl!r} takes stride 1 and no padding; {self.name} has stride "
                                  f"{self.stride}, padding {self.padding}: use 'im2col' or 'xla' for it")
-            from imbalance_jax.models.pallas_conv import pallas_conv
+            from imbalance_jax.models.pallas_conv import pallas_conv  # imported here: only this lowering pays for Pallas
 
             y = pallas_conv(x, kernel, self.dtype, None, self.impl == "pallas_fwd")
         elif self.impl == "xla":
@@ -108,7 +79,6 @@ def cosine_head(dense: "Dense", features, cosine, scale):
     plain = dense(features).astype(jnp.float32)
     if cosine is False:  # statically off: skip the cosine logits entirely
         return plain
-    from imbalance_jax.losses import cosine_logits
 
     cos = cosine_logits(features.astype(jnp.float32), dense.variables["params"]["kernel"])
     return jnp.where(cosine, scale * cos, plain)

@@ -17,6 +17,8 @@ import jax.numpy as jnp
 from jax.experimental import pallas as pl
 from jax.experimental.pallas import triton as pltriton
 
+from imbalance_jax.models.lowerings import im2col_conv
+
 # Images per program. The fp32 accumulator is tile x 8 x 8 x 64 for LeNet-5's conv2: 8 images
 # (32k floats) left ptxas without registers for the H200's wgmma pipeline (and compiling for over a
 # minute); 2 images hold it in 64 registers per thread at 4 warps.
@@ -25,7 +27,6 @@ TILE = 2
 
 def _reference(x, kernel, dtype):
     """The same convolution through im2col (its vjp is the backward pass)."""
-    from imbalance_jax.models.layers import im2col_conv
 
     return im2col_conv(x, kernel, dtype)
 

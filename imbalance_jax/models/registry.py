@@ -3,6 +3,8 @@ from typing import NamedTuple
 
 import flax.linen as nn
 
+from imbalance_jax.models.lowerings import CONV_IMPLS
+
 
 class ModelInterface(NamedTuple):
     """What a model declares about itself."""
@@ -42,8 +44,6 @@ def resolve_conv_impl(conv_impl: str, model: str, networks_per_vmap: int = 0) ->
     backend and cohort stepping (networks_per_vmap=1: one network at a time)."""
     interface = interface_of(model)
     if conv_impl != "auto":
-        from imbalance_jax.models.layers import CONV_IMPLS
-
         per_layer = conv_impl.split("/")
         if any(impl not in CONV_IMPLS for impl in per_layer) or len(per_layer) > interface.conv_layers:
             raise ValueError(f"conv_impl={conv_impl!r} is unknown for {model}; use 'auto' or one of {CONV_IMPLS}"
