@@ -50,3 +50,30 @@ def test_negative_cohort_size_is_refused(tiny_config, tmp_path):
     tiny_config.cohort_size = -1
     with pytest.raises(ValueError, match="cohort_size=-1"):
         study.open_study(tiny_config, str(tmp_path))
+
+
+def test_launch_plan_and_the_study_pack_the_same_cohorts(tiny_config, tmp_path):
+    import re
+
+    from configs import mnist
+    from imbalance_jax import estimate
+
+    def counts(config, workdir):
+        planned = estimate.plan_table(config, workdir, measure=False)
+        dry = study.dry_run(config, workdir)
+        return (int(re.search(r"cohorts  ([\d,]+) to train", planned).group(1).replace(",", "")),
+                int(re.search(r"to train in ([\d,]+) new cohorts", dry).group(1).replace(",", "")))
+
+    grid = mnist.get_config()  # the paper's grid, on the embedded digits
+    grid.dataset, grid.train_per_class, grid.test_per_class, grid.cohort_size = "digits", 0, 0, 352
+    planned, studied = counts(grid, str(tmp_path / "grid"))
+    assert planned == studied == 65  # 22,550 networks: stage 0's 13,550 and stage 1's 9,000 in cohorts of 352
+    study.run_study(tiny_config, str(tmp_path / "tiny"))
+    tiny_config.imbalance.repetitions, tiny_config.cohort_size = 3, 2  # grown: 2 more repetitions of 5 methods
+    planned, studied = counts(tiny_config, str(tmp_path / "tiny"))
+    assert planned == studied == 5  # stage 0: 6 new networks in 3 cohorts, stage 1: 4 in 2
+    tiny_config.cohort_size = 0  # a size measured once and kept: both read cohort_size.json
+    (tmp_path / "tiny" / "cohort_size.json").write_text('{"cohort_size": 4, "eval_batch_size": 100}')
+    assert counts(tiny_config, str(tmp_path / "tiny")) == (3, 3)  # 6 new networks in cohorts of 4 and 2, 4 in one
+    assert "cohorts  4 networks each (cohort_size.json)" in estimate.plan_table(tiny_config, str(tmp_path / "tiny"),
+                                                                              measure=False)
