@@ -50,6 +50,10 @@ def log_to_workdir(workdir: str, host: int = 0) -> None:
     handler.setFormatter(logging.PythonFormatter())
     handler.addFilter(_QuietLibraries())
     logging.get_absl_logger().addHandler(handler)
+    _LOG_FILES.append(handler.baseFilename)
+
+
+_LOG_FILES = []  # the workdir log files of this run: an error's one line goes there too
 
 
 def _flag_value(argv: list, name: str):
@@ -171,4 +175,7 @@ def _exit_quietly(line: str, status: int) -> None:
     threading.excepthook = lambda args: None
     print(line, file=sys.stderr)
     sys.stderr.flush()
+    for path in _LOG_FILES:  # the run's log holds why it ended, not only how far it got
+        with open(path, "a") as f:
+            f.write(line + "\n")
     sys.exit(status)

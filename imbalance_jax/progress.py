@@ -9,6 +9,9 @@ import numpy as np
 from absl import logging
 
 
+SMOOTHING = 0.2  # weight of the latest call's rate in the time left's average
+
+
 class Progress:
     """Counts networks and images across cohorts and logs a line per compiled call.
 
@@ -24,6 +27,7 @@ class Progress:
         self.steady_images, self.steady_seconds = 0, 0.0
         self._compiled, self._first_calls = set(), []
         self.last_call_rate = float("nan")  # images/s of the last call (nan for a call that compiled)
+        self.smoothed_rate = float("nan")  # an exponential average of the calls' rates: the time left's
 
     def elapsed(self) -> float:
         """Seconds since the run started."""
@@ -32,6 +36,12 @@ class Progress:
     def begin_calls(self) -> None:
         """Marks the start of a cohort's calls (its restore and set-up are not a call's time)."""
         self._mark = time.perf_counter()
+
+    def announce(self, cohort: str, index: int, total: int, networks: int, model: str, step: int, steps: int) -> None:
+        """A line before a cohort's first call, which compiles its step (or reads it from the cache)."""
+        start = "from scratch" if step == 0 else f"resuming at step {step}"
+        logging.info("cohort %d of %d (%s): %d %s networks, %s; compiling its step (%d steps per call) unless the "
+                     "compilation cache holds it", index, total, cohort, networks, model, start, steps)
 
     def rate(self) -> float:
         """Images/s of the calls that did not compile (nan before the first such call)."""
@@ -60,8 +70,26 @@ class Progress:
             return
         self.steady_images += images
         self.steady_seconds += seconds
+        call_rate = images / max(seconds, 1e-9)
+        self.smoothed_rate = call_rate if math.isnan(self.smoothed_rate) else (
+            SMOOTHING * call_rate + (1 - SMOOTHING) * self.smoothed_rate)
         logging.info("%s | %.0f img/s | train loss %.3f acc %.3f | %s left", where, self.rate(), *losses,
-                     duration((self.images_total - self.images_done) / max(self.rate(), 1e-9)))
+                     duration((self.images_total - self.images_done) / max(self.smoothed_rate, 1e-9)))
+
+
+class EvaluationProgress:
+    """A line per evaluated cohort: networks done of those to evaluate, and the time left at the rate so far."""
+
+    def __init__(self, total_networks: int):
+        self.total, self.done, self.start = total_networks, 0, time.perf_counter()
+
+    def log(self, cohort: str, networks: int, rows: int) -> None:
+        """After a cohort's evaluation."""
+        self.done += networks
+        elapsed = time.perf_counter() - self.start
+        left = elapsed / self.done * (self.total - self.done) if self.done else float("nan")
+        logging.info("evaluated %s (%d networks, %d rows) | %d/%d networks evaluated | %s left", cohort, networks, rows,
+                     self.done, self.total, duration(left))
 
 
 def _finite_mean(values) -> float:

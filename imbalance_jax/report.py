@@ -222,6 +222,23 @@ def minority_table(per_class: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def class_table(per_class: list[dict]) -> str:
+    """Markdown table per class (by name) and method: mean recall over the networks where the class was a
+    minority class and where it was a majority class (the paper's classes are named by the dataset)."""
+    groups = defaultdict(lambda: ([], []))
+    for r in per_class:
+        if str(r.get("selected", "1")) in ("1", "") and r.get("recall") not in ("", None):
+            name = r.get("class_name") or r["class"]
+            groups[(int(r["class"]), name, r["method"])][0 if str(r["minority"]) == "1" else 1].append(float(r["recall"]))
+    lines = ["| class | method | recall as a minority class (networks) | recall as a majority class (networks) |",
+             "|---|---|---|---|"]
+    order = method_order([{"method": m} for _, _, m in groups])
+    for (_, name, method), (low, high) in sorted(groups.items(), key=lambda kv: (kv[0][0], order.index(kv[0][2]))):
+        cell = lambda v: f"{np.mean(v):.4f} ({len(v)})" if v else ""  # noqa: E731
+        lines.append(f"| {name} | {method_label(method)} | {cell(low)} | {cell(high)} |")
+    return "\n".join(lines)
+
+
 def study_margin(workdir: str) -> float:
     """The equivalence margin of the workdir's config (statistics.margin), or the default."""
     path = os.path.join(workdir, "config.json")
@@ -336,7 +353,8 @@ def write_report(workdir: str, margin: float = None) -> str:
                       "Mean recall over each network's minority classes and over its majority classes "
                       "(per_class.csv has every class of every network: its training count, recall, precision "
                       "and one-vs-rest AUC).", "", minority_table(per_class), "",
-                      f"![{title}](fig_minority_recall.png)", ""]
+                      f"![{title}](fig_minority_recall.png)", "", "Each class by name: its recall where it was a "
+                      "minority class and where it was a majority class, per method.", "", class_table(per_class), ""]
     lines += ["## All settings", "", summary_table(rows), ""]
     lines += diverged_section(path)
     report = os.path.join(workdir, "report.md")

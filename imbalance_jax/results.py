@@ -10,12 +10,12 @@ from imbalance_jax.methods import PAPER_METHODS
 RESULT_COLUMNS = (
     "dataset", "imbalance", "rho", "mu", "minority_classes", "seed", "repetition", "split", "method",
     "auc", "accuracy", "balanced_accuracy", "macro_f1", "train_size", "iterations", "lr", "lr_run",
-    "selected", "network", "cohort", "per_class_recall", "per_class_auc", "diverged",
+    "selected", "network", "cohort", "diverged",
 )
 # per_class.csv: a row per (network, method, class); train_count is the class's count in the imbalanced
 # set (before any sampling), minority whether it is below the largest class's.
 PER_CLASS_COLUMNS = ("network", "method", "imbalance", "rho", "mu", "repetition", "split", "selected", "class",
-                     "train_count", "minority", "recall", "precision", "auc")
+                     "class_name", "train_count", "minority", "recall", "precision", "auc")
 CURVE_COLUMNS = ("network", "method", "imbalance", "rho", "mu", "repetition", "split", "lr", "lr_run", "selected",
                  "step", "train_accuracy", "test_accuracy")
 
@@ -51,8 +51,9 @@ def curve_rows(networks: list, curves: dict) -> list[dict]:
     return rows
 
 
-def per_class_rows(rows: list[dict], class_counts: dict) -> list[dict]:
-    """Rows of per_class.csv from result rows (trained networks only) and {network name: class counts}."""
+def per_class_rows(rows: list[dict], class_counts: dict, class_names: tuple = ()) -> list[dict]:
+    """Rows of per_class.csv, one per (network, method, class), from result rows (trained networks only),
+    {network name: class counts} and the classes' names."""
     out = []
     for row in filter(trained, rows):
         counts = class_counts[row["network"]]
@@ -61,24 +62,28 @@ def per_class_rows(rows: list[dict], class_counts: dict) -> list[dict]:
             out.append(dict({key: row[key] for key in ("network", "method", "imbalance", "rho", "mu", "repetition",
                                                         "split")},
                             selected=row.get("selected", 1), train_count=count, minority=int(count < max(counts)),
+                            class_name=class_names[c] if c < len(class_names) else str(c),
                             **{"class": c}, **{key: values[c] if c < len(values) else ""
                                                for key, values in metrics.items()}))
     return out
 
 
-def write(workdir: str, rows: list[dict], curves: list[dict], class_counts: dict = None) -> None:
+def write(workdir: str, rows: list[dict], curves: list[dict], class_counts: dict = None,
+          class_names: tuple = ()) -> list[dict]:
     """results.csv, per_class.csv (given each network's class counts) and curves.csv (when there are
-    curves) in the workdir."""
+    curves) in the workdir; returns per_class.csv's rows."""
     mark_selected(rows)
     write_csv(os.path.join(workdir, "results.csv"), RESULT_COLUMNS, rows)
+    per_class = per_class_rows(rows, class_counts, class_names) if class_counts is not None else []
     if class_counts is not None:
-        write_csv(os.path.join(workdir, "per_class.csv"), PER_CLASS_COLUMNS, per_class_rows(rows, class_counts))
+        write_csv(os.path.join(workdir, "per_class.csv"), PER_CLASS_COLUMNS, per_class)
     if curves:
         # a network's curve is selected when its own method's row is (the lr protocol's pick)
         chosen = {(r["network"], r["method"]) for r in rows if r["selected"]}
         for c in curves:
             c["selected"] = int((c["network"], c["method"]) in chosen)
         write_csv(os.path.join(workdir, "curves.csv"), CURVE_COLUMNS, curves)
+    return per_class
 
 
 # The paper's thresholded methods (softmax / prior), drawn with their networks in Fig. 6.

@@ -104,13 +104,13 @@ class CohortTraining:
     """Trains one cohort from its latest save (or from scratch) to the end, saving as it goes."""
 
     def __init__(self, setup: Setup, workdir: Workdir, record, run_chunk, restore_parents, report: progress.Progress,
-                 stop, events=None, zca_kept: dict = None):
+                 stop, zca_kept: dict = None, position: tuple = (1, 1)):
         self.setup = setup.on_split(record.networks[0].split)  # a cohort never mixes splits (plan.pack_cohorts)
         self.record, self.run_chunk, self.report, self.stop = record, run_chunk, report, stop
-        self.restore_parents, self.zca_kept = restore_parents, zca_kept
+        self.restore_parents, self.zca_kept, self.position = restore_parents, zca_kept, position
         self.checkpoints = workdir.checkpoints(record.cohort_id)
         self.networks = list(record.networks)
-        self.board = tensorboard.CohortBoard(events, self.networks, record.cohort_id) if events else None
+        self.board = tensorboard.LiveBoard(workdir.file("tensorboard"), record.cohort_id)
 
     def _start(self):
         """(state, step, curves, accumulators) from the latest save, or from step 0."""
@@ -156,6 +156,8 @@ class CohortTraining:
         state, plan = setup.place(state), setup.place(plan)
         every_curve, every_save = setup.config.curve_every, setup.config.checkpoint_every
         test_accuracy = test_accuracy_fn(setup) if every_curve > 0 else None
+        self.report.announce(self.record.cohort_id, *self.position, real, type(setup.model).__name__, step,
+                             min(setup.config.steps_per_call, iterations - step))
         self.report.begin_calls()
         try:
             while step < iterations:
@@ -172,14 +174,11 @@ class CohortTraining:
                     curves["step"].append(step)
                     curves["train_accuracy"].append(np.asarray(acc_sum / since_point)[:real].tolist())
                     curves["test_accuracy"].append(np.asarray(test_accuracy(state))[:real].tolist())
-                    if self.board:
-                        self.board.test_accuracy(step, curves["test_accuracy"][-1])
                     since_point, acc_sum = 0, 0.0
                 self.report.log(self.record.cohort_id, step, iterations, n * real * setup.hp.batch_size, chunk_metrics,
                                 n)
-                if self.board:
-                    self.board.training(step, np.asarray(chunk_metrics["loss"])[:real],
-                                        np.asarray(chunk_metrics["accuracy"])[:real], self.report.last_call_rate)
+                self.board.training(step, np.asarray(chunk_metrics["loss"])[:real],
+                                    np.asarray(chunk_metrics["accuracy"])[:real], self.report.last_call_rate)
                 if step < iterations and ((every_save and step % every_save == 0) or self.stop):
                     meta = self._meta(step, curves, since_point, acc_sum, plan)
                     self.checkpoints.save(step, distributed.unpad_networks(state, real), meta)
@@ -190,6 +189,7 @@ class CohortTraining:
             return self.checkpoints.save(step, distributed.unpad_networks(state, real), meta, complete=True)
         finally:
             self.checkpoints.close()
+            self.board.close()
 
 
 def _signal_name(signum: int) -> str:

@@ -4,8 +4,7 @@ ones stage by stage, evaluating what has no valid evaluation, gathering results.
 With several hosts each trains and evaluates its share of the cohorts; they meet (orbax's public
 barrier over jax.distributed) after planning, after each stage and before the results.
 """
-import contextlib
-import os
+import json
 from typing import NamedTuple
 
 import jax
@@ -89,14 +88,14 @@ def train_all(setup: Setup, workdir: Workdir) -> Layout:
                  len(setup.networks), len(layout.cohorts), len(todo), report.done_networks)
     run_chunk = run.chunk_runner(setup) if todo else None
     parents = _ParentStates(setup, workdir, layout)
-    events = tensorboard.EventWriter(os.path.join(workdir.path, "tensorboard")) if todo else None
     zca_kept = {}  # the latest ZCA fits: the cohorts of one set's methods fit its ZCA once
-    with progress.stop_on_signals() as stop, contextlib.closing(events) if events else contextlib.nullcontext():
+    mine = [r for stage in stages_todo for r in _mine([r for r in todo if max(n.stage for n in r.networks) == stage])]
+    with progress.stop_on_signals() as stop:
         for stage in stages_todo:
             for record in _mine([r for r in todo if max(n.stage for n in r.networks) == stage]):
                 try:
-                    run.CohortTraining(setup, workdir, record, run_chunk, parents.stacked, report, stop, events,
-                                       zca_kept).run()
+                    run.CohortTraining(setup, workdir, record, run_chunk, parents.stacked, report, stop,
+                                       zca_kept, (mine.index(record) + 1, len(mine))).run()
                 except Exception as e:  # noqa: BLE001 - a cohort too large for the device is the user's to fix
                     if "RESOURCE_EXHAUSTED" not in str(e) or setup.streaming:
                         raise
@@ -139,22 +138,27 @@ def _wanted(setup: Setup, record) -> list:
 
 def evaluate_all(setup: Setup, workdir: Workdir, layout: Layout, force: bool = False) -> None:
     """Evaluates this host's finished cohorts whose evaluation is missing, stale or lacks a wanted method."""
-    tests = {}  # split -> (test images, labels) of the splits evaluated so far
-    predict = setup.predict()
+    todo = []
     for record in _mine(layout.cohorts):
-        split = record.networks[0].split
         with workdir.checkpoints(record.cohort_id) as checkpoints:
             meta = checkpoints.read_meta()
-            if meta is None or not meta.get("complete"):
-                raise CheckpointError(f"{record.cohort_id} ({workdir.cohort_dir(record.cohort_id)}) is not trained; "
-                                      f"run launch.study --workdir={workdir.path} to train it first")
-            wanted = _wanted(setup, record)
-            if not force and _still_valid(workdir.read_evaluation(record.cohort_id), meta["token"], wanted):
-                continue
-            if split not in tests:
-                view = setup.on_split(split)
-                tests = {split: (view.test_images(), jax.numpy.asarray(view.data.y_test))}  # one split held
-            x_test, y_test = tests[split]
+        if meta is None or not meta.get("complete"):
+            raise CheckpointError(f"{record.cohort_id} ({workdir.cohort_dir(record.cohort_id)}) is not trained; "
+                                  f"run launch.study --workdir={workdir.path} to train it first")
+        wanted = _wanted(setup, record)
+        if force or not _still_valid(workdir.read_evaluation(record.cohort_id), meta["token"], wanted):
+            todo.append((record, wanted))
+    report = progress.EvaluationProgress(sum(len(r.networks) for r, _ in todo))
+    if todo:
+        logging.info("evaluating %d cohorts (%d networks) on the test set", len(todo), report.total)
+    tests, predict = {}, setup.predict()  # split -> (test images, labels) of the split evaluated last
+    for record, wanted in todo:
+        split = record.networks[0].split
+        if split not in tests:
+            view = setup.on_split(split)
+            tests = {split: (view.test_images(), jax.numpy.asarray(view.data.y_test))}  # one split held
+        x_test, y_test = tests[split]
+        with workdir.checkpoints(record.cohort_id) as checkpoints:
             state, meta = checkpoints.restore(setup.abstract_state(len(record.networks)))
         if meta.get("identities") != [n.training_hash for n in record.networks]:
             raise CheckpointError(f"{workdir.cohort_dir(record.cohort_id)}'s checkpoint holds other networks than "
@@ -167,7 +171,7 @@ def evaluate_all(setup: Setup, workdir: Workdir, layout: Layout, force: bool = F
         workdir.write_evaluation(record.cohort_id, {"cohort": record.cohort_id, "token": meta["token"],
                                                     "pairs": [list(p) for p in wanted], "rows": rows,
                                                     "curves": meta["curves"]})
-        logging.info("evaluated %s (%d networks, %d rows)", record.cohort_id, len(record.networks), len(rows))
+        report.log(record.cohort_id, len(record.networks), len(rows))
     barrier("evaluated")
 
 
@@ -194,6 +198,9 @@ def write_results(setup: Setup, workdir: Workdir, layout: Layout) -> list[dict]:
     order = {n.name: i for i, n in enumerate(setup.networks)}
     rows.sort(key=lambda r: order[r["network"]])
     if jax.process_index() == 0:
-        results.write(workdir.path, rows, curves, {n.name: n.class_counts for n in setup.networks})
+        per_class = results.write(workdir.path, rows, curves, {n.name: n.class_counts for n in setup.networks},
+                                  tuple(setup.data.class_names))
+        tensorboard.write_study(workdir.file("tensorboard"), rows, curves, per_class,
+                                json.loads(setup.config.to_json()))
     logging.info("wrote %d rows to %s/results.csv", len(rows), workdir.path)
     return rows

@@ -1,124 +1,119 @@
-"""TensorBoard event files without TensorFlow: scalar summaries as Event protocol buffers in TFRecord
-framing, the format TensorBoard reads (tensorboard/compat/proto/event.proto, summary.proto).
+"""TensorBoard for a study, written with the tensorboard package's own event writer (no TensorFlow):
 
-A study writes workdir/tensorboard/: per (setting, method) the mean training loss and accuracy over
-its networks after every compiled call, their test accuracy at every curve point, and each cohort's
-images/s. Open it with `uv run --with tensorboard tensorboard --logdir <workdir>/tensorboard`.
-Written by hand (60 lines) rather than through a new dependency: only scalars are needed.
+  workdir/tensorboard/<setting>/<method>/   one run per (setting, method), rewritten with every results.csv:
+                                            train/accuracy and test/accuracy at every curve point and eval/auc,
+                                            eval/accuracy, eval/balanced_accuracy, eval/minority_recall at the last
+                                            iteration, each the mean over the group's networks; its
+                                            hyperparameters (imbalance, rho, mu, method, lr, networks) for the
+                                            HParams dashboard
+  workdir/tensorboard/config/               the study's config as text
+  workdir/tensorboard/live/<cohort>/        while a cohort trains: its mean training loss and accuracy after every
+                                            compiled call, and its images/s
+
+Runs of methods overlay and filter by name; a grown study's runs are written anew from all its networks, so
+their steps never repeat. Open it with `uv run tensorboard --logdir <workdir>/tensorboard`.
 """
+import json
 import os
-import socket
-import struct
-import time
+import shutil
 from collections import defaultdict
 
 import numpy as np
+from tensorboard.compat.proto.event_pb2 import Event
+from tensorboard.compat.proto.summary_pb2 import Summary
+from tensorboard.plugins.hparams import summary_v2 as hparams
+from tensorboard.plugins.text.summary import text_pb
+from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
 from imbalance_jax.results import setting_label
 
-
-def _crc32c_table() -> list:
-    table = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        table.append(c)
-    return table
+EVAL_METRICS = ("auc", "accuracy", "balanced_accuracy", "minority_recall")
+HPARAMS = ("imbalance", "rho", "mu", "method", "lr", "networks")
 
 
-_CRC_TABLE = _crc32c_table()
+def _scalar(step: int, tag: str, value: float) -> Event:
+    return Event(step=int(step), summary=Summary(value=[Summary.Value(tag=tag, simple_value=float(value))]))
 
 
-def crc32c(data: bytes) -> int:
-    """CRC-32C (Castagnoli), as TFRecord framing uses."""
-    c = 0xFFFFFFFF
-    for byte in data:
-        c = _CRC_TABLE[(c ^ byte) & 0xFF] ^ (c >> 8)
-    return c ^ 0xFFFFFFFF
+def run_name(setting: str, method: str) -> str:
+    """The run of a (setting, method): a folder name, e.g. 'step_rho10_mu0.5/oversampling'."""
+    return f"{setting.replace(' ', '_').replace('=', '')}/{method}"
 
 
-def _masked(crc: int) -> int:
-    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
+def _write_run(path: str, events: list) -> None:
+    """Writes a run's events anew: its old event files go first, so a rewritten run never repeats a step."""
+    if os.path.isdir(path):
+        shutil.rmtree(path)
+    writer = EventFileWriter(path)
+    for event in events:
+        writer.add_event(event)
+    writer.close()
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
+class LiveBoard:
+    """A training cohort's live scalars: its mean loss and accuracy per compiled call, and images/s."""
 
-
-def _field(number: int, payload: bytes) -> bytes:  # a length-delimited field
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
-
-
-def event(wall_time: float, step: int = 0, scalars: dict = None, file_version: str = None) -> bytes:
-    """One serialized Event: a file-version marker, or scalar summaries {tag: value} at a step."""
-    out = _varint(1 << 3 | 1) + struct.pack("<d", wall_time) + _varint(2 << 3 | 0) + _varint(step)
-    if file_version:
-        out += _field(3, file_version.encode())
-    if scalars:
-        values = b"".join(_field(1, _field(1, tag.encode()) + _varint(2 << 3 | 5) + struct.pack("<f", value))
-                          for tag, value in scalars.items())
-        out += _field(5, values)
-    return out
-
-
-def record(data: bytes) -> bytes:
-    """TFRecord framing: length, its masked CRC, the data, its masked CRC."""
-    length = struct.pack("<Q", len(data))
-    return length + struct.pack("<I", _masked(crc32c(length))) + data + struct.pack("<I", _masked(crc32c(data)))
-
-
-class EventWriter:
-    """Appends scalar summaries to one events file in logdir."""
-
-    def __init__(self, logdir: str):
-        os.makedirs(logdir, exist_ok=True)
-        name = f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}.{os.getpid()}"
-        self.path = os.path.join(logdir, name)
-        self._file = open(self.path, "ab")
-        self._file.write(record(event(time.time(), file_version="brain.Event:2")))
-
-    def scalars(self, step: int, values: dict) -> None:
-        """Writes {tag: value} at a step (non-finite values are skipped: a diverged group has none)."""
-        finite = {tag: float(v) for tag, v in values.items() if np.isfinite(v)}
-        if finite:
-            self._file.write(record(event(time.time(), int(step), finite)))
-            self._file.flush()
-
-    def close(self) -> None:
-        """Closes the file."""
-        self._file.close()
-
-
-class CohortBoard:
-    """A cohort's TensorBoard scalars, averaged per (setting, method) over its networks."""
-
-    def __init__(self, writer: EventWriter, networks: list, cohort_id: str):
-        self.writer, self.cohort_id = writer, cohort_id
-        self.groups = defaultdict(list)
-        for j, n in enumerate(networks):
-            setting = setting_label({"imbalance": n.imbalance, "rho": n.rho, "mu": n.mu})
-            self.groups[f"{setting}/{n.method}"].append(j)
-
-    def _means(self, prefix: str, values) -> dict:
-        values = np.asarray(values, np.float64)
-        out = {}
-        for group, members in self.groups.items():
-            finite = values[members][np.isfinite(values[members])]
-            out[f"{prefix}/{group}"] = finite.mean() if finite.size else float("nan")
-        return out
+    def __init__(self, logdir: str, cohort_id: str):
+        self.writer = EventFileWriter(os.path.join(logdir, "live", cohort_id))
 
     def training(self, step: int, loss, accuracy, images_per_s: float = float("nan")) -> None:
-        """After a compiled call: mean training loss and accuracy per group, the cohort's images/s."""
-        scalars = {**self._means("train_loss", loss), **self._means("train_accuracy", accuracy),
-                   f"images_per_s/{self.cohort_id}": images_per_s}
-        self.writer.scalars(step, scalars)
+        """After a compiled call (non-finite values, a diverged network's, are left out of the means)."""
+        for tag, values in (("train/loss", loss), ("train/accuracy", accuracy), ("images_per_s", [images_per_s])):
+            values = np.asarray(values, np.float64)
+            finite = values[np.isfinite(values)]
+            if finite.size:
+                self.writer.add_event(_scalar(step, tag, finite.mean()))
+        self.writer.flush()
 
-    def test_accuracy(self, step: int, accuracy) -> None:
-        """At a curve point: mean test accuracy per group."""
-        self.writer.scalars(step, self._means("test_accuracy", accuracy))
+    def close(self) -> None:
+        """Closes the event file."""
+        self.writer.close()
+
+
+def _minority_recall(per_class: list) -> dict:
+    """{(network, method): mean recall over the network's minority classes}."""
+    recalls = defaultdict(list)
+    for r in per_class:
+        if str(r.get("minority")) == "1" and r.get("recall") not in ("", None):
+            recalls[(r["network"], r["method"])].append(float(r["recall"]))
+    return {k: float(np.mean(v)) for k, v in recalls.items()}
+
+
+def write_study(logdir: str, rows: list, curves: list, per_class: list, config_json: dict) -> None:
+    """Rewrites the study's runs from its result rows (selected, trained), curves and per-class rows."""
+    for old in os.listdir(logdir) if os.path.isdir(logdir) else []:
+        if old.startswith("events.out.tfevents."):  # a version before these runs wrote every tag into one
+            os.remove(os.path.join(logdir, old))
+    groups = defaultdict(list)
+    for r in rows:
+        if str(r.get("selected", 1)) in ("1", "") and r.get("diverged", "") in ("", None):
+            groups[(setting_label(r), r["method"])].append(r)
+    minority = _minority_recall(per_class)
+    points = defaultdict(lambda: defaultdict(list))
+    for c in curves:
+        if str(c.get("selected", 1)) in ("1", ""):
+            points[(setting_label(c), c["method"])][int(c["step"])].append(c)
+    for (setting, method), members in groups.items():
+        first, events = members[0], []
+        for step, at in sorted(points.get((setting, method), {}).items()):
+            events += [_scalar(step, f"{split}/accuracy", np.mean([float(c[f"{split}_accuracy"]) for c in at]))
+                       for split in ("train", "test")]
+        last = int(float(first.get("iterations") or 0))
+        values = {"auc": [r["auc"] for r in members], "accuracy": [r["accuracy"] for r in members],
+                  "balanced_accuracy": [r.get("balanced_accuracy") for r in members],
+                  "minority_recall": [minority.get((r["network"], method)) for r in members]}
+        for metric, found in values.items():
+            found = [float(v) for v in found if v not in ("", None)]
+            if found:
+                events.append(_scalar(last, f"eval/{metric}", np.mean(found)))
+        mu = first.get("mu")
+        described = {"imbalance": first["imbalance"], "rho": float(first["rho"]),
+                     "mu": float(mu) if mu not in ("", None) else -1.0, "method": method,
+                     "lr": float(first.get("lr") or 0), "networks": len(members)}
+        events.append(Event(step=0, summary=hparams.hparams_pb(described, trial_id=run_name(setting, method))))
+        _write_run(os.path.join(logdir, run_name(setting, method)), events)
+    metrics = [hparams.Metric(f"eval/{m}") for m in EVAL_METRICS]
+    config = [hparams.HParam(name) for name in HPARAMS]
+    _write_run(os.path.join(logdir, "config"), [
+        Event(step=0, summary=hparams.hparams_config_pb(config, metrics)),
+        Event(step=0, summary=text_pb("config", "```\n" + json.dumps(config_json, indent=1) + "\n```"))])

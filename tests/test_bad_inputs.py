@@ -356,3 +356,12 @@ def test_a_study_whose_every_network_diverged_writes_its_report_and_says_so(tmp_
     assert report.summary_table(rows).startswith("No network trained to the end: all 1 diverged")
     text = open(report.write_report(str(tmp_path))).read()
     assert "every network diverged" in text and "- step_rho10_mu0.5_rep0/baseline: step" in text
+
+
+def test_a_run_that_fails_early_leaves_its_error_in_log_txt(tmp_path):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "tests")]))
+    done = subprocess.run([sys.executable, "-m", "launch.study", "--config=tests/tiny.py", f"--workdir={tmp_path}",
+                           "--config.train.iterations=0"], cwd=ROOT, env=env, capture_output=True, text=True)
+    line = done.stderr.strip().splitlines()[-1]
+    assert done.returncode == 2 and line.startswith("error: config.train.iterations=0 is out of range")
+    assert (tmp_path / "log.txt").read_text().strip().splitlines()[-1] == line

@@ -126,12 +126,12 @@ def test_your_own_image_folders_stream_through_the_entry_point_on_grain_workers(
     assert imagenet.get_config().stream.loader == "grain"
     rng = np.random.default_rng(0)
     for split, per_class in (("train", 8), ("test", 2)):
-        for c in range(4):
-            (tmp_path / split / f"class{c}").mkdir(parents=True)
+        for name in ("cat", "dog", "emu", "fox"):
+            (tmp_path / split / name).mkdir(parents=True)
             for i in range(per_class):
                 h, w = rng.integers(36, 60, 2)
                 Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(
-                    tmp_path / split / f"class{c}" / f"{i}.jpg")
+                    tmp_path / split / name / f"{i}.jpg")
     run = [sys.executable, "-m", "launch.study", "--config=configs/imagenet.py", f"--workdir={tmp_path / 'run'}",
            f"--config.dataset=folder:{tmp_path / 'train'},{tmp_path / 'test'}", "--config.train_per_class=8",
            "--config.test_per_class=2", "--config.stream.resize=36", "--config.stream.crop=32",
@@ -147,3 +147,7 @@ def test_your_own_image_folders_stream_through_the_entry_point_on_grain_workers(
     assert all(0 <= float(r["auc"]) <= 1 for r in rows.values())
     with open(tmp_path / "run" / "curves.csv") as f:
         assert {int(r["step"]) for r in csv.DictReader(f)} == {4}  # the curve point at the last step
+    with open(tmp_path / "run" / "per_class.csv") as f:  # long form: a row per network, method and class
+        per_class = list(csv.DictReader(f))
+    assert len(per_class) == 3 * 4 and {(r["class"], r["class_name"]) for r in per_class} == {
+        ("0", "cat"), ("1", "dog"), ("2", "emu"), ("3", "fox")}  # the folder names

@@ -248,3 +248,15 @@ def test_a_union_of_workdirs_is_one_study_with_each_network_once(tmp_path):
         writer.writerows([dict(r, dataset="mnist") for r in rows])
     with pytest.raises(ValueError, match=r"has dataset 'toy' and .*other has 'mnist'; compare them instead"):
         union.write_union([str(grid), str(other)], str(tmp_path / "bad"))
+
+
+def test_the_class_table_names_each_class_and_its_recall_as_minority_and_majority():
+    rows = []
+    for net, minority in (("a", {0}), ("b", {1}), ("c", {0, 1})):
+        for c, name in enumerate(("cat", "dog", "emu")):
+            rows.append(dict(network=net, method="oversampling", selected="1", **{"class": str(c)}, class_name=name,
+                             minority=str(int(c in minority)), recall=str(0.1 * (c + 1) + (0.5 if c in minority else 0))))
+    table = report.class_table(rows).splitlines()
+    assert table[2] == "| cat | ROS | 0.6000 (2) | 0.1000 (1) |"  # minority in a and c, majority in b
+    assert table[3] == "| dog | ROS | 0.7000 (2) | 0.2000 (1) |"
+    assert table[4] == "| emu | ROS |  | 0.3000 (3) |"

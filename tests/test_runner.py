@@ -121,6 +121,8 @@ def test_a_killed_study_resumes_from_its_last_save_to_the_same_results(tmp_path,
     _, err = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, err[-2000:]
     assert "cohort_00000 resumes at step " in err
+    assert "cohort 1 of 1 (cohort_00000): 2 LeNet5 networks, resuming at step " in err  # said before it compiles
+    assert "2/2 networks evaluated" in err
     # Same backend, same compiled step, the data order a function of the step: bit-equal results.
     assert _rows(tmp_path / "results.csv") == uninterrupted
 

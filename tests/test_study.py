@@ -62,9 +62,12 @@ def test_results_have_a_row_per_network_and_method(finished):
 
 def test_per_class_metrics_and_curves(finished):
     rows = _read(f"{finished.workdir}/results.csv")
+    per_class = _read(f"{finished.workdir}/per_class.csv")
+    assert "per_class_recall" not in rows[0]  # per-class values live in per_class.csv, one row each
     for r in rows:
-        recall = [float(v) for v in r["per_class_recall"].split()]
-        class_auc = [float(v) for v in r["per_class_auc"].split()]
+        mine = [c for c in per_class if (c["network"], c["method"]) == (r["network"], r["method"])]
+        recall = [float(c["recall"]) for c in mine]
+        class_auc = [float(c["auc"]) for c in mine]
         assert len(recall) == len(class_auc) == 10
         assert abs(np.mean(recall) - float(r["balanced_accuracy"])) < 1e-3
         assert abs(np.mean(class_auc) - float(r["auc"])) < 1e-3
@@ -85,8 +88,7 @@ def test_per_class_csv_has_a_row_per_class_with_counts_minority_flags_and_metric
         assert [int(c["train_count"]) for c in classes] == list(counts[key[0]])
         minority = [int(c["class"]) for c in classes if c["minority"] == "1"]
         assert minority == [int(v) for v in row["minority_classes"].split()]
-        assert [c["recall"] for c in classes] == row["per_class_recall"].split()
-        assert [c["auc"] for c in classes] == row["per_class_auc"].split()
+        assert [c["class_name"] for c in classes] == [str(k) for k in range(10)]  # digits: the digits
         p, r = (np.array([float(c[k]) for c in classes]) for k in ("precision", "recall"))
         f1 = np.where(p + r > 0, 2 * p * r / np.maximum(p + r, 1e-12), 0)
         assert abs(f1.mean() - float(row["macro_f1"])) < 2e-3  # precision and recall agree with macro F1
@@ -352,6 +354,30 @@ def test_progress_leaves_compiling_out_of_the_rate_and_the_time_left(monkeypatch
     assert "| 100 img/s |" in lines[1] and "| 100 img/s |" in lines[2]  # not 300 images / 12 s
     assert lines[2].endswith("0m02s left")  # 200 images left at 100 img/s
     assert report.compile_seconds() == 9.0
+
+
+def test_the_time_left_follows_a_smoothed_rate_and_evaluation_says_its_own(monkeypatch):
+    from imbalance_jax import progress
+
+    clock = iter([0.0, 0.0, 10.0, 11.0, 11.5, 13.5])  # a compiling call, then calls at 100, 200 and 50 img/s
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: next(clock))
+    lines = []
+    monkeypatch.setattr(progress.logging, "info", lambda fmt, *args: lines.append(fmt % args))
+    report = progress.Progress(total_networks=1, done_networks=0, images_total=10_100)
+    report.begin_calls()
+    metrics = {"loss": np.array([0.5]), "accuracy": np.array([0.9])}
+    for step in (1, 2, 3, 4):
+        report.log("cohort_00000", step, 10, 100, metrics, steps=1)
+    smoothed = 100.0
+    for rate in (200.0, 50.0):
+        smoothed = progress.SMOOTHING * rate + (1 - progress.SMOOTHING) * smoothed
+    assert report.smoothed_rate == pytest.approx(smoothed)  # 94: not the last call's 50, nor the mean's 120
+    assert lines[-1].endswith(f"{progress.duration(9_700 / smoothed)} left")
+    clock = iter([0.0, 4.0, 6.0])
+    evaluation = progress.EvaluationProgress(total_networks=10)
+    evaluation.log("cohort_00000", 4, 8)
+    evaluation.log("cohort_00001", 4, 8)
+    assert lines[-1] == "evaluated cohort_00001 (4 networks, 8 rows) | 8/10 networks evaluated | 0m02s left"
 
 
 def test_launch_plan_counts_what_the_study_trains_and_what_a_workdir_holds(finished):

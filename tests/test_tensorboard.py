@@ -1,42 +1,64 @@
-"""The event files a study writes are TensorBoard's own format: its reader finds every scalar."""
-import glob
+"""TensorBoard as a user opens it: a run per (setting, method), curve and evaluation means over the group's
+networks (checked against the CSVs), hyperparameters and the config, live runs per cohort, and no repeated
+step after the study grows. Read back with tensorboard's own reader."""
+import csv
+import os
 
 import numpy as np
+import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from imbalance_jax import tensorboard
+import tiny
+from imbalance_jax import study
 
 
-def test_crc32c_matches_the_standard_check_value():
-    assert tensorboard.crc32c(b"123456789") == 0xE3069283  # the CRC-32C catalogue's check value
+def _read(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
 
 
-def test_tensorboards_reader_reads_what_the_writer_wrote(tmp_path):
-    writer = tensorboard.EventWriter(str(tmp_path))
-    writer.scalars(10, {"train_loss/a": 0.5, "train_accuracy/a": 0.25, "skipped": float("nan")})
-    writer.scalars(20, {"train_loss/a": 0.125})
-    writer.close()
-    events = EventAccumulator(str(tmp_path))
+def _run(logdir, name):
+    events = EventAccumulator(os.path.join(logdir, name))
     events.Reload()
-    assert sorted(events.Tags()["scalars"]) == ["train_accuracy/a", "train_loss/a"]
-    assert [(e.step, e.value) for e in events.Scalars("train_loss/a")] == [(10, 0.5), (20, 0.125)]
+    return events
 
 
-def test_a_study_writes_per_setting_and_method_scalars(tmp_path):
-    import tiny
-    from imbalance_jax import study
-
-    study.run_study(tiny.tiny_config(), str(tmp_path))
-    (logdir,) = {p.rsplit("/", 1)[0] for p in glob.glob(f"{tmp_path}/tensorboard/events.out.tfevents.*")}
-    events = EventAccumulator(logdir)
-    events.Reload()
-    tags = set(events.Tags()["scalars"])
-    for method in ("baseline", "oversampling", "undersampling", "two_phase_oversampling"):
-        for metric in ("train_loss", "train_accuracy", "test_accuracy"):
-            assert f"{metric}/step rho=10 mu=0.5/{method}" in tags, (metric, method)
-    assert [e.step for e in events.Scalars("train_loss/step rho=10 mu=0.5/baseline")] == [10, 20]
-    assert [e.step for e in events.Scalars("test_accuracy/step rho=10 mu=0.5/baseline")] == [10, 20]
-    rates = events.Scalars("images_per_s/cohort_00000")  # the compiling call has no rate
-    assert [e.step for e in rates] == [20] and rates[0].value > 0
-    assert all(0 <= e.value <= 1 for e in events.Scalars("test_accuracy/step rho=10 mu=0.5/oversampling"))
-    assert np.isfinite([e.value for e in events.Scalars("train_loss/step rho=10 mu=0.5/undersampling")]).all()
+@pytest.mark.slow
+def test_a_grown_study_has_a_run_per_setting_and_method_with_true_means_and_no_repeated_steps(tmp_path):
+    config = tiny.tiny_config()
+    config.methods = ("baseline", "oversampling")
+    config.imbalance.repetitions, config.cohort_size = 2, 4  # two networks per (setting, method)
+    study.run_study(config, str(tmp_path))
+    config.imbalance.repetitions = 3  # grown: a third network per group, in a new cohort
+    study.run_study(config, str(tmp_path))
+    logdir = tmp_path / "tensorboard"
+    results, curves, per_class = (_read(tmp_path / f) for f in ("results.csv", "curves.csv", "per_class.csv"))
+    for method in ("baseline", "oversampling"):
+        events = _run(logdir, f"step_rho10_mu0.5/{method}")
+        mine = [r for r in results if r["method"] == method]
+        assert len(mine) == 3
+        for split in ("train", "test"):
+            got = [(e.step, e.value) for e in events.Scalars(f"{split}/accuracy")]
+            assert [s for s, _ in got] == [10, 20]  # every curve point once, though the study grew
+            for step, value in got:
+                expected = np.mean([float(c[f"{split}_accuracy"]) for c in curves
+                                    if c["method"] == method and int(c["step"]) == step])
+                assert value == pytest.approx(expected, abs=1e-6)
+        for metric in ("auc", "accuracy", "balanced_accuracy"):
+            (event,) = events.Scalars(f"eval/{metric}")
+            assert event.step == 20 and event.value == pytest.approx(np.mean([float(r[metric]) for r in mine]), abs=1e-6)
+        minority = [np.mean([float(c["recall"]) for c in per_class if c["network"] == r["network"]
+                             and c["method"] == method and c["minority"] == "1"]) for r in mine]
+        (event,) = events.Scalars("eval/minority_recall")
+        assert event.value == pytest.approx(np.mean(minority), abs=1e-6)
+        hparams = events.PluginTagToContent("hparams")
+        session = next(v for v in hparams.values() if b"method" in v)
+        assert method.encode() in session and b"rho" in session
+    config_run = _run(logdir, "config")
+    assert {"config", "_hparams_/experiment"} <= set(config_run.Tags()["tensors"])
+    text = config_run.Tensors("config")[0].tensor_proto.string_val[0].decode()
+    assert '"repetitions": 3' in text
+    live = _run(logdir, "live/cohort_00000")
+    assert {"train/loss", "train/accuracy"} <= set(live.Tags()["scalars"])
+    assert [e.step for e in live.Scalars("train/loss")] == [10, 20]
+    assert os.path.isdir(logdir / "live" / "cohort_00001")  # the grown study's cohort trained live too

@@ -3,7 +3,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from imbalance_jax.data.loaders import DatasetError, load
+from imbalance_jax.data.loaders import DatasetError, class_names, load
 
 
 class BalancedData(NamedTuple):
@@ -14,6 +14,7 @@ class BalancedData(NamedTuple):
     x_test: np.ndarray
     y_test: np.ndarray
     num_classes: int
+    class_names: tuple = ()  # a name per label (folder names, TFDS or CIFAR-10 label names, or the digits)
 
     @property
     def n_max(self) -> int:
@@ -54,4 +55,5 @@ def load_balanced(name: str, train_per_class: Optional[int], test_per_class: Opt
             f"and test {np.unique(y_test).tolist()}")
     train = balanced_indices(y_train, train_per_class, seed)
     test = balanced_indices(y_test, test_per_class, seed + 1)
-    return BalancedData(x_train[train], y_train[train], x_test[test], y_test[test], len(classes))
+    return BalancedData(x_train[train], y_train[train], x_test[test], y_test[test], len(classes),
+                        class_names(name, len(classes)))

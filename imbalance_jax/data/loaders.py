@@ -39,6 +39,36 @@ def load(name: str, split: str) -> tuple[np.ndarray, np.ndarray]:
         f"'folder:<dir>[,<test dir>][@<size>]' or one of {', '.join(TFDS_NAMES)}")
 
 
+def class_names(name: str, num_classes: int) -> tuple:
+    """The classes' names: a folder dataset's sub-folders, CIFAR-10's and TFDS's label names, else the labels
+    as digits ('0', '1', ...)."""
+    names = None
+    if name.startswith("folder:"):
+        names = _folder_layout(name[len("folder:"):].rsplit("@", 1)[0])[1]
+    elif name.startswith("cifar:"):
+        path = os.path.join(name[len("cifar:"):], "batches.meta")
+        if os.path.exists(path):
+            import pickle
+
+            with open(path, "rb") as f:
+                names = [n.decode() if isinstance(n, bytes) else n for n in pickle.load(f, encoding="bytes")[b"label_names"]]
+    elif name in TFDS_NAMES:
+        names = _tfds_label_names(name)
+    names = list(names or [])
+    return tuple(names) if len(names) == num_classes else tuple(str(c) for c in range(num_classes))
+
+
+def _tfds_label_names(name):
+    """A TFDS dataset's label names from its metadata, or None where it cannot be read without preparing it."""
+    try:
+        import tensorflow_datasets as tfds  # imported here: only TFDS datasets pay for it
+
+        source = tfds.data_source(name, split="train", data_dir=os.environ.get("TFDS_DATA_DIR"), download=False)
+        return list(source.dataset_info.features["label"].names)
+    except Exception:  # noqa: BLE001 - names are a nicety; the labels as digits stand in
+        return None
+
+
 def _load_digits(split):
     """scikit-learn's 8x8 digits drawn MNIST-style: 20x20 glyph centred in a 28x28 frame."""
     from PIL import Image

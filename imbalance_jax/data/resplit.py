@@ -23,4 +23,4 @@ def resplit(data: BalancedData, split: int, seed: int) -> BalancedData:
         train.append(pool[:train_counts[label]])
         test.append(pool[train_counts[label]:])
     train, test = np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
-    return BalancedData(x[train], y[train], x[test], y[test], data.num_classes)
+    return BalancedData(x[train], y[train], x[test], y[test], data.num_classes, data.class_names)

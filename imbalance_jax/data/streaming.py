@@ -15,7 +15,7 @@ from PIL import Image
 
 from imbalance_jax import samplers
 from imbalance_jax.data.balanced import balanced_indices
-from imbalance_jax.data.loaders import DatasetError, folder_files
+from imbalance_jax.data.loaders import DatasetError, class_names, folder_files
 
 
 class ImageSource:
@@ -126,6 +126,7 @@ class StreamData(NamedTuple):
     n_max: int
     resize: int
     crop: int
+    class_names: tuple = ()
 
     @property
     def input_shape(self) -> tuple:
@@ -225,4 +226,4 @@ def load_stream(name: str, n_max: int, test_per_class: int | None, resize: int, 
         for c in classes]))
     test_index = balanced_indices(test.labels, test_per_class, seed + 1)
     return StreamData(train, train_index, train.labels[train_index], test, test_index, test.labels[test_index],
-                      len(classes), n_max, resize, crop)
+                      len(classes), n_max, resize, crop, class_names(name, len(classes)))
