@@ -41,7 +41,7 @@ def dataset_shape(config: ml_collections.ConfigDict) -> DatasetShape:
     try:
         if config.input_pipeline == "stream" and not config.dataset.startswith("folder:"):
             raise DatasetError("streamed: not loaded for planning")  # a folder is only listed: quick
-        data, input_shape = setup_lib.load_data(config)
+        data, input_shape = setup_lib.load_data(config, prepare=False)
     except DatasetError as e:
         if config.dataset not in KNOWN_DATASETS:
             raise
@@ -49,7 +49,7 @@ def dataset_shape(config: ml_collections.ConfigDict) -> DatasetShape:
         n_max = config.train_per_class
         test = classes * (config.test_per_class or 1000)
         return DatasetShape(plan.DatasetFacts(classes, n_max), (classes * n_max, *input_shape), test,
-                            f"{config.dataset}: {classes} classes, n_max {n_max} from the config ({str(e)[:80]})")
+                            f"{config.dataset}: {classes} classes, n_max {n_max} from the config ({str(e)[:120]})")
     available = tuple(int(c) for c in np.bincount(data.y_train, minlength=data.num_classes))
     return DatasetShape(plan.DatasetFacts(data.num_classes, data.n_max, available), (len(data.y_train), *input_shape),
                         len(data.y_test), f"{config.dataset}: {data.num_classes} classes, n_max {data.n_max}, "
@@ -137,7 +137,9 @@ def plan_table(config: ml_collections.ConfigDict, workdir: str = None, measure_s
     held = Workdir(workdir) if workdir else None
     if held is not None:
         held.check_config(config)
+    started = time.perf_counter()
     shape = dataset_shape(config)
+    loading_s = time.perf_counter() - started
     networks = plan.plan_networks(config, shape.facts)
     hp = setup_lib.hparams(config)
     model = setup_lib.build_model(config, shape.facts.num_classes)
@@ -148,7 +150,9 @@ def plan_table(config: ml_collections.ConfigDict, workdir: str = None, measure_s
     else:
         sizes = sizing.Sizes(0, config.eval_batch_size, "measured when the study runs; a dry run compiles nothing")
     cohort_size = sizes.cohort_size
-    located, cohorts = stages.pending_cohorts(networks, max(cohort_size, 1), held.cohorts() if held else [])
+    records = held.cohorts() if held else []
+    located, cohorts = stages.pending_cohorts(networks, max(cohort_size, 1), records)
+    compiled = frozenset(len(r.networks) for r in records)  # their programs are in the workdir's jax_cache
     todo = [n for c in cohorts for n in c]
     device = jax.devices()[0]
     lines = [f"plan of {len(networks):,} networks on {jax.device_count()} x {device.device_kind} "
@@ -178,19 +182,39 @@ def plan_table(config: ml_collections.ConfigDict, workdir: str = None, measure_s
     if not measure:
         lines.append(repetitions_line(config, workdir))
         return "\n".join(lines)
-    # one network on a CPU (its rate is flat in the cohort size there), a full-size cohort elsewhere
-    probe = max(1, min(cohort_size, 1 if jax.default_backend() == "cpu" else 1024))
-    rate, compile_s = measured_rate(model, hp, shape.train_shape, probe, min(config.steps_per_call, 20),
+    # The step measured at the size of the largest cohort the study will train (a few steps per call: the
+    # compiled scan's body is what costs, not its length), so the rate is the study's own.
+    probe = max([len(c) for c in cohorts] or [max(1, min(cohort_size, 1024))])
+    rate, compile_s = measured_rate(model, hp, shape.train_shape, probe, min(config.steps_per_call, 10),
                                     measure_seconds)
-    images = len(todo) * hp.batch_size * hp.max_iter
-    evaluation = len(todo) * shape.test_size / (3 * rate)  # a forward pass costs about a third of a step
-    programs = len({len(c) for c in cohorts})  # one compiled step per cohort size
-    several = f"{probe} network" + ("s" if probe > 1 else "")
-    lines.append(f"  time     {rate:,.0f} img/s measured ({several}, {measure_seconds:g} s after "
-                 f"{compile_s:.1f} s compiling) -> training {progress.duration(images / rate)}, evaluation "
-                 f"~{progress.duration(evaluation)}, compiling ~{progress.duration(compile_s * programs)}")
-    if probe < cohort_size:
-        lines.append(f"           (measured at {several}; cohorts of {cohort_size:,} may run faster per "
-                     "image on an accelerator)")
+    lines.append(f"  time     {rate:,.0f} img/s measured ({probe} networks, {measure_seconds:g} s after {compile_s:.1f} s "
+                 f"compiling) -> {wall_time(config, hp, shape, cohorts, rate, compile_s, loading_s, compiled)}")
     lines.append(repetitions_line(config, workdir))
     return "\n".join(lines)
+
+
+FORWARD_SHARE = 3  # a training step costs about three forward passes: evaluation runs at 3x the training rate
+# Measured for the quick study on a 2-core CPU (2026-12-01): a run's imports, each cohort's set-up and saves
+# beside its steps, each cohort's evaluation beside its forward passes, and report.md with its figures.
+STARTUP_SECONDS, COHORT_SECONDS, EVALUATION_SECONDS, REPORT_SECONDS = 4.0, 3.0, 2.0, 5.0
+
+
+def wall_time(config, hp, shape: DatasetShape, cohorts: list, rate: float, compile_s: float,
+              loading_s: float = 0.0, compiled_sizes: frozenset = frozenset()) -> str:
+    """The study's time: training at the measured rate, its curve points and its evaluation as forward passes,
+    a compile per cohort size the workdir's compilation cache does not hold yet (compiled_sizes: those of its
+    trained cohorts), each cohort's set-up, the data's loading and the report."""
+    todo = sum(len(c) for c in cohorts)
+    if not todo:
+        return "nothing to train"
+    training = todo * hp.batch_size * hp.max_iter / rate
+    points = -(-hp.max_iter // config.curve_every) if config.curve_every else 0
+    curves = todo * points * shape.test_size / (FORWARD_SHARE * rate)
+    evaluation = todo * shape.test_size / (FORWARD_SHARE * rate) + EVALUATION_SECONDS * len(cohorts)
+    # one train program per cohort size, and the curve points' and evaluation's forward programs beside it
+    compiling = compile_s * 1.5 * len({len(c) for c in cohorts} - set(compiled_sizes))
+    fixed = STARTUP_SECONDS + loading_s + COHORT_SECONDS * len(cohorts) + REPORT_SECONDS
+    total = training + curves + evaluation + compiling + fixed
+    return (f"training {progress.duration(training)}, curve points ~{progress.duration(curves)}, evaluation "
+            f"~{progress.duration(evaluation)}, compiling ~{progress.duration(compiling)}: about "
+            f"{progress.duration(total)} in all")

@@ -37,9 +37,11 @@ class Progress:
         """Marks the start of a cohort's calls (its restore and set-up are not a call's time)."""
         self._mark = time.perf_counter()
 
-    def announce(self, cohort: str, index: int, total: int, networks: int, model: str, step: int, steps: int) -> None:
+    def announce(self, cohort: str, index: int, total: int, networks: int, model: str, step: int, steps: int,
+                 fine_tuned: bool = False) -> None:
         """A line before a cohort's first call, which compiles its step (or reads it from the cache)."""
-        start = "from scratch" if step == 0 else f"resuming at step {step}"
+        start = (f"resuming at step {step}" if step else "fine-tuned from their parents" if fine_tuned
+                 else "from scratch")
         logging.info("cohort %d of %d (%s): %d %s networks, %s; compiling its step (%d steps per call) unless the "
                      "compilation cache holds it", index, total, cohort, networks, model, start, steps)
 

@@ -157,7 +157,7 @@ class CohortTraining:
         every_curve, every_save = setup.config.curve_every, setup.config.checkpoint_every
         test_accuracy = test_accuracy_fn(setup) if every_curve > 0 else None
         self.report.announce(self.record.cohort_id, *self.position, real, type(setup.model).__name__, step,
-                             min(setup.config.steps_per_call, iterations - step))
+                             min(setup.config.steps_per_call, iterations - step), self.networks[0].parent is not None)
         self.report.begin_calls()
         try:
             while step < iterations:

@@ -35,13 +35,14 @@ def build_model(config: ml_collections.ConfigDict, num_classes: int):
                      dtype=jnp.dtype(config.compute_dtype), networks_per_vmap=config.networks_per_vmap)
 
 
-def load_data(config: ml_collections.ConfigDict):
-    """The balanced dataset (resident) or its streamed reader, and the input shape."""
+def load_data(config: ml_collections.ConfigDict, prepare: bool = True):
+    """The balanced dataset (resident) or its streamed reader, and the input shape (prepare=False: a TFDS dataset
+    not prepared is an error, not a download)."""
     if config.input_pipeline == "stream":
         data = streaming.load_stream(config.dataset, config.train_per_class, config.test_per_class,
                                      config.stream.resize, config.stream.crop, config.data_seed)
         return data, data.input_shape
-    data = load_balanced(config.dataset, config.train_per_class, config.test_per_class, config.data_seed)
+    data = load_balanced(config.dataset, config.train_per_class, config.test_per_class, config.data_seed, prepare)
     if min(data.x_train.shape[1:3]) < MIN_SIDE:
         raise DatasetError(f"dataset={config.dataset!r}: images are {data.x_train.shape[1]}x{data.x_train.shape[2]}; "
                            f"the models need at least {MIN_SIDE}x{MIN_SIDE} (resize them, or use folder:<dir>@<size>)")
@@ -114,11 +115,12 @@ class Setup:
         return train.make_predict(self.model, self.hp, self.sizes.eval_batch_size)
 
 
-def build(config: ml_collections.ConfigDict, workdir=None, measure: bool = True) -> Setup:
+def build(config: ml_collections.ConfigDict, workdir=None, measure: bool = True, prepare: bool = True) -> Setup:
     """Checks the config (against the workdir's saved one too), loads the data, plans the networks and sizes
-    the cohorts by the one rule launch.plan shares (sizing.resolve; measure=False skips a measurement)."""
+    the cohorts by the one rule launch.plan shares (sizing.resolve; measure=False skips a measurement,
+    prepare=False a TFDS download)."""
     config_schema.validate(config)  # before anything loads or compiles
-    data, input_shape = load_data(config)
+    data, input_shape = load_data(config, prepare)
     available = tuple(int(c) for c in np.bincount(data.y_train, minlength=data.num_classes))
     networks = tuple(plan.plan_networks(config, plan.DatasetFacts(data.num_classes, data.n_max, available)))
     model = build_model(config, data.num_classes)

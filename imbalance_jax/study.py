@@ -47,7 +47,7 @@ def dry_run(config: ml_collections.ConfigDict, path: str) -> str:
     """What a run would do, without training or writing anything: networks per stage and method, what the
     workdir already holds, and the cohorts it would train."""
     workdir = Workdir(path)
-    setup = setup_lib.build(config, workdir, measure=False)
+    setup = setup_lib.build(config, workdir, measure=False, prepare=False)
     located, packed = stages.pending_cohorts(setup.networks, max(setup.cohort_size, 1), workdir.cohorts())
     stages_of = sorted({n.stage for n in setup.networks})
     lines = [f"dry run of {len(setup.networks):,} networks in {path} (nothing trained or written)"]

@@ -77,3 +77,14 @@ def test_launch_plan_and_the_study_pack_the_same_cohorts(tiny_config, tmp_path):
     assert counts(tiny_config, str(tmp_path / "tiny")) == (3, 3)  # 6 new networks in cohorts of 4 and 2, 4 in one
     assert "cohorts  4 networks each (cohort_size.json)" in estimate.plan_table(tiny_config, str(tmp_path / "tiny"),
                                                                               measure=False)
+
+
+def test_planning_downloads_nothing(monkeypatch):
+    import tensorflow_datasets as tfds
+
+    from configs import mnist
+    from imbalance_jax import estimate
+
+    monkeypatch.setattr(tfds, "builder", lambda *a, **k: pytest.fail("planning tried to prepare (download) a dataset"))
+    shape = estimate.dataset_shape(mnist.get_config())  # mnist is not prepared on this machine
+    assert shape.facts.num_classes == 10 and "is not prepared in" in shape.source

@@ -41,10 +41,10 @@ def balanced_indices(labels: np.ndarray, per_class: Optional[int], seed: int) ->
 
 
 def load_balanced(name: str, train_per_class: Optional[int], test_per_class: Optional[int],
-                  seed: int = 0) -> BalancedData:
-    """Loads a dataset and cuts Table 1's balanced train and test sets from it."""
-    x_train, y_train = load(name, "train")
-    x_test, y_test = load(name, "test")
+                  seed: int = 0, prepare: bool = True) -> BalancedData:
+    """Loads a dataset and cuts Table 1's balanced train and test sets from it (prepare=False: no download)."""
+    x_train, y_train = load(name, "train", prepare)
+    x_test, y_test = load(name, "test", prepare)
     if x_test.shape[1:] != x_train.shape[1:]:
         raise DatasetError(f"dataset={name!r}: test images are {x_test.shape[1:]} but training images "
                            f"{x_train.shape[1:]}; give both splits the same size and channels")

@@ -18,8 +18,9 @@ class DatasetError(ValueError):
     """A dataset that cannot be loaded; the message says which one and what to do."""
 
 
-def load(name: str, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Returns (images uint8 [n, h, w, c], labels int32 [n]) of a dataset split."""
+def load(name: str, split: str, prepare: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (images uint8 [n, h, w, c], labels int32 [n]) of a dataset split (prepare=False: a TFDS dataset
+    not prepared yet is a DatasetError instead of a download)."""
     if split not in SPLITS:
         raise DatasetError(f"split={split!r} is not one of {SPLITS}; pass 'train' or 'test'")
     if name == "digits":
@@ -33,7 +34,7 @@ def load(name: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     if name.startswith("folder:"):
         return _load_folder(name[len("folder:"):], split)
     if name in TFDS_NAMES:
-        return _load_tfds(name, split)
+        return _load_tfds(name, split, prepare)
     raise DatasetError(
         f"dataset={name!r} is unknown; use 'digits', 'idx:<dir>', 'cifar:<dir>', 'npz:<file>', "
         f"'folder:<dir>[,<test dir>][@<size>]' or one of {', '.join(TFDS_NAMES)}")
@@ -52,6 +53,9 @@ def class_names(name: str, num_classes: int) -> tuple:
 
             with open(path, "rb") as f:
                 names = [n.decode() if isinstance(n, bytes) else n for n in pickle.load(f, encoding="bytes")[b"label_names"]]
+    elif name.startswith("npz:") and os.path.exists(name[len("npz:"):]):
+        with np.load(name[len("npz:"):]) as f:
+            names = [str(n) for n in f["class_names"]] if "class_names" in f else None
     elif name in TFDS_NAMES:
         names = _tfds_label_names(name)
     names = list(names or [])
@@ -189,7 +193,7 @@ def _checked(images, labels, where, split):
 
 
 def _load_npz(path, split):
-    """An .npz with arrays x_train, y_train, x_test, y_test."""
+    """An .npz with arrays x_train, y_train, x_test, y_test (and optionally class_names)."""
     if not os.path.exists(path):
         raise DatasetError(f"dataset='npz:{path}': no such file; give an .npz with x_train, y_train, x_test, y_test")
     with np.load(path) as f:
@@ -319,7 +323,7 @@ def _read_class_images(directory, classes, size, label_names):
     return _checked(np.stack(images), labels, f"dataset='folder:{directory}'", "")
 
 
-def _load_tfds(name, split):
+def _load_tfds(name, split, prepare=True):
     try:
         import tensorflow_datasets as tfds  # imported here: only TFDS datasets pay for it
     except ImportError as e:
@@ -328,6 +332,9 @@ def _load_tfds(name, split):
     try:
         source = tfds.data_source(name, split=split, data_dir=data_dir, download=False)
     except Exception as not_prepared:  # noqa: BLE001 - every failure here gets the same advice
+        if not prepare:
+            raise DatasetError(f"dataset={name!r} is not prepared in {data_dir or '~/tensorflow_datasets'}; "
+                               "nothing is downloaded without a run") from not_prepared
         try:
             builder = tfds.builder(name, data_dir=data_dir)
             builder.download_and_prepare(file_format="array_record")  # what tfds.data_source reads
