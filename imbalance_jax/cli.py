@@ -26,13 +26,28 @@ def quiet_library_logs() -> None:
     logging.get_absl_handler().addFilter(_QuietLibraries())
 
 
-def prepare_run(workdir: str, multihost: bool = False) -> None:
-    """Joins the other hosts (multihost) and keeps compiled steps in workdir/jax_cache (or the user's
-    JAX_COMPILATION_CACHE_DIR), so resuming or re-evaluating does not recompile."""
+def define_multihost_flags():
+    """The flags of a run over several hosts: --multihost, and where the cluster cannot be detected (not TPU,
+    Slurm or Open MPI) its coordinator, process count and this host's index."""
+    from absl import flags
+
+    return (flags.DEFINE_bool("multihost", False, "Call jax.distributed.initialize(): each host trains and "
+                              "evaluates its share of the cohorts."),
+            flags.DEFINE_string("coordinator", None, "With --multihost where the cluster is not detected: host:port "
+                                "of process 0's coordinator."),
+            flags.DEFINE_integer("num_processes", None, "With --coordinator: how many processes."),
+            flags.DEFINE_integer("process_id", None, "With --coordinator: this process's index, 0 to num_processes-1."))
+
+
+def prepare_run(workdir: str, multihost: bool = False, coordinator: str = None, num_processes: int = None,
+                process_id: int = None) -> None:
+    """Joins the other hosts (multihost; the coordinator, process count and index where the cluster is not
+    detected) and keeps compiled steps in workdir/jax_cache (or the user's JAX_COMPILATION_CACHE_DIR), so
+    resuming or re-evaluating does not recompile."""
     import jax
 
     if multihost:
-        jax.distributed.initialize()
+        jax.distributed.initialize(coordinator, num_processes, process_id)
     if "JAX_COMPILATION_CACHE_DIR" not in os.environ:  # the user's cache wins
         jax.config.update("jax_compilation_cache_dir", os.path.join(os.path.abspath(workdir), "jax_cache"))
     if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ:  # the user's setting wins

@@ -12,8 +12,7 @@ from absl import flags
 
 from imbalance_jax import cli, report, study
 
-_MULTIHOST = flags.DEFINE_bool(
-    "multihost", False, "Call jax.distributed.initialize(): each host evaluates its share of the cohorts.")
+_MULTIHOST, _COORDINATOR, _NUM_PROCESSES, _PROCESS_ID = cli.define_multihost_flags()
 _WORKDIR = flags.DEFINE_string("workdir", None, "The study's workdir.")
 _FORCE = flags.DEFINE_bool("force", False, "Re-evaluate cohorts that already have a valid evaluation.")
 _DRY_RUN = flags.DEFINE_bool("dry_run", False, "Check the config and the workdir, print what the study holds, "
@@ -29,7 +28,8 @@ def main(argv):
         if _DRY_RUN.value:
             print(study.dry_run(cli.config(), _WORKDIR.value))
             return
-        cli.prepare_run(_WORKDIR.value, _MULTIHOST.value)
+        cli.prepare_run(_WORKDIR.value, _MULTIHOST.value, _COORDINATOR.value, _NUM_PROCESSES.value,
+                        _PROCESS_ID.value)
         print(report.summary_table(study.evaluate_study(cli.config(), _WORKDIR.value, force=_FORCE.value)))
 
 

@@ -12,8 +12,7 @@ from absl import flags, logging
 
 from imbalance_jax import cli, report, results, study
 
-_MULTIHOST = flags.DEFINE_bool(
-    "multihost", False, "Call jax.distributed.initialize(): each host trains its share of the cohorts.")
+_MULTIHOST, _COORDINATOR, _NUM_PROCESSES, _PROCESS_ID = cli.define_multihost_flags()
 _WORKDIR = flags.DEFINE_string("workdir", None, "Where checkpoints and results go.")
 _DRY_RUN = flags.DEFINE_bool("dry_run", False, "Check the config, load the data and print what the run would "
                              "train, then exit without training or writing anything.")
@@ -26,7 +25,8 @@ def main(argv):
         if _DRY_RUN.value:
             print(study.dry_run(config, _WORKDIR.value))
             return
-        cli.prepare_run(_WORKDIR.value, _MULTIHOST.value)
+        cli.prepare_run(_WORKDIR.value, _MULTIHOST.value, _COORDINATOR.value, _NUM_PROCESSES.value,
+                        _PROCESS_ID.value)
         rows = study.run_study(config, _WORKDIR.value)
         print(report.summary_table(rows))
         if rows and not any(results.trained(r) for r in rows):

@@ -22,6 +22,12 @@ for data_parallel in (1, 4):  # the networks sharded over the 4 devices, then ea
 """
 
 
+# Measured: the same networks packed into cohorts of 2, 3 or 5, and sharded over 4 devices either way, give
+# bit-equal ROC AUC here (2026-12-01); the quick study at 60 iterations moved by up to 3.7e-5 between packings
+# (2026-11-29). A sharding error (a network reading another's batch, a wrong all-reduce) moves it by 1e-3 or more.
+PACKING_NOISE = 5e-5
+
+
 def _aucs(path):
     with open(path) as f:
         return {(r["network"], r["method"]): float(r["auc"]) for r in csv.DictReader(f)}
@@ -48,7 +54,7 @@ def test_four_devices_match_one(tmp_path, single_device):
         sharded = _aucs(tmp_path / f"dp{data_parallel}" / "results.csv")
         assert sharded.keys() == single_device.keys()
         for key, auc in single_device.items():
-            assert abs(sharded[key] - auc) < 2e-3, (data_parallel, key)
+            assert abs(sharded[key] - auc) <= PACKING_NOISE, (data_parallel, key, sharded[key] - auc)
 
 
 def test_cohorts_are_shared_between_hosts(monkeypatch):
@@ -66,18 +72,6 @@ def test_padding_round_trip():
     assert distributed.unpad_networks(padded, 3)["a"].tolist() == tree["a"].tolist()
 
 
-MULTIHOST = """
-import sys, jax
-jax.distributed.initialize(coordinator_address=f"localhost:{sys.argv[3]}", num_processes=2,
-                           process_id=int(sys.argv[2]))
-import tiny
-from imbalance_jax import study
-config = tiny.tiny_config()
-config.cohort_size = 3  # cohort 0 (parents) on host 0, cohort 1 (two-phase, reads them) on host 1
-study.run_study(config, sys.argv[1])
-"""
-
-
 def test_two_hosts_share_the_cohorts(tmp_path, single_device):
     import socket
 
@@ -85,8 +79,13 @@ def test_two_hosts_share_the_cohorts(tmp_path, single_device):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "tests")]))
-    hosts = [subprocess.Popen([sys.executable, "-c", MULTIHOST, str(tmp_path), str(i), str(port)], env=env,
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in (0, 1)]
+    # The entry point's own --multihost, with the coordinator given as on a cluster JAX does not detect;
+    # cohort 0 (the parents) trains on host 0, cohort 1 (two-phase, reading them) on host 1.
+    hosts = [subprocess.Popen([sys.executable, "-m", "launch.study", "--config=tests/tiny.py", f"--workdir={tmp_path}",
+                               "--config.cohort_size=3", "--config.report=False", "--multihost",
+                               f"--coordinator=localhost:{port}", "--num_processes=2", f"--process_id={i}"],
+                              env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in (0, 1)]
     outputs = [h.communicate(timeout=600) for h in hosts]
     for h, (_, err) in zip(hosts, outputs):
         assert h.returncode == 0, err[-3000:]
@@ -97,4 +96,5 @@ def test_two_hosts_share_the_cohorts(tmp_path, single_device):
     shared = _aucs(tmp_path / "results.csv")
     assert shared.keys() == single_device.keys()
     for key, auc in single_device.items():
-        assert abs(shared[key] - auc) < 2e-3, key
+        assert abs(shared[key] - auc) <= PACKING_NOISE, (key, shared[key] - auc)
+    assert (tmp_path / "log.txt").exists() and (tmp_path / "log_host1.txt").exists()  # a log per host

@@ -47,11 +47,16 @@ def test_batch_norm_statistics_train_and_freeze_in_two_phase():
                           before["params"]["block2"]["conv_a"]["kernel"][1])
 
 
-def test_crops():
-    image = np.arange(40 * 60 * 3, dtype=np.uint8).reshape(40, 60, 3)
+def test_crops_take_the_centre_and_resize_as_pil_does():
+    from PIL import Image
+
+    rows, cols = np.meshgrid(np.arange(40), np.arange(60), indexing="ij")
+    image = np.stack([rows, cols, rows + cols], -1).astype(np.uint8)  # each pixel holds its own coordinates
     resized = streaming.resize_shorter_side(image, 20)
-    assert resized.shape == (20, 30, 3)
-    assert streaming.center_crop(resized, 16).shape == (16, 16, 3)
+    expected = np.asarray(Image.fromarray(image).resize((30, 20), Image.BILINEAR))  # 40 x 60 -> 20 x 30
+    assert resized.shape == (20, 30, 3) and np.array_equal(resized, expected)
+    crop = streaming.center_crop(image, 16)
+    assert crop[0, 0, :2].tolist() == [12, 22] and crop[-1, -1, :2].tolist() == [27, 37]  # (40-16)/2, (60-16)/2
     crops = {streaming.random_crop_flip(resized, 16, np.random.default_rng(s)).tobytes() for s in range(10)}
     assert len(crops) > 1
 

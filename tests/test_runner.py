@@ -168,3 +168,97 @@ def test_a_changed_training_key_is_refused_by_name(tmp_path):
     config.train.momentum = 0.9
     config.cohort_size, config.steps_per_call = 3, 5  # execution settings may change
     study.run_study(config, str(tmp_path))
+
+
+def test_sigint_saves_the_cohort_in_flight_and_a_second_sigint_stops_at_once(tmp_path):
+    proc = _launch("launch.study", f"--workdir={tmp_path / 'once'}", *LONG)
+    _wait_for_save(tmp_path / "once", proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 128 + signal.SIGINT, err[-2000:]
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("interrupted: stopped by SIGINT at cohort_00000 step ") and last.endswith(
+        f"rerun `uv run python -m launch.study --workdir={tmp_path / 'once'}` to resume from that save")
+    step = int(last.split(" step ")[1].split("/")[0])
+    assert os.path.isdir(tmp_path / "once" / "cohorts" / "cohort_00000" / "checkpoints" / str(step))
+    twice = _launch("launch.study", f"--workdir={tmp_path / 'twice'}", *LONG)
+    _wait_for_save(tmp_path / "twice", twice)
+    twice.send_signal(signal.SIGINT)
+    seen = []
+    for line in twice.stderr:  # once the first is handled (a second one still pending would merge with it)
+        seen.append(line)
+        if "SIGINT received" in line:
+            break
+    twice.send_signal(signal.SIGINT)  # asked twice: no waiting for the call and its save
+    _, err = twice.communicate(timeout=300)
+    err = "".join(seen) + err
+    assert twice.returncode == 130, err[-2000:]
+    assert err.strip().splitlines()[-1].startswith("interrupted: saved cohorts are kept; rerun `uv run python -m "
+                                                   f"launch.study --workdir={tmp_path / 'twice'}` to resume")
+
+
+@pytest.mark.parametrize("errno_name", ["ENOSPC", "EROFS"])
+def test_a_full_or_read_only_disk_is_one_line(capsys, tmp_path, errno_name):
+    import errno
+
+    from imbalance_jax import files
+
+    def refused(path, write, binary=False):
+        raise OSError(getattr(errno, errno_name), os.strerror(getattr(errno, errno_name)), path)
+
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(files, "write_atomically", refused)
+    try:
+        with pytest.raises(SystemExit) as exited:
+            with cli.one_line_errors(str(tmp_path)):
+                study.run_study(tiny.tiny_config(), str(tmp_path))
+    finally:
+        monkeypatch.undo()
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert exited.value.code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith(f"error: {tmp_path}") and os.strerror(getattr(errno, errno_name)) in lines[0]
+    assert lines[0].endswith("check the workdir's permissions and free space, then rerun to resume")
+
+
+def test_imbalance_jax_traceback_shows_the_traceback_instead_of_the_line(tmp_path):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "tests")]))
+    args = [sys.executable, "-m", "launch.study", "--config=tests/tiny.py", f"--workdir={tmp_path}",
+            "--config.train.iterations=0"]
+    plain = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
+    traced = subprocess.run(args, cwd=ROOT, env=dict(env, IMBALANCE_JAX_TRACEBACK="1"), capture_output=True,
+                            text=True)
+    assert plain.returncode == 2 and "Traceback" not in plain.stderr
+    assert traced.returncode != 0 and "Traceback (most recent call last)" in traced.stderr
+    assert "ValueError: config.train.iterations=0 is out of range" in traced.stderr
+
+
+def test_union_and_labels_through_the_entry_point_with_their_errors(tmp_path, uninterrupted_workdir):
+    import shutil
+
+    for name in ("a", "b"):
+        shutil.copytree(uninterrupted_workdir, tmp_path / name, ignore=shutil.ignore_patterns("cohorts", "jax_cache"))
+    both = [f"--workdir={tmp_path / 'a'}", f"--workdir={tmp_path / 'b'}"]
+    joined = _launch("launch.report", *both, "--union", f"--out={tmp_path / 'u'}")
+    out, err = joined.communicate(timeout=300)
+    assert joined.returncode == 0, err[-2000:]
+    assert out.strip() == str(tmp_path / "u" / "report.md")
+    assert len(_rows(tmp_path / "u" / "results.csv")) == len(_rows(uninterrupted_workdir / "results.csv"))
+    labelled = _launch("launch.report", *both, "--label=fp32", "--label=bf16", f"--out={tmp_path / 'c'}")
+    _, err = labelled.communicate(timeout=300)
+    assert labelled.returncode == 0, err[-2000:]
+    with open(tmp_path / "c" / "results.csv") as f:
+        assert {r["study"] for r in csv.DictReader(f)} == {"fp32", "bf16"}
+    for extra, message in ((["--label=only_one"], "error: 1 --label values for 2 --workdir values; give one per study"),
+                           (["--label=x", "--label=x"], "error: --label values ['x', 'x'] repeat; give each study its "
+                                                        "own label")):
+        bad = _launch("launch.report", *both, *extra, f"--out={tmp_path / 'bad'}")
+        _, err = bad.communicate(timeout=300)
+        assert bad.returncode == 2 and err.strip().splitlines()[-1] == message, err[-1000:]
+    other = tmp_path / "other"
+    shutil.copytree(tmp_path / "a", other)
+    text = (other / "results.csv").read_text().replace("digits,", "mnist,")
+    (other / "results.csv").write_text(text)
+    mixed = _launch("launch.report", f"--workdir={tmp_path / 'a'}", f"--workdir={other}", "--union",
+                    f"--out={tmp_path / 'm'}")
+    _, err = mixed.communicate(timeout=300)
+    assert mixed.returncode == 2 and "compare them instead (leave out --union)" in err.strip().splitlines()[-1]
