@@ -30,14 +30,18 @@ class CohortCheckpoints:
         self._delete_hint = delete_hint or f"delete {cohort_dir} and rerun the study to retrain that cohort"
         self.directory = os.path.abspath(os.path.join(cohort_dir, "checkpoints"))
         self._manager: Optional[ocp.CheckpointManager] = None
+        self._pending: Optional[int] = None  # an interval save still being written in the background
 
     @property
     def manager(self) -> ocp.CheckpointManager:
         """Opened on first use (opening costs a listing of the folder)."""
         if self._manager is None:
             os.makedirs(self.directory, exist_ok=True)  # orbax creates none with active_processes set
+            # Interval saves are written in the background while training goes on (orbax copies the state to
+            # the host before save() returns, so the next call may donate it); with several hosts, in the
+            # foreground, each host alone.
             options = ocp.CheckpointManagerOptions(
-                max_to_keep=1, create=False, enable_async_checkpointing=False,
+                max_to_keep=1, create=False, enable_async_checkpointing=jax.process_count() == 1,
                 multiprocessing_options=_this_process_alone())
             self._manager = ocp.CheckpointManager(self.directory, options=options, item_names=(STATE, META))
         return self._manager
@@ -61,18 +65,29 @@ class CohortCheckpoints:
         return self._delete_hint
 
     def save(self, step: int, state: Any, meta: dict, complete: bool = False) -> dict:
-        """Saves the state and its record at `step` (replacing the previous save); returns the record."""
+        """Saves the state and its record at `step` (replacing the previous save); returns the record. An
+        interval save goes on in the background; the final one (complete) is on disk when this returns."""
         meta = {**meta, "step": int(step), "complete": complete}
         if complete:
             meta["token"] = uuid.uuid4().hex
         if jax.process_count() > 1:  # orbax writes no host-local jax.Array with several hosts: numpy it is
             state = jax.device_get(state)
         meta["checksum"] = checksum(state)
+        self.finish()  # the previous interval save, and its record of files
         self.manager.save(int(step), args=ocp.args.Composite(
             **{STATE: ocp.args.StandardSave(state), META: ocp.args.JsonSave(meta)}), force=True)
-        self.manager.wait_until_finished()
-        write_json(self._files_path(), {"step": int(step), "files": self._file_sizes(int(step))})
+        self._pending = int(step)
+        if complete:
+            self.finish()
         return meta
+
+    def finish(self) -> None:
+        """Waits for a save in the background and records its files (what verify_files checks)."""
+        if self._pending is None:
+            return
+        self.manager.wait_until_finished()
+        write_json(self._files_path(), {"step": self._pending, "files": self._file_sizes(self._pending)})
+        self._pending = None
 
     def _files_path(self) -> str:
         return os.path.join(self.cohort_dir, "state_files.json")
@@ -141,8 +156,9 @@ class CohortCheckpoints:
         return state, meta
 
     def close(self) -> None:
-        """Releases orbax's threads."""
+        """Finishes a save in the background and releases orbax's threads."""
         if self._manager is not None:
+            self.finish()
             self._manager.close()
             self._manager = None
 

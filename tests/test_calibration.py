@@ -120,6 +120,9 @@ CASES = {
         {"oversampling": 0.0, "undersampling": -0.03})), "false"),
     "2 false: undersampling behind by the margin": (_c2, lambda rng: simulate(rng, _trained(
         {"oversampling": 0.0, "undersampling": -conclusions.DEFAULT_MARGIN})), "false"),
+    # absence of evidence: too noisy to tell the 0.02 apart, and too noisy to show equivalence either
+    "2 false: undersampling 0.02 behind in a noisy study": (_c2, lambda rng: simulate(rng, _trained(
+        {"oversampling": 0.0, "undersampling": -0.02}), noise=0.02), "false"),
     "2 true: undersampling equal": (_c2, lambda rng: simulate(rng, _trained(
         {"oversampling": 0.0, "undersampling": 0.0})), "true"),
     # Conclusion 3 (the rows' accuracy carries the same numbers)

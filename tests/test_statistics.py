@@ -134,6 +134,8 @@ def test_a_three_repetition_report_has_bounded_intervals_and_adjusted_p_values(t
     for r in versus:
         pick = lambda m: [x["auc"] for x in rows if x["method"] == m and _label(x) == r["setting"]]  # noqa: E731
         test = scipy.stats.ttest_rel(pick(r["config name"]), pick("baseline"))
+        difference = np.mean(np.array(pick(r["config name"])) - np.array(pick("baseline")))  # method minus baseline
+        assert r["minus baseline (paired) [95% CI]"].startswith(f"{difference:+.4f} [")
         assert r["p"] == statistics.format_p(test.pvalue)
         low, high = (float(v) for v in r["minus baseline (paired) [95% CI]"].split(" ", 1)[1].strip("[]").split(", "))
         assert -1 <= low <= high <= 1

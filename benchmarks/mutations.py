@@ -1,0 +1,117 @@
+"""A small mutation check: deliberate bugs applied one at a time to a scratch copy of the repository, each
+followed by the tests that should catch it; prints which bugs the tests catch and which they miss.
+
+  uv run python benchmarks/mutations.py            # every mutation, its named test files (~10 min on 2 cores)
+  uv run python benchmarks/mutations.py --only 1,4 # some of them
+  uv run python benchmarks/mutations.py --suite    # each against the whole suite (slow: ~6 min a mutation)
+
+Kept out of the default pytest run (it runs pytest itself). A mutation is (file, the exact text, its
+replacement, what the bug is, the tests that must fail); the text must occur exactly once, so a mutation
+whose code moved is reported as stale instead of silently passing.
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+MUTATIONS = [
+    # The six the reviewers of 2026-12-01 found unguarded.
+    ("imbalance_jax/tensorboard.py", 'np.mean([float(c[f"{split}_accuracy"]) for c in at])',
+     'np.sum([float(c[f"{split}_accuracy"]) for c in at])', "TensorBoard curve means summed",
+     ["tests/test_tensorboard.py"]),
+    ("imbalance_jax/figures.py", '"num_minority", "accuracy",', '"num_minority", "auc",',
+     "Fig. 6 plots ROC AUC instead of accuracy", ["tests/test_figures.py"]),
+    ("imbalance_jax/statistics.py", "sd = float(values.std(ddof=1)) if n > 1 else math.nan",
+     "sd = float(values.std(ddof=0)) if n > 1 else math.nan", "sample sd with ddof=0 (intervals, error bars)",
+     ["tests/test_figures.py", "tests/test_statistics.py"]),
+    ("imbalance_jax/setup.py", "saved = workdir.saved_sizes() if workdir is not None and config.cohort_size == 0 else None",
+     "saved = None", "cohort_size.json ignored: the sizes measured again every run", ["tests/test_sizing.py"]),
+    ("imbalance_jax/data/streaming.py", "top, left = (h - crop) // 2, (w - crop) // 2", "top, left = 0, 0",
+     "the centre crop taken from the top-left corner", ["tests/test_imagenet.py"]),
+    ("imbalance_jax/report.py", 'out[(setting, method)] = statistics.paired(m["by_pair"], base["by_pair"])',
+     'out[(setting, method)] = statistics.paired(base["by_pair"], m["by_pair"])',
+     "'minus baseline' computed as baseline minus the method", ["tests/test_statistics.py", "tests/test_report.py"]),
+    # The statistics' own.
+    ("imbalance_jax/conclusions.py", 'unit, units = "setting", [float(np.mean(d)) for d in source.values()]',
+     'unit, units = "setting", [float(v) for d in source.values() for v in d]',
+     "pooled tests over every network instead of per-setting means", ["tests/test_conclusions.py"]),
+    ("imbalance_jax/statistics.py", "running = max(running, min(1.0, (m - rank) * p[i]))",
+     "running = max(running, min(1.0, p[i]))", "no Holm correction", ["tests/test_statistics.py"]),
+    ("imbalance_jax/statistics.py", "half = float(_stats().t.ppf(0.5 + level / 2, df)) * se / ((high - low) * p * (1 - p))",
+     "half = float(_stats().t.ppf(0.5 + level / 2, df)) * se / (high - low)",
+     "intervals without the logit scale's delta method", ["tests/test_statistics.py"]),
+    ("imbalance_jax/conclusions.py", "if statistics.within(wide, margin):", "if not statistics.significant(wide):",
+     "'on a par' read from a non-significant test", ["tests/test_calibration.py"]),
+    # Records and entry points.
+    ("imbalance_jax/stages.py", 'if meta.get("identities") != [n.training_hash for n in record.networks]:',
+     "if False:", "members.json not checked against the checkpoint", ["tests/test_bad_inputs.py"]),
+    ("imbalance_jax/results.py", "if short or None in row:", "if False:", "a cut-short results.csv read as a smaller "
+     "study", ["tests/test_bad_inputs.py"]),
+    ("imbalance_jax/cli.py", '    sys.argv = [a for a in argv if not a.startswith("--config=")]\n', "",
+     "overrides registered after --config (the README's grow command fails)", ["tests/test_documented_commands.py"]),
+    ("imbalance_jax/evaluate.py", "if not keep_bias and", "if keep_bias and",
+     "tau-normalisation keeps the classifier's bias", ["tests/test_study.py"]),
+    ("imbalance_jax/samplers/progressive.py", "cumulative = xp.cumsum((STEPS - mix) * instance + mix * balanced)",
+     "cumulative = xp.cumsum(mix * instance + (STEPS - mix) * balanced)",
+     "progressive sampling runs from class- to instance-balanced", ["tests/test_progressive_sampling.py"]),
+]
+
+
+def scratch_copy() -> str:
+    """The repository's tracked files, as they are in the working tree, in a temporary folder."""
+    target = tempfile.mkdtemp(prefix="mutations_")
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    for path in tracked:
+        if os.path.exists(os.path.join(ROOT, path)):
+            os.makedirs(os.path.dirname(os.path.join(target, path)), exist_ok=True)
+            shutil.copy2(os.path.join(ROOT, path), os.path.join(target, path))
+    return target
+
+
+def run_tests(copy: str, tests: list) -> tuple[int, float]:
+    """(pytest's exit status, seconds) of the tests in the copy."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([copy, os.path.join(copy, "tests")]))
+    started = time.time()
+    done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests], cwd=copy,
+                          env=env, capture_output=True, text=True)
+    return done.returncode, time.time() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="", help="comma-separated mutation numbers (1-based)")
+    parser.add_argument("--suite", action="store_true", help="run the whole suite against each mutation")
+    args = parser.parse_args()
+    chosen = [int(k) for k in args.only.split(",") if k] or range(1, len(MUTATIONS) + 1)
+    copy = scratch_copy()
+    missed = 0
+    try:
+        for k in chosen:
+            path, old, new, what, tests = MUTATIONS[k - 1]
+            original = open(os.path.join(copy, path)).read()
+            if original.count(old) != 1:
+                print(f"{k:2d} STALE   {what}: the text occurs {original.count(old)} times in {path}", flush=True)
+                missed += 1
+                continue
+            open(os.path.join(copy, path), "w").write(original.replace(old, new))
+            try:
+                status, seconds = run_tests(copy, [] if args.suite else tests)
+            finally:
+                open(os.path.join(copy, path), "w").write(original)
+            caught = status != 0
+            missed += not caught
+            print(f"{k:2d} {'caught' if caught else 'MISSED'}  {what} ({path}; {' '.join(tests) if not args.suite else 'suite'}, "
+                  f"{seconds:.0f} s)", flush=True)
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
+    print(f"{len(chosen) - missed} of {len(chosen)} mutations caught")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
