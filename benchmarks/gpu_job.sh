@@ -31,16 +31,6 @@ export PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=2
 END=$((SECONDS + ${JOB_SECONDS:-530}))
 pack() { cp "$JOB/gpu_job.log" "$OUTDIR/" 2>/dev/null; tar czf "$OUTDIR/gpu_job.tgz" -C /tmp gpu_job_files; }
 trap pack EXIT
-# cap SECONDS CMD...: run CMD for at most SECONDS and never past the job's end (SIGINT first, so
-# Python's finally blocks and the study's interrupt handler still save), dropping absl info lines.
-cap() {
-  local s=$1; shift
-  local left=$((END - SECONDS - 15))
-  if [ "$left" -lt 10 ]; then echo "skipped (no time left): $*"; return; fi
-  [ "$s" -gt "$left" ] && s=$left
-  echo "\$ [cap ${s}s, $((END - SECONDS))s left] $*"
-  timeout -s INT -k 10 "$s" "$@" 2>&1 | grep --line-buffered -v '^W[0-9]'
-}
 if [ "$SMALL" = 1 ]; then
   N=4,8; N_BIG=8; ITER=20; RESNET=(--batch_size=2 --data_size=8 --steps_per_call=1); IMAGES=64; BATCH=16; PEER_ARG=--small
   GRID=(--config.imbalance.step_rhos="(10,1000)" --config.imbalance.step_mus="(0.5,)" --config.imbalance.linear_rhos="(10,)")
@@ -49,6 +39,7 @@ else
   BATCH=256; PEER_ARG=; GRID=()
 fi
 source benchmarks/lent_machine.sh  # the carried wheels of what the lent machine lacks
+source benchmarks/job_lib.sh  # cap, peers
 
 nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv,noheader 2>/dev/null
 nproc
@@ -79,18 +70,7 @@ rm -rf "$JOB"/mnist/cohorts "$JOB"/mnist/jax_cache  # checkpoints and compiled p
 cap 60 $PY "${B[@]}" --model=resnet10 --num_networks=1 "${RESNET[@]}"
 cap 45 $PY benchmarks/input_pipeline.py --images=$IMAGES --batch_size=$BATCH --workers=8,16 --seconds=3 \
   --folder=/tmp/jpegs --json_out="$JOB/input_pipeline.jsonl"
-XLA_PYTHON_CLIENT_PREALLOCATE=false cap 60 $PY -c "
-import json, sys
-sys.argv.append('$PEER_ARG')
-sys.path.insert(0, 'benchmarks')
-import peer_bench as p
-try:
-    p.torch_benches()
-except KeyboardInterrupt:
-    print('stopped at its cap; rows so far are saved')
-finally:
-    json.dump(p.RESULTS, open('$JOB/peer_bench.json', 'w'), indent=1)
-"
+peers 60 "$JOB/peer_bench.json" $PEER_ARG
 cap 40 $PY -m launch.benchmark --seconds=1 --num_networks=$N_BIG --compute_dtype=bfloat16 --conv_impl=im2col/pallas \
   --profile_top=15 --json_out="$JOB/profile.jsonl"
 echo "job done in $SECONDS s"

@@ -10,8 +10,9 @@ from typing import Optional, Sequence
 
 import ml_collections
 import numpy as np
+from absl import logging
 
-from imbalance_jax import files, report, study
+from imbalance_jax import cli, files, report, study
 
 ARRAYS = "arrays.npz"
 
@@ -30,9 +31,17 @@ def run_on_arrays(x_train, y_train, x_test, y_test, config: ml_collections.Confi
         files.write_atomically(path, lambda f: np.savez(f, **arrays), binary=True)
     config = config.copy_and_resolve_references()
     config.dataset = f"npz:{path}"
-    rows = study.run_study(config, workdir)
-    if config.report:
-        report.write_report(workdir)
+    previous = logging.get_verbosity()
+    logging.set_verbosity(logging.INFO)  # the progress lines a notebook user reads, and log.txt
+    handler = cli.log_to_workdir(workdir)
+    try:
+        rows = study.run_study(config, workdir)
+        if config.report:
+            report.write_report(workdir)
+    finally:
+        logging.get_absl_logger().removeHandler(handler)
+        handler.close()
+        logging.set_verbosity(previous)
     return rows
 
 

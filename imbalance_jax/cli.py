@@ -55,9 +55,9 @@ def prepare_run(workdir: str, multihost: bool = False, coordinator: str = None, 
     log_to_workdir(workdir, jax.process_index())
 
 
-def log_to_workdir(workdir: str, host: int = 0) -> None:
+def log_to_workdir(workdir: str, host: int = 0):
     """Appends the run's log lines (this project's INFO, every library's warnings) to workdir/log.txt
-    (log_host<i>.txt on the other hosts of a multi-host run)."""
+    (log_host<i>.txt on the other hosts of a multi-host run); returns its handler."""
     if os.path.exists(workdir) and not os.path.isdir(workdir):
         return  # the study refuses such a workdir in one line
     os.makedirs(workdir, exist_ok=True)
@@ -66,6 +66,7 @@ def log_to_workdir(workdir: str, host: int = 0) -> None:
     handler.addFilter(_QuietLibraries())
     logging.get_absl_logger().addHandler(handler)
     _LOG_FILES.append(handler.baseFilename)
+    return handler
 
 
 _LOG_FILES = []  # the workdir log files of this run: an error's one line goes there too

@@ -379,20 +379,25 @@ def no_overfitting(curve_rows: Optional[list[dict]], margin: float = DEFAULT_MAR
     if not over:
         return _finding(5, paper, [Part(claim, "needs curves.csv with two or more points of oversampling", ABSENT)])
     growth = pool(over, bounds=(-2.0, 2.0))
+    points = max(len({r["step"] for r in rows if _pair(r) == key and r["method"] == "oversampling"})
+                 for key in {_pair(r) for r in rows})
+    span = ("from the second curve point to the last (the first point's training accuracy averages the "
+            "still-learning first iterations)" if points > 2 else "from the first curve point to the last (the "
+            "curves have two points; more, with a smaller curve_every, leave out the still-learning first one)")
     if len(reference) >= statistics.MIN_N:
         against = f"the balanced reference's ({np.mean(reference):+.4f}, n={len(reference)} networks)"
         wide = statistics.unpaired(growth.units, reference, (-4.0, 4.0), level=0.90)
         narrow = statistics.unpaired(growth.units, reference, (-4.0, 4.0))
     else:
-        against = "zero (no balanced reference with curves)"
+        against = (f"zero (the balanced reference has {len(reference)} networks with curves; comparing with it needs "
+                   f"{statistics.MIN_N})" if reference else "zero (no balanced reference with curves)")
         wide = statistics.one_sample(growth.units, (-2.0, 2.0), level=0.90)
         narrow = growth.comparison
-    evidence = (f"oversampling's gap grew by {growth.comparison.mean_difference:+.4f} from the second curve point to "
-                f"the last ({len(growth.units)} {growth.unit}s; the first point's training accuracy averages the "
-                f"still-learning first iterations); minus {against}: {wide.mean_difference:+.4f}, 90% interval "
-                f"{statistics.format_interval(wide.ci_low, wide.ci_high)}, p={_p(narrow.p_value)}")
+    evidence = f"oversampling's gap grew by {growth.comparison.mean_difference:+.4f} {span}, {show(growth)}"
     if growth.few or math.isnan(wide.ci_high):
-        return _finding(5, paper, [Part(claim, evidence, FEW)])
+        return _finding(5, paper, [Part(claim, evidence + f"; compared with {against}", FEW)])
+    evidence += (f"; against {against}: {wide.mean_difference:+.4f}, 90% interval "
+                 f"{statistics.format_interval(wide.ci_low, wide.ci_high)}, p={_p(narrow.p_value)}")
     if wide.ci_high < margin:
         verdict = HOLDS
     elif statistics.significant(narrow) and narrow.mean_difference > 0:
@@ -408,9 +413,9 @@ def balanced_reference(rows: list[dict]) -> str:
     if not accuracy:
         return ""
     s = statistics.describe(accuracy)
-    interval = (statistics.format_interval(s.ci_low, s.ci_high) if s.n >= statistics.MIN_N
-                else f"(no interval below {statistics.MIN_N} networks)")
-    return (f"The balanced reference (Section 4.3) reaches test accuracy {s.mean:.4f} {interval} (n={s.n}), "
+    interval = (f" {statistics.format_interval(s.ci_low, s.ci_high)} (n={s.n})" if s.n >= statistics.MIN_N
+                else f" (n={s.n}; no interval below {statistics.MIN_N} networks)")
+    return (f"The balanced reference (Section 4.3) reaches test accuracy {s.mean:.4f}{interval}, "
             f"a test error of {100 * (1 - s.mean):.2f}%.")
 
 

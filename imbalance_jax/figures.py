@@ -379,7 +379,7 @@ def fig8_series(curve_rows: list[dict]) -> tuple[str, dict]:
 
 def draw_fig8(curve_rows: list[dict]):
     """(title, figure) of Fig. 8: a panel per method sharing one y axis, its train (dashed, open markers) and
-    test (solid) accuracy at every recorded step, one legend below; ('', None) without their curves."""
+    test (solid) accuracy at every recorded step, one legend below; ('', None) without curves of two points."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -387,7 +387,7 @@ def draw_fig8(curve_rows: list[dict]):
     from matplotlib.lines import Line2D
 
     setting, series = fig8_series(curve_rows)
-    if not series:
+    if not series or all(len(steps) < 2 for steps, _, _ in series.values()):  # one point draws no convergence
         return "", None
     fig, axes = plt.subplots(1, len(series), figsize=(max(4.2 * len(series), 6.4), 3.4), squeeze=False,
                              sharey=True)

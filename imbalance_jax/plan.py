@@ -80,7 +80,11 @@ def imbalanced_sets(config: ml_collections.ConfigDict, facts: DatasetFacts) -> l
     sets = []
     for kind, rho, mu, reps in settings:
         args = (facts.num_classes, facts.n_max, rho) + ((mu,) if kind == "step" else ())
-        counts = shapes[kind](*args)
+        try:
+            counts = shapes[kind](*args)
+        except ValueError as e:  # which setting of config.imbalance, then what is wrong with it
+            where = f"{kind} rho={rho:g}" + (f" mu={mu:g}" if mu is not None else "")
+            raise ValueError(f"config.imbalance, the {where} setting: {e}") from e
         slots = int((np.asarray(counts) < facts.n_max).sum())
         if len(short) > slots and grid.minority == "random":
             raise ValueError(

@@ -331,7 +331,8 @@ def write_report(workdir: str, margin: float = None) -> str:
              *conclusions.section(rows, curve_rows, margin), "",
              *power_lines(rows),
              "## Mean multi-class ROC AUC x 100 (Table 4's layout)", "",
-             method_table(rows), ""]
+             "Thresholded methods rank the test images as their network does, so their ROC AUC is their "
+             "network's.", "", method_table(rows), ""]
     lines += split_section(rows)
     comparison = section43_table(rows)
     if comparison:

@@ -8,6 +8,7 @@ import dataclasses
 from typing import Callable
 
 from imbalance_jax import metrics
+from imbalance_jax.named import Registry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,20 +22,8 @@ class ScoringKind:
     transforms_head: bool = False  # scored through the network with its head tau-normalised
 
 
-_KINDS: dict[str, ScoringKind] = {}
-
-
-def register(kind: ScoringKind) -> ScoringKind:
-    """Adds a scoring kind by its name; returns it."""
-    _KINDS[kind.name] = kind
-    return kind
-
-
-def get(name: str) -> ScoringKind:
-    """The scoring kind called name; an unknown one is a one-line ValueError listing the known ones."""
-    if name not in _KINDS:
-        raise ValueError(f"scoring={name!r} is unknown; use one of {tuple(_KINDS)}")
-    return _KINDS[name]
+KINDS = Registry("scoring")
+register, get = KINDS.register, KINDS.get
 
 
 register(ScoringKind("softmax", lambda probs, prior, tau, head: probs))

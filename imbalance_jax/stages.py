@@ -136,8 +136,9 @@ def _wanted(setup: Setup, record) -> list:
     return [(j, m) for j, n in enumerate(record.networks) for m in planned.get(n.name, ())]
 
 
-def evaluate_all(setup: Setup, workdir: Workdir, layout: Layout, force: bool = False) -> None:
-    """Evaluates this host's finished cohorts whose evaluation is missing, stale or lacks a wanted method."""
+def evaluation_todo(setup: Setup, workdir: Workdir, layout: Layout, force: bool = False) -> list:
+    """(cohort record, wanted (position, method) pairs) of this host's cohorts whose evaluation is missing, stale
+    (retrained) or lacks a wanted method; every one with force."""
     todo = []
     for record in _mine(layout.cohorts):
         with workdir.checkpoints(record.cohort_id) as checkpoints:
@@ -148,6 +149,12 @@ def evaluate_all(setup: Setup, workdir: Workdir, layout: Layout, force: bool = F
         wanted = _wanted(setup, record)
         if force or not _still_valid(workdir.read_evaluation(record.cohort_id), meta["token"], wanted):
             todo.append((record, wanted))
+    return todo
+
+
+def evaluate_all(setup: Setup, workdir: Workdir, layout: Layout, force: bool = False) -> None:
+    """Evaluates this host's finished cohorts whose evaluation is missing, stale or lacks a wanted method."""
+    todo = evaluation_todo(setup, workdir, layout, force)
     report = progress.EvaluationProgress(sum(len(r.networks) for r, _ in todo))
     if todo:
         logging.info("evaluating %d cohorts (%d networks) on the test set", len(todo), report.total)

@@ -67,6 +67,25 @@ def dry_run(config: ml_collections.ConfigDict, path: str) -> str:
     return "\n".join(lines)
 
 
+def dry_run_evaluation(config: ml_collections.ConfigDict, path: str, force: bool = False) -> str:
+    """What launch.evaluate would do, without evaluating or writing anything."""
+    workdir = Workdir(path)
+    setup = setup_lib.build(config, workdir, measure=False, prepare=False)
+    records = workdir.cohorts()
+    located, packed = stages.pending_cohorts(setup.networks, max(setup.cohort_size, 1), records)
+    layout = stages.Layout([r for r in records if any(n.name in located for n in r.networks)], located)
+    todo = stages.evaluation_todo(setup, workdir, layout, force)
+    networks = sum(len(r.networks) for r, _ in todo)
+    why = "--force: every cohort" if force else "those whose evaluation is missing, stale or lacks a method"
+    lines = [f"dry run of launch.evaluate in {path} (nothing evaluated or written)",
+             f"  evaluate {len(todo)} of {len(layout.cohorts)} cohorts ({networks:,} networks; {why}) on the test set, "
+             "then write results.csv"]
+    if packed:
+        lines.append(f"  {sum(map(len, packed)):,} planned networks are not trained: launch.evaluate would refuse; "
+                     f"uv run python -m launch.study --workdir={path} trains them first")
+    return "\n".join(lines)
+
+
 def restore(setup: setup_lib.Setup, workdir: Workdir, cohort):
     """The latest saved state of a cohort, by id or by its index in workdir.cohorts()."""
     records = workdir.cohorts()

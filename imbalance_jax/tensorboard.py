@@ -19,13 +19,19 @@ import shutil
 from collections import defaultdict
 
 import numpy as np
-from tensorboard.compat.proto.event_pb2 import Event
-from tensorboard.compat.proto.summary_pb2 import Summary
-from tensorboard.plugins.hparams import summary_v2 as hparams
-from tensorboard.plugins.text.summary import text_pb
-from tensorboard.summary.writer.event_file_writer import EventFileWriter
+from absl import logging
 
 from imbalance_jax.results import setting_label
+
+try:  # a dependency of the project; a bare machine (a lent GPU's python3) may lack it: no TensorBoard there
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    from tensorboard.plugins.hparams import summary_v2 as hparams
+    from tensorboard.plugins.text.summary import text_pb
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+    AVAILABLE = True
+except ImportError:
+    AVAILABLE = False
 
 EVAL_METRICS = ("auc", "accuracy", "balanced_accuracy", "minority_recall")
 HPARAMS = ("imbalance", "rho", "mu", "method", "lr", "networks")
@@ -54,10 +60,12 @@ class LiveBoard:
     """A training cohort's live scalars: its mean loss and accuracy per compiled call, and images/s."""
 
     def __init__(self, logdir: str, cohort_id: str):
-        self.writer = EventFileWriter(os.path.join(logdir, "live", cohort_id))
+        self.writer = EventFileWriter(os.path.join(logdir, "live", cohort_id)) if AVAILABLE else None
 
     def training(self, step: int, loss, accuracy, images_per_s: float = float("nan")) -> None:
         """After a compiled call (non-finite values, a diverged network's, are left out of the means)."""
+        if self.writer is None:
+            return
         for tag, values in (("train/loss", loss), ("train/accuracy", accuracy), ("images_per_s", [images_per_s])):
             values = np.asarray(values, np.float64)
             finite = values[np.isfinite(values)]
@@ -67,7 +75,8 @@ class LiveBoard:
 
     def close(self) -> None:
         """Closes the event file."""
-        self.writer.close()
+        if self.writer is not None:
+            self.writer.close()
 
 
 def _minority_recall(per_class: list) -> dict:
@@ -81,6 +90,9 @@ def _minority_recall(per_class: list) -> dict:
 
 def write_study(logdir: str, rows: list, curves: list, per_class: list, config_json: dict) -> None:
     """Rewrites the study's runs from its result rows (selected, trained), curves and per-class rows."""
+    if not AVAILABLE:
+        logging.warning("no TensorBoard files: the tensorboard package is not installed (`uv sync` installs it)")
+        return
     for old in os.listdir(logdir) if os.path.isdir(logdir) else []:
         if old.startswith("events.out.tfevents."):  # a version before these runs wrote every tag into one
             os.remove(os.path.join(logdir, old))

@@ -26,7 +26,7 @@ def main(argv):
             raise FileNotFoundError(f"no study in {_WORKDIR.value} (it has no config.json); run launch.study with "
                                     f"--workdir={_WORKDIR.value} first")
         if _DRY_RUN.value:
-            print(study.dry_run(cli.config(), _WORKDIR.value))
+            print(study.dry_run_evaluation(cli.config(), _WORKDIR.value, _FORCE.value))
             return
         cli.prepare_run(_WORKDIR.value, _MULTIHOST.value, _COORDINATOR.value, _NUM_PROCESSES.value,
                         _PROCESS_ID.value)

@@ -10,7 +10,7 @@ config (more repetitions, settings, methods or lr runs) trains only the networks
 """
 from absl import flags, logging
 
-from imbalance_jax import cli, report, results, study
+from imbalance_jax import cli, config_schema, report, results, study
 
 _MULTIHOST, _COORDINATOR, _NUM_PROCESSES, _PROCESS_ID = cli.define_multihost_flags()
 _WORKDIR = flags.DEFINE_string("workdir", None, "Where checkpoints and results go.")
@@ -22,6 +22,7 @@ def main(argv):
     del argv
     with cli.one_line_errors(_WORKDIR.value):
         config = cli.config()
+        config_schema.validate(config)  # a bad value leaves no workdir behind
         if _DRY_RUN.value:
             print(study.dry_run(config, _WORKDIR.value))
             return

@@ -361,7 +361,17 @@ def test_a_study_whose_every_network_diverged_writes_its_report_and_says_so(tmp_
 def test_a_run_that_fails_early_leaves_its_error_in_log_txt(tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "tests")]))
     done = subprocess.run([sys.executable, "-m", "launch.study", "--config=tests/tiny.py", f"--workdir={tmp_path}",
-                           "--config.train.iterations=0"], cwd=ROOT, env=env, capture_output=True, text=True)
+                           f"--config.dataset=idx:{tmp_path / 'no_such_folder'}"], cwd=ROOT, env=env,
+                          capture_output=True, text=True)  # a valid config whose data is missing
     line = done.stderr.strip().splitlines()[-1]
-    assert done.returncode == 2 and line.startswith("error: config.train.iterations=0 is out of range")
+    assert done.returncode == 2 and line.startswith("error: dataset='idx:") and "no_such_folder" in line
     assert (tmp_path / "log.txt").read_text().strip().splitlines()[-1] == line
+
+
+def test_a_bad_config_value_leaves_no_workdir_behind(tmp_path):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "tests")]))
+    done = subprocess.run([sys.executable, "-m", "launch.study", "--config=tests/tiny.py", f"--workdir={tmp_path / 'w'}",
+                           "--config.methods=('baseline','baseline')"], cwd=ROOT, env=env, capture_output=True,
+                          text=True)
+    assert done.returncode == 2 and "holds 'baseline' twice" in done.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "w").exists()

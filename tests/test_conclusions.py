@@ -96,9 +96,9 @@ def test_the_undersampling_trend_is_a_tested_slope_not_an_argmax():
 def test_overfitting_is_measured_against_the_balanced_reference():
     rng = np.random.default_rng(7)
     calm = conclusions.no_overfitting(_curves(rng, {"oversampling": 0.0}, reference_growth=0.0))
-    assert calm.verdict == "holds" and "minus the balanced reference's" in calm.evidence
+    assert calm.verdict == "holds" and "against the balanced reference's" in calm.evidence
     both = conclusions.no_overfitting(_curves(rng, {"oversampling": 0.03, "baseline": 0.03}))
-    assert both.verdict == "does not hold" and "minus zero (no balanced reference with curves)" in both.evidence
+    assert both.verdict == "does not hold" and "against zero (no balanced reference with curves)" in both.evidence
     # the reference overfits as much: the growth is not oversampling's doing
     same = conclusions.no_overfitting(_curves(rng, {"oversampling": 0.03}, reference_growth=0.03))
     assert same.verdict == "holds"
@@ -121,4 +121,13 @@ def test_the_balanced_reference_gives_its_test_error():
     assert conclusions.balanced_reference(rows).endswith(
         f"{statistics.format_interval(s.ci_low, s.ci_high)} (n=3), a test error of "
         f"{100 * (1 - np.mean([0.99, 0.992, 0.995])):.2f}%.")
-    assert "(no interval below 3 networks) (n=2)" in conclusions.balanced_reference(rows[:2])
+    assert "0.9910 (n=2; no interval below 3 networks), a test error" in conclusions.balanced_reference(rows[:2])
+
+
+def test_overfitting_with_two_repetitions_and_two_curve_points_says_what_it_cannot_show():
+    rows = [r for r in _curves(np.random.default_rng(8), {"oversampling": 0.03}, reference_growth=0.0, reps=2)
+            if r["step"] in (250, 1000)]  # two repetitions, two curve points
+    finding = conclusions.no_overfitting(rows)
+    assert finding.verdict == conclusions.FEW and "interval [" not in finding.evidence
+    assert "from the first curve point to the last (the curves have two points" in finding.evidence
+    assert "the balanced reference has 2 networks with curves; comparing with it needs 3" in finding.evidence

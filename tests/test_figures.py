@@ -398,3 +398,9 @@ def test_fig7_draws_a_panel_per_rho_and_sampler_with_a_line_per_number_of_minori
     assert points == [("2 minority classes", 1.0, 0.97), ("2 minority classes", 10, 0.93),
                       ("2 minority classes", 1000.0, 0.78), ("5 minority classes", 1.0, 0.94),
                       ("5 minority classes", 10, 0.9), ("5 minority classes", 1000.0, 0.75)]
+
+
+def test_fig8_needs_two_curve_points():
+    rows = [dict(network=f"s/{m}", method=m, imbalance="step", rho=100, mu=0.5, repetition=0, selected=1, step=30,
+                 train_accuracy=0.9, test_accuracy=0.8) for m in ("baseline", "oversampling")]
+    assert figs.draw_fig8(rows) == ("", None)  # one point per curve shows no convergence

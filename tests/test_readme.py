@@ -53,6 +53,7 @@ def test_the_arrays_example_runs_the_study_through_the_runner(tmp_path, monkeypa
     assert len({r["network"] for r in rows}) == 4 and all(0 <= r["auc"] <= 1 for r in rows)  # 2 repetitions
     workdir = tmp_path / "runs" / "arrays"
     assert (workdir / "report.md").exists() and (workdir / "arrays.npz").exists()
+    assert "cohort 1 of 1 (cohort_00000)" in (workdir / "log.txt").read_text()  # progress, as on the command line
     with open(workdir / "per_class.csv") as f:
         names = {r["class_name"] for r in csv.DictReader(f)}
     assert names == {f"digit {c}" for c in range(10)}

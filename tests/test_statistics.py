@@ -113,7 +113,7 @@ def test_a_two_repetition_report_has_no_interval_and_no_test(tmp_path):
     assert "n < 3 in some settings: no interval and no test there (a test needs 3 repetitions" in text
     assert _intervals(text) == []  # no interval anywhere: tables, conclusions, reference
     assert "wins with" not in text and "no test at n=2" in text
-    assert "(n=2), a test error" in text and "(no interval below 3 networks)" in text
+    assert "(n=2; no interval below 3 networks), a test error" in text
 
 
 def test_a_three_repetition_report_has_bounded_intervals_and_adjusted_p_values(tmp_path):

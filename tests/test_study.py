@@ -165,7 +165,9 @@ def test_launch_study_bad_input_is_one_line(tmp_path):
         [sys.executable, "-m", "launch.study", "--config=configs/quick.py", f"--workdir={tmp_path}",
          "--config.imbalance.step_mus=(0.25,)"], capture_output=True, text=True)
     assert out.returncode == 2
-    assert out.stderr.strip().splitlines()[-1].startswith("error: mu=0.25")
+    assert out.stderr.strip().splitlines()[-1].startswith(
+        "error: config.imbalance, the step rho=10 mu=0.25 setting: mu=0.25 gives 2.5 minority classes of 10; use a "
+        "multiple of 1/10")
     assert "Traceback" not in out.stderr
 
 
@@ -426,3 +428,11 @@ def test_zca_fitted_on_the_full_training_set_is_one_transform_for_every_network(
     expected = preprocessing.fit_zca(finished.data.x_train, 0.1)
     assert np.allclose(full["whiten"][0], expected["whiten"]) and np.allclose(full["whiten"][1], expected["whiten"])
     assert not np.allclose(per_set["whiten"][0], expected["whiten"])  # fitted on the imbalanced set alone
+
+
+def test_the_evaluation_dry_run_says_what_it_would_evaluate(finished):
+    cohorts = len(finished.cohorts)
+    forced = study.dry_run_evaluation(finished.config, finished.workdir, force=True)
+    assert f"evaluate {cohorts} of {cohorts} cohorts ({len(finished.networks)} networks; --force" in forced
+    assert f"evaluate 0 of {cohorts} cohorts (0 networks;" in study.dry_run_evaluation(finished.config,
+                                                                                        finished.workdir)

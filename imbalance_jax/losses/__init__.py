@@ -9,6 +9,7 @@ from typing import Callable
 
 from imbalance_jax.losses.core import (Objective, cosine_logits, effective_number_weights,  # noqa: F401
                                        inverse_frequency_weights, ldam_margins, loss, neutral)
+from imbalance_jax.named import Registry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,25 +26,8 @@ class Loss:
     label: str = ""  # the name figures and tables show for its method
 
 
-_LOSSES: dict[str, Loss] = {}
-
-
-def register(entry: Loss) -> Loss:
-    """Adds a loss by its name; returns it."""
-    _LOSSES[entry.name] = entry
-    return entry
-
-
-def get(name: str) -> Loss:
-    """The Loss called name; an unknown name is a one-line ValueError listing the known ones."""
-    if name not in _LOSSES:
-        raise ValueError(f"loss={name!r} is unknown; use one of {tuple(_LOSSES)}")
-    return _LOSSES[name]
-
-
-def names() -> tuple:
-    """Every registered loss, in registration order."""
-    return tuple(_LOSSES)
+LOSSES = Registry("loss")
+register, get, names = LOSSES.register, LOSSES.get, LOSSES.names
 
 
 def objective_for(name: str, class_counts, settings, iterations: int) -> Objective:

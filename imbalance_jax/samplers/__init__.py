@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from imbalance_jax import sampling
+from imbalance_jax.named import Registry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,39 +40,34 @@ class Sampler:
     label: str = ""  # the name figures and tables show for that method
 
 
-_SAMPLERS: dict[str, Sampler] = {}
-_RULES: dict[str, BatchRule] = {}
+SAMPLERS, RULES = Registry("sampler"), Registry("batch rule")
 
 
 def register(entry):
     """Adds a Sampler or a BatchRule by its name; returns it."""
-    (_SAMPLERS if isinstance(entry, Sampler) else _RULES)[entry.name] = entry
-    return entry
+    return (SAMPLERS if isinstance(entry, Sampler) else RULES).register(entry)
 
 
 def get(name: Optional[str]) -> Sampler:
     """The Sampler called name (None: the imbalanced set as it is); an unknown name lists the known ones."""
-    name = name or "none"
-    if name not in _SAMPLERS:
-        raise ValueError(f"sampler={name!r} is unknown; use one of {tuple(_SAMPLERS)}")
-    return _SAMPLERS[name]
+    return SAMPLERS.get(name or "none")
 
 
 def all_samplers() -> tuple:
     """Every registered Sampler, in registration order."""
-    return tuple(_SAMPLERS.values())
+    return SAMPLERS.values()
 
 
 def rule_index(name: str) -> int:
     """The position of a batch rule in the compiled step's list of rules."""
-    return list(_RULES).index(name)
+    return RULES.names().index(name)
 
 
 def network_batch(row, length, seed, step, batch_size: int, rule=0, class_offsets=None, class_counts=None,
                   total_steps=1, xp=jnp):
     """Dataset indices of one network's batch at a step: its table row walked by its batch rule (`rule`, an index
     into the registered rules; without class blocks, the plain walk)."""
-    rules = list(_RULES.values())
+    rules = RULES.values()
     if class_offsets is None:
         return row[rules[0].positions(step, batch_size, length, seed, None, None, total_steps, xp)]
     drawn = xp.stack([r.positions(step, batch_size, length, seed, class_offsets, class_counts, total_steps, xp)
