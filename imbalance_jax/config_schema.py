@@ -308,7 +308,8 @@ def _check_relations(config) -> None:
             raise ValueError(f"resplits={config.resplits} re-splits a resident dataset; input_pipeline='stream' "
                              "reads the dataset's own split only, so set resplits=1")
     interface = registry.interface_of(config.model)
-    registry.resolve_conv_impl(config.conv_impl, config.model, config.networks_per_vmap)
+    if config.conv_impl != "auto":  # 'auto' is resolved per backend later: validating starts no JAX backend
+        registry.resolve_conv_impl(config.conv_impl, config.model, config.networks_per_vmap)
     for name in methods.trained_networks(config.methods):
         if losses.get(methods.get(name).training.loss).needs_cosine_head and not interface.cosine_head:
             raise ValueError(f"method {name!r} needs cosine logits from a fully connected head; model="

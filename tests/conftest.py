@@ -11,6 +11,20 @@ import pytest  # noqa: E402
 import tiny  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _logging_as_found():
+    """An entry point's one-line exit silences logging for the rest of its process; tests that go through it
+    in-process must not silence the tests after them."""
+    import logging
+
+    from absl import logging as absl_logging
+
+    verbosity = absl_logging.get_verbosity()
+    yield
+    logging.disable(logging.NOTSET)
+    absl_logging.set_verbosity(verbosity)
+
+
 @pytest.fixture
 def tiny_config():
     """The quick study shrunk to seconds (tests/tiny.py)."""

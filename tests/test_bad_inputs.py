@@ -247,6 +247,7 @@ def test_out_of_device_memory_names_the_cohort_size_that_fits(capsys, tmp_path, 
     assert "--config.cohort_size=" in line and "fits" in line
 
 
+@pytest.mark.slow
 def test_a_second_run_on_a_busy_workdir_exits_at_once(tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "tests")]))
     args = [sys.executable, "-m", "launch.study", "--config=tests/tiny.py", f"--workdir={tmp_path}",

@@ -55,6 +55,7 @@ def test_zca_whitens_the_training_data():
     assert np.abs(cov - projection).max() < 0.05
 
 
+@pytest.mark.slow
 def test_cifar_like_study_end_to_end(tmp_path, monkeypatch):
     (tmp_path / "cifar").mkdir()
     _write_cifar(tmp_path / "cifar")

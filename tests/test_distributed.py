@@ -44,6 +44,7 @@ def single_device(tmp_path_factory):
     return _aucs(workdir / "results.csv")
 
 
+@pytest.mark.slow
 def test_four_devices_match_one(tmp_path, single_device):
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
                PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "tests")]))
@@ -72,6 +73,7 @@ def test_padding_round_trip():
     assert distributed.unpad_networks(padded, 3)["a"].tolist() == tree["a"].tolist()
 
 
+@pytest.mark.slow
 def test_two_hosts_share_the_cohorts(tmp_path, single_device):
     import socket
 

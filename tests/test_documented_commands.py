@@ -119,6 +119,7 @@ def test_the_docs_hold_the_commands_a_user_needs():
         assert needed in commands, needed
 
 
+@pytest.mark.slow
 def test_every_documented_command_runs_as_written(outcomes):
     failures = []
     for (where, command), (status, out, err) in outcomes.items():
@@ -131,6 +132,7 @@ def test_every_documented_command_runs_as_written(outcomes):
     assert not failures, "\n".join(failures)
 
 
+@pytest.mark.slow
 def test_growing_the_quick_study_as_documented_plans_the_new_networks(outcomes):
     (status, out, _), = [v for (_, c), v in outcomes.items()
                          if c.startswith("uv run python -m launch.study --workdir=runs/quick --config.imbalance.repetitions=3")]

@@ -124,6 +124,7 @@ def test_a_streamed_folder_with_a_size_is_refused_naming_the_fix(tmp_path):
         setup_lib.load_data(config)
 
 
+@pytest.mark.slow
 def test_your_own_image_folders_stream_through_the_entry_point_on_grain_workers(tmp_path):
     """The ImageNet protocol streamed end to end from folder:<train>,<test>: images of mixed sizes read by
     grain's processes, spawned from the real entry point, which must import cleanly in each of them; a

@@ -2,12 +2,14 @@
 import csv
 
 import numpy as np
+import pytest
 
 from configs import longtail
 from imbalance_jax import report, study
 from imbalance_jax.workdir import Workdir
 
 
+@pytest.mark.slow
 def test_longtail_study_runs_every_remedy(tmp_path):
     config = longtail.get_config()
     config.imbalance.exponential_rhos = (10,)

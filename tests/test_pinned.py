@@ -20,6 +20,7 @@ from imbalance_jax import study
 PINNED = os.path.join(os.path.dirname(__file__), "data", "pinned_study.json")
 
 
+@pytest.mark.slow
 def test_rebuilt_runner_reproduces_the_pinned_numbers(tmp_path):
     rows = study.run_study(tiny.pinned_config(), str(tmp_path))
     got = {f"{r['network']}|{r['method']}": (r["auc"], r["accuracy"]) for r in rows}

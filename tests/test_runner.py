@@ -107,6 +107,7 @@ def _wait_for_save(workdir, proc, step_dir="10"):
         time.sleep(0.02)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
 def test_a_killed_study_resumes_from_its_last_save_to_the_same_results(tmp_path, uninterrupted, signum):
     proc = _launch("launch.study", f"--workdir={tmp_path}", *LONG)
@@ -127,6 +128,7 @@ def test_a_killed_study_resumes_from_its_last_save_to_the_same_results(tmp_path,
     assert _rows(tmp_path / "results.csv") == uninterrupted
 
 
+@pytest.mark.slow
 def test_report_needs_only_the_workdir_and_the_saved_config_is_a_config_file(tmp_path, uninterrupted_workdir):
     import shutil
 
@@ -170,6 +172,7 @@ def test_a_changed_training_key_is_refused_by_name(tmp_path):
     study.run_study(config, str(tmp_path))
 
 
+@pytest.mark.slow
 def test_sigint_saves_the_cohort_in_flight_and_a_second_sigint_stops_at_once(tmp_path):
     proc = _launch("launch.study", f"--workdir={tmp_path / 'once'}", *LONG)
     _wait_for_save(tmp_path / "once", proc)
@@ -232,6 +235,7 @@ def test_imbalance_jax_traceback_shows_the_traceback_instead_of_the_line(tmp_pat
     assert "ValueError: config.train.iterations=0 is out of range" in traced.stderr
 
 
+@pytest.mark.slow
 def test_union_and_labels_through_the_entry_point_with_their_errors(tmp_path, uninterrupted_workdir):
     import shutil
 

@@ -308,6 +308,7 @@ def test_launch_evaluate_reevaluates_without_training(finished, tmp_path):
     assert _read(workdir / "results.csv") == _read(f"{finished.workdir}/results.csv")
 
 
+@pytest.mark.slow
 def test_a_study_keeps_its_log_and_reevaluation_reuses_the_compilation_cache(tmp_path):
     import os
 
