@@ -16,8 +16,8 @@ import numpy as np
 from imbalance_jax import conclusions, statistics
 from imbalance_jax import figures as figs
 from imbalance_jax.display import TABLE_NOTE, method_label
-from imbalance_jax.results import (keeps_ranking, method_order, read_rows, read_workdir_results, setting_label, trained,
-                                   write_text)
+from imbalance_jax.results import (keeps_ranking, method_order, partial_sampling, read_rows, read_workdir_results,
+                                   setting_label, trained, write_text)
 
 
 def pair_key(row: dict) -> tuple:
@@ -260,8 +260,8 @@ def power_lines(rows: list[dict]) -> list[str]:
         sd, n = float(np.median([d.sd for d in within])), int(np.median([d.n for d in within]))
         out.append(f"- a method against the baseline in one setting (the tables, the winners): median sd of the paired "
                    f"differences {sd:.4f} at n={n} repetitions: {statistics.detectable_difference(sd, n):.4f} ROC AUC")
-    imbalanced = [r for r in rows if r["imbalance"] != "balanced"]
-    table = conclusions.values(imbalanced, "auc")
+    imbalanced = [r for r in rows if r["imbalance"] != "balanced" and not partial_sampling(r["method"])]
+    table = conclusions.values(imbalanced, "auc")  # conclusion 1's comparisons: the full methods
     pooled = [conclusions.pool(conclusions.differences(table, "oversampling", m)) for m in table
               if m != "oversampling" and not keeps_ranking(m) and "oversampling" in table]
     pooled = [p for p in pooled if p is not None and not p.few and p.unit == "setting"]
