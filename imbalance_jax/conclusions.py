@@ -133,8 +133,10 @@ def _p(p: float) -> str:
     return statistics.format_p(p)
 
 
-def show(pooled: Pooled, adjusted: Optional[float] = None, sign: bool = False) -> str:
-    """'+0.0152 [0.0020, 0.0284], p=0.012 (Holm 0.024), n=12 settings'; with sign, the sign test's counts first."""
+def show(pooled: Pooled, adjusted: Optional[float] = None, sign: bool = False,
+         behind_adjusted: Optional[float] = None) -> str:
+    """'+0.0152 [0.0020, 0.0284], p=0.012 (Holm 0.024), n=12 settings'; with sign, the sign test's counts first
+    and its p in the direction most units go (behind_adjusted: the Holm p of the test for behind)."""
     d, n = pooled.comparison, len(pooled.units)
     units = f"n={n} {pooled.unit}{'s' if n != 1 else ''}"
     if pooled.few:
@@ -147,8 +149,10 @@ def show(pooled: Pooled, adjusted: Optional[float] = None, sign: bool = False) -
     interval = f"{d.mean_difference:+.4f} {statistics.format_interval(d.ci_low, d.ci_high)}"
     if sign:
         ahead, behind = sum(u > 0 for u in pooled.units), sum(u < 0 for u in pooled.units)
-        return (f"ahead in {ahead} and behind in {behind} of {n} {pooled.unit}s (one-sided sign test p="
-                f"{_p(pooled.ahead_p)}" + (f", Holm {_p(adjusted)}" if adjusted is not None else "") +
+        direction, p, holm = ("ahead", pooled.ahead_p, adjusted) if ahead >= behind else \
+            ("behind", pooled.behind_p, behind_adjusted)
+        return (f"ahead in {ahead} and behind in {behind} of {n} {pooled.unit}s (one-sided sign test for {direction} "
+                f"p={_p(p)}" + (f", Holm {_p(holm)}" if holm is not None else "") +
                 f"); mean difference {interval}, {units}")
     text = f"{interval}, p={_p(d.p_value)}"
     if adjusted is not None:
@@ -188,7 +192,7 @@ def oversampling_wins(rows: list[dict], margin: float = DEFAULT_MARGIN) -> Findi
             parts.append(Part(claim, f"{m}: {show(pooled[m])}", FEW))
         else:
             verdict = HOLDS if ahead[m] < statistics.ALPHA else FAILS if behind[m] < statistics.ALPHA else UNSURE
-            parts.append(Part(claim, f"{m}: {show(pooled[m], ahead[m], sign=True)}", verdict))
+            parts.append(Part(claim, f"{m}: {show(pooled[m], ahead[m], sign=True, behind_adjusted=behind[m])}", verdict))
     return _finding(1, paper, parts)
 
 
@@ -393,7 +397,7 @@ def no_overfitting(curve_rows: Optional[list[dict]], margin: float = DEFAULT_MAR
                    f"{statistics.MIN_N})" if reference else "zero (no balanced reference with curves)")
         wide = statistics.one_sample(growth.units, (-2.0, 2.0), level=0.90)
         narrow = growth.comparison
-    evidence = f"oversampling's gap grew by {growth.comparison.mean_difference:+.4f} {span}, {show(growth)}"
+    evidence = f"oversampling's gap grew {span}: {show(growth)}"
     if growth.few or math.isnan(wide.ci_high):
         return _finding(5, paper, [Part(claim, evidence + f"; compared with {against}", FEW)])
     evidence += (f"; against {against}: {wide.mean_difference:+.4f}, 90% interval "

@@ -37,6 +37,7 @@ class Rule:
 
     ok: Callable[[Any], bool]
     words: str
+    choices: Optional[Callable[[], list]] = None  # the allowed names, listed when a value is refused
 
 
 WHOLE_1 = Rule(lambda v: _whole(v) and v >= 1, "a whole number >= 1")
@@ -89,6 +90,10 @@ def _conv_impls(value) -> bool:
     return isinstance(value, str) and (value == "auto" or all(v in CONV_IMPLS for v in value.split("/")))
 
 
+def _method_names() -> list:
+    return [*methods.names(), *methods.registry.family_examples()]
+
+
 def _method(name) -> bool:
     return isinstance(name, str) and methods.lookup(name) is not None
 
@@ -121,7 +126,7 @@ KEYS = [
     Key("methods", GROWTH, ("baseline", "oversampling", "undersampling", "two_phase_oversampling",
                             "two_phase_undersampling", "thresholding", "oversampling_thresholding",
                             "undersampling_thresholding", "balanced"),
-        Rule(_method, "a registered method (imbalance_jax/methods)"), "the methods to train and report",
+        Rule(_method, "a registered method (imbalance_jax/methods)", _method_names), "the methods to train and report",
         sequence=True),
     # The input pipeline.
     Key("input_pipeline", IDENTITY, "resident", one_of("resident", "stream"), "'resident': the dataset on the "
@@ -277,7 +282,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
                 raise ValueError(f"config.{key.path}={_shown(value)} must be a tuple, e.g. {_shown(key.default)}")
             for entry in value:
                 if not key.rule.ok(entry):
-                    raise ValueError(f"config.{key.path} holds {entry!r}; every entry must be {key.rule.words}")
+                    known = f": {', '.join(key.rule.choices())}" if key.rule.choices else ""
+                    raise ValueError(f"config.{key.path} holds {entry!r}; every entry must be {key.rule.words}{known}")
             repeated = [v for i, v in enumerate(value) if v in list(value)[:i]]
             if repeated:
                 raise ValueError(f"config.{key.path}={_shown(value)} holds {repeated[0]!r} twice; give each once")

@@ -179,7 +179,9 @@ def plan_table(config: ml_collections.ConfigDict, workdir: str = None, measure_s
         lines.append(f"  cohorts  {len(cohorts):,} to train")
     lines.append(f"  disk     {per_state / 2**20:.1f} MiB per network saved (weights + optimizer state), "
                  f"{per_state * len(networks) / 2**30:.1f} GiB for the study's latest saves")
-    if not measure:
+    if not measure or not cohorts:  # a dry run, or nothing left to train: no step to measure
+        if measure:
+            lines.append("  time     nothing to train (no step measured)")
         lines.append(repetitions_line(config, workdir))
         return "\n".join(lines)
     # The step measured at the size of the largest cohort the study will train (a few steps per call: the

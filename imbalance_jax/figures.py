@@ -134,7 +134,9 @@ def draw_panels(title, panel_rows, x_key, metric, xlabel, ylabel, logx=False, me
                         ls=line if len(xs) > 1 else "none", lw=1.3, capsize=2, elinewidth=0.8, label=label(method))
             drawn += [*mean, *low, *high]
         if reference is not None:
-            ax.axhline(reference, color="#555555", ls=(0, (6, 3)), lw=1, label=REFERENCE)
+            # above the spines and unclipped: a reference near 1 lies on the top edge of the [0, 1] range
+            ax.axhline(reference, color="#555555", ls=(0, (6, 3)), lw=1.2, label=REFERENCE, zorder=3, clip_on=False)
+            ax.spines["top"].set_visible(False)
         ax.set_title(symbols(panel_title), fontsize=10)
         ax.set_xlabel(symbols(xlabel))
         if curves:

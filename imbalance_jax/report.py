@@ -54,7 +54,8 @@ def too_few_note(rows: list[dict]) -> str:
     counts = [v["n"] for v in mean_by_setting(rows).values()]
     if not counts or min(counts) >= statistics.MIN_N:
         return ""
-    return (f"n < {statistics.MIN_N} in some settings: no interval and no test there (a test needs "
+    where = "every setting" if max(counts) < statistics.MIN_N else "some settings"
+    return (f"n < {statistics.MIN_N} in {where}: no interval and no test there (a test needs "
             f"{statistics.MIN_N} repetitions; grow the study with --config.imbalance.repetitions={statistics.MIN_N} "
             "to train only the new ones).")
 

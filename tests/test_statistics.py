@@ -110,7 +110,7 @@ def test_a_two_repetition_report_has_no_interval_and_no_test(tmp_path):
     text = _write(tmp_path, _rows(2))
     table = _table(text)
     assert table and all(r["95% CI"] == "n/a" and r["p"] in ("", "n/a") for r in table)
-    assert "n < 3 in some settings: no interval and no test there (a test needs 3 repetitions" in text
+    assert "n < 3 in every setting: no interval and no test there (a test needs 3 repetitions" in text
     assert _intervals(text) == []  # no interval anywhere: tables, conclusions, reference
     assert "wins with" not in text and "no test at n=2" in text
     assert "(n=2; no interval below 3 networks), a test error" in text

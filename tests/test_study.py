@@ -395,7 +395,8 @@ def test_launch_plan_counts_what_the_study_trains_and_what_a_workdir_holds(finis
     assert f"cohorts  {cohorts} to train" in fresh and "img/s measured" in fresh and "MiB per network saved" in fresh
     held = estimate.plan_table(finished.config, finished.workdir, measure_seconds=0.2)
     assert f"{len(planned)} networks already trained in {finished.workdir}; 0 to train" in held
-    assert "cohorts  0 to train" in held and "-> nothing to train" in held
+    assert "cohorts  0 to train" in held and "time     nothing to train (no step measured)" in held
+    assert "img/s measured" not in held  # nothing compiled or run for a finished workdir
 
 
 def test_balanced_reference_is_one_network_per_repetition_on_the_balanced_set(tiny_config):

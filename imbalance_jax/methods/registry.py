@@ -99,8 +99,13 @@ def get(name: str) -> Method:
         match = pattern.fullmatch(name)
         if match:
             return build(match)
-    known = ", ".join([*_METHODS, *(example for _, _, example in _FAMILIES)])
+    known = ", ".join([*_METHODS, *family_examples()])
     raise ValueError(f"method={name!r} is unknown; use one of {known}")
+
+
+def family_examples() -> list[str]:
+    """One example name per parametrised family (e.g. oversampling_to_10)."""
+    return [example for _, _, example in _FAMILIES]
 
 
 def lookup(name: str) -> Optional[Method]:
