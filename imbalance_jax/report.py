@@ -9,6 +9,7 @@ import csv
 import json
 import math
 import os
+import re
 from collections import defaultdict
 
 import numpy as np
@@ -280,8 +281,24 @@ def power_lines(rows: list[dict]) -> list[str]:
             "difference D needs):", "", *out, ""]
 
 
-def header(rows: list[dict], margin: float) -> list[str]:
-    """report.md's title and how to read every number in it."""
+# The start line every run of a study writes to its log.txt (stages.train_all).
+_MACHINE = re.compile(r"imbalance_jax on (\d+ x .+? \(\S+ backend\)), jax (\S+);")
+
+
+def machines(workdirs: list) -> list[str]:
+    """The devices the studies in workdirs ran on, in order of first use, from their runs' start lines in
+    log.txt (none where no log.txt is kept)."""
+    found = []
+    for workdir in workdirs:
+        path = os.path.join(workdir, "log.txt")
+        if os.path.exists(path):
+            with open(path, errors="replace") as f:
+                found += [f"{m.group(1)}, jax {m.group(2)}" for m in _MACHINE.finditer(f.read())]
+    return list(dict.fromkeys(found))
+
+
+def header(rows: list[dict], margin: float, ran_on: list = ()) -> list[str]:
+    """report.md's title and how to read every number in it; ran_on: the devices its runs used."""
     datasets = sorted({r["dataset"] for r in rows})
     samples = "repetitions and train/test splits" if any(int(r.get("split") or 0) for r in rows) else "repetitions"
     iterations = sorted({str(r.get("iterations", "")) for r in rows} - {""}, key=lambda v: float(v))
@@ -290,7 +307,8 @@ def header(rows: list[dict], margin: float) -> list[str]:
         f"{min(counts)} to {max(counts)} {samples} per setting and method" if counts and min(counts) != max(counts)
         else f"{counts[0] if counts else 0} {samples} per setting and method")
     return [f"# Class imbalance study: {', '.join(datasets)}", "",
-            f"{len(rows)} results of {len({r['network'] for r in rows})} trained networks; {protocol}.", "",
+            f"{len(rows)} results of {len({r['network'] for r in rows})} trained networks; {protocol}" +
+            (f"; run on {' and '.join(ran_on)}." if ran_on else "."), "",
             f"How to read the numbers: each is a mean over {samples} (n) with the sample standard deviation and a 95% "
             "t interval on the logit scale of the metric's range (so inside [0, 1]; differences inside [-1, 1]). "
             f"Below {statistics.MIN_N} repetitions there is no interval and no test. Methods are compared on the "
@@ -303,8 +321,9 @@ def header(rows: list[dict], margin: float) -> list[str]:
             "tests), and a difference that is not significant is 'not distinguishable', never a tie.", ""]
 
 
-def write_report(workdir: str, margin: float = None) -> str:
-    """Turns workdir/results.csv into workdir/report.md and PNG figures; returns the report's path."""
+def write_report(workdir: str, margin: float = None, ran_on: list = None) -> str:
+    """Turns workdir/results.csv into workdir/report.md and PNG figures; returns the report's path. ran_on: the
+    devices its runs used (default: those in workdir/log.txt)."""
     rows = read_workdir_results(workdir)
     margin = study_margin(workdir) if margin is None else margin
     path = os.path.join(workdir, "results.csv")
@@ -323,7 +342,8 @@ def write_report(workdir: str, margin: float = None) -> str:
         with open(curves) as f:
             curve_rows = list(csv.DictReader(f))
     reference = conclusions.balanced_reference(rows)
-    lines = [*header(rows, margin), "## Which method wins", "", *winners(rows, margin), "",
+    ran_on = machines([workdir]) if ran_on is None else ran_on
+    lines = [*header(rows, margin, ran_on), "## Which method wins", "", *winners(rows, margin), "",
              "## The paper's conclusions, checked (Section 5)", "",
              "Each conclusion split into its claims, each claim with the study's evidence and a verdict: 'holds' "
              "where the study shows it, 'does not hold' where it shows the opposite, 'not significant' where it "

@@ -66,4 +66,4 @@ def write_union(workdirs: list, outdir: str, margin: float = None) -> str:
                     rows.append(row)
         if columns:
             write_csv(os.path.join(outdir, name), columns, rows)
-    return report.write_report(outdir, margin)
+    return report.write_report(outdir, margin, report.machines(workdirs))

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import jax
 import numpy as np
 import pytest
 
@@ -40,6 +41,7 @@ def test_the_main_command_trains_the_quick_study_and_prints_its_table(tmp_path):
     assert "a test needs 3 repetitions" in done.stdout
     report = (tmp_path / "quick" / "report.md").read_text()
     assert "## The paper's conclusions, checked (Section 5)" in report
+    assert f"per setting and method; run on 1 x cpu (cpu backend), jax {jax.__version__}." in report  # log.txt's
     for figure in ("fig3_auc_vs_minority_classes.png", "fig4_auc_vs_rho.png", "fig5_linear_auc_vs_rho.png",
                    "fig6_accuracy_vs_minority_classes.png", "fig8_convergence.png"):
         assert (tmp_path / "quick" / figure).exists(), figure

@@ -224,6 +224,10 @@ def test_a_union_of_workdirs_is_one_study_with_each_network_once(tmp_path):
         writer = csv.DictWriter(f, list(curves[0]))
         writer.writeheader()
         writer.writerows(curves)
+    (grid / "log.txt").write_text("I1201 stages.py:85] imbalance_jax on 1 x cpu (cpu backend), jax 0.10.2; 1 "
+                                  "process(es)\n")
+    (fig7 / "log.txt").write_text("I1202 stages.py:85] imbalance_jax on 1 x NVIDIA H200 (gpu backend), jax 0.11.2; "
+                                  "1 process(es)\n")
     path = union.write_union([str(grid), str(fig7)], str(tmp_path / "all"))
     with open(tmp_path / "all" / "results.csv") as f:
         joined = {(r["network"], r["method"]): float(r["auc"]) for r in csv.DictReader(f)}
@@ -236,6 +240,7 @@ def test_a_union_of_workdirs_is_one_study_with_each_network_once(tmp_path):
         assert {r["network"] for r in csv.DictReader(f)} == {r["network"] for r in partial}
     text = open(path).read()
     assert f"{len(second)} results of {len(second)} trained networks" in text and "fig7_partial_sampling.png" in text
+    assert ("run on 1 x cpu (cpu backend), jax 0.10.2 and 1 x NVIDIA H200 (gpu backend), jax 0.11.2." in text)
     # the second workdir's networks pair with the first's (same set and repetition, split 0 either way)
     assert re.search(r"\| step rho=10 mu=0.2 \| oversampling_to_10 \| 3 \| [\d.]+ \| [\d.]+ \| \[[\d., ]+\] \| "
                      r"[+-][\d.]+ \[", text)
