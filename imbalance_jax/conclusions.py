@@ -19,8 +19,8 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from imbalance_jax import methods, statistics
-from imbalance_jax.results import keeps_ranking, partial_sampling, setting_label
+from imbalance_jax import statistics
+from imbalance_jax.results import keeps_ranking, partial_sampling, sampling_reduced, setting_label
 
 HOLDS, FAILS, UNSURE, ABSENT = "holds", "does not hold", "not significant", "not in this study"
 FEW = f"no test (n < {statistics.MIN_N})"
@@ -270,11 +270,6 @@ def thresholding_accuracy(rows: list[dict], margin: float = DEFAULT_MARGIN) -> F
     return _finding(3, paper, parts)
 
 
-def _reduces(method: str) -> str:
-    found = methods.lookup(method)
-    return "" if found is None else found.reduces
-
-
 def sampling_levels(rows: list[dict], margin: float = DEFAULT_MARGIN) -> Finding:
     """4: full oversampling is not worse than oversampling to a reduced ratio (non-inferior within the margin),
     and the benefit of undersampling only to a reduced ratio falls as the share of minority classes grows
@@ -287,8 +282,8 @@ def sampling_levels(rows: list[dict], margin: float = DEFAULT_MARGIN) -> Finding
         return _finding(4, paper, [Part("oversample fully; a lower undersampling ratio with more minority classes",
                                         "needs sampling to reduced ratios (configs/mnist_fig7.py)", ABSENT)])
     table = values(step, "auc")
-    return _finding(4, paper, [_full_oversampling(table, [m for m in partial if _reduces(m) == "oversampling"], margin),
-                               _undersampling_trend(step, [m for m in partial if _reduces(m) == "undersampling"])])
+    return _finding(4, paper, [_full_oversampling(table, [m for m in partial if sampling_reduced(m) == "oversampling"], margin),
+                               _undersampling_trend(step, [m for m in partial if sampling_reduced(m) == "undersampling"])])
 
 
 def _full_oversampling(table: dict, reduced: list, margin: float) -> Part:

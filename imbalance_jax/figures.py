@@ -11,7 +11,7 @@ import numpy as np
 
 from imbalance_jax import methods, statistics
 from imbalance_jax.display import REFERENCE, method_label, symbols
-from imbalance_jax.results import THRESHOLDED, keeps_ranking, method_order, partial_sampling
+from imbalance_jax.results import THRESHOLDED, keeps_ranking, method_order, partial_sampling, sampling_reduced
 
 # Okabe & Ito's colour-blind-safe palette, and a marker and line style per method, so methods stay
 # apart in grey print too: sampling solid, two-phase dashed, thresholded dotted.
@@ -337,18 +337,14 @@ def minority_recall_figure(per_class: list[dict], path: str) -> str:
 def fig7_rows(rows: list[dict]) -> list[tuple]:
     """Fig. 7's panels: per rho, oversampling and undersampling, each line a number of minority classes,
     x the imbalance ratio left after sampling (the baseline's rho, 1 for full sampling)."""
-    def remaining_ratio(r):
-        if r["method"] == "baseline":
-            return r["rho"]
-        if r["method"] in ("oversampling", "undersampling"):
-            return 1.0
-        return methods.get(r["method"]).training.target_rho
+    def remaining_ratio(r):  # full sampling's target is 1
+        return r["rho"] if r["method"] == "baseline" else methods.get(r["method"]).training.target_rho
 
     panels = []
     for rho, group in _group(rows, "rho"):
         for kind in ("oversampling", "undersampling"):
             chosen = [dict(r, ratio=remaining_ratio(r), method=f"{r['num_minority']} minority classes")
-                      for r in group if r["method"] == "baseline" or r["method"].startswith(kind)]
+                      for r in group if r["method"] in ("baseline", kind) or sampling_reduced(r["method"]) == kind]
             if any(r["ratio"] not in (1.0, rho) for r in chosen):  # a panel with reduced ratios to show
                 panels.append((f"rho = {rho:g}: {method_label(kind)} to a reduced ratio", chosen))
     return panels

@@ -102,6 +102,13 @@ def partial_sampling(name: str) -> bool:
     return method is not None and method.partial_sampling
 
 
+def sampling_reduced(name: str) -> str:
+    """The full sampling method (oversampling, undersampling) a sampling to a reduced ratio stops short of;
+    '' for any other method."""
+    method = methods.lookup(name)
+    return "" if method is None else method.reduces
+
+
 REQUIRED_COLUMNS = ("dataset", "imbalance", "rho", "mu", "minority_classes", "repetition", "method", "auc",
                     "accuracy", "network")
 
