@@ -3,7 +3,6 @@ and wall time from a short measured run of the real compiled step on this device
 
   estimate.plan_table(config, workdir=None)   # what launch.plan prints
 """
-import collections
 import os
 import time
 from typing import NamedTuple
@@ -157,10 +156,8 @@ def plan_table(config: ml_collections.ConfigDict, workdir: str = None, measure_s
     device = jax.devices()[0]
     lines = [f"plan of {len(networks):,} networks on {jax.device_count()} x {device.device_kind} "
              f"({jax.default_backend()}), {config.compute_dtype}", f"  dataset  {shape.source}"]
-    for stage in sorted({n.stage for n in networks}):
-        staged = [n for n in networks if n.stage == stage]
-        counts = collections.Counter(n.method for n in staged)
-        lines.append(f"  stage {stage}  {len(staged):,} networks ({', '.join(f'{m} {c:,}' for m, c in counts.items())})"
+    for stage, counts in plan.methods_per_stage(networks).items():
+        lines.append(f"  stage {stage}  {counts.total():,} networks ({', '.join(f'{m} {c:,}' for m, c in counts.items())})"
                      + ("" if stage == 0 else ", fine-tuned from stage " + str(stage - 1)))
     reported = sum(len(n.reported) for n in networks)
     lines.append(f"  results  {reported:,} rows ({len(config.methods)} methods; "

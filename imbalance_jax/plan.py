@@ -4,6 +4,7 @@ A network's identity is its name (imbalanced set, trained method, learning-rate 
 everything that determines how it trains; a workdir finds checkpoints by that identity, so a
 study can grow (more repetitions, settings, methods or lr runs) and train only what is new.
 """
+import collections
 import dataclasses
 import hashlib
 import json
@@ -155,6 +156,14 @@ def plan_networks(config: ml_collections.ConfigDict, facts: DatasetFacts) -> lis
                         init_seed=_seed(s["set_seed"], run) if run else s["set_seed"],
                         training_hash=_hash(identity), **s))
     return networks
+
+
+def methods_per_stage(networks: list[Network]) -> dict:
+    """{stage: Counter of the stage's networks per method}, stages in order (what plan and dry run print)."""
+    out = {}
+    for n in sorted(networks, key=lambda n: n.stage):
+        out.setdefault(n.stage, collections.Counter())[n.method] += 1
+    return out
 
 
 def on_splits(sets: list[dict], splits: int) -> list[dict]:

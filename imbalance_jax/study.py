@@ -10,7 +10,7 @@ study grows; evaluation redoes only what is new or retrained.
 import jax
 import ml_collections
 
-from imbalance_jax import stages
+from imbalance_jax import plan, stages
 from imbalance_jax import setup as setup_lib
 from imbalance_jax.workdir import Workdir
 
@@ -49,13 +49,8 @@ def dry_run(config: ml_collections.ConfigDict, path: str) -> str:
     workdir = Workdir(path)
     setup = setup_lib.build(config, workdir, measure=False, prepare=False)
     located, packed = stages.pending_cohorts(setup.networks, max(setup.cohort_size, 1), workdir.cohorts())
-    stages_of = sorted({n.stage for n in setup.networks})
     lines = [f"dry run of {len(setup.networks):,} networks in {path} (nothing trained or written)"]
-    for stage in stages_of:
-        counts = {}
-        for n in setup.networks:
-            if n.stage == stage:
-                counts[n.method] = counts.get(n.method, 0) + 1
+    for stage, counts in plan.methods_per_stage(setup.networks).items():
         lines.append(f"  stage {stage}  " + ", ".join(f"{m} {c:,}" for m, c in counts.items()))
     todo = sum(len(c) for c in packed)
     size = (f"cohorts of {setup.cohort_size:,} ({setup.sizes.source})" if setup.cohort_size

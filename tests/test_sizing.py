@@ -68,6 +68,13 @@ def test_launch_plan_and_the_study_pack_the_same_cohorts(tiny_config, tmp_path):
     grid.dataset, grid.train_per_class, grid.test_per_class, grid.cohort_size = "digits", 0, 0, 352
     planned, studied = counts(grid, str(tmp_path / "grid"))
     assert planned == studied == 65  # 22,550 networks: stage 0's 13,550 and stage 1's 9,000 in cohorts of 352
+    plan_text = estimate.plan_table(grid, str(tmp_path / "grid"), measure=False)
+    dry = study.dry_run(grid, str(tmp_path / "grid"))
+    for stage, total in ((0, 13_550), (1, 9_000)):  # both count each stage's networks per method alike
+        assert f"stage {stage}  {total:,} networks (" in plan_text
+        per_method = re.search(rf"stage {stage}  {total:,} networks \((.*)\)", plan_text).group(1)
+        assert f"stage {stage}  {per_method}\n" in dry
+        assert sum(int(c.rsplit(" ", 1)[1].replace(",", "")) for c in per_method.split(", ")) == total
     study.run_study(tiny_config, str(tmp_path / "tiny"))
     tiny_config.imbalance.repetitions, tiny_config.cohort_size = 3, 2  # grown: 2 more repetitions of 5 methods
     planned, studied = counts(tiny_config, str(tmp_path / "tiny"))
