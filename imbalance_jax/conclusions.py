@@ -20,7 +20,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from imbalance_jax import statistics
-from imbalance_jax.results import keeps_ranking, partial_sampling, sampling_reduced, setting_label
+from imbalance_jax.results import keeps_ranking, partial_sampling, sampling_reduced, selected, setting_label
 
 HOLDS, FAILS, UNSURE, ABSENT = "holds", "does not hold", "not significant", "not in this study"
 FEW = f"no test (n < {statistics.MIN_N})"
@@ -371,7 +371,7 @@ def no_overfitting(curve_rows: Optional[list[dict]], margin: float = DEFAULT_MAR
     trained on as many images per class, none repeated), or than zero without one: its 90% upper bound
     below the margin (non-inferiority), "does not hold" where it grows significantly more."""
     paper = "Oversampling does not make CNNs overfit (Fig. 8)."
-    rows = [r for r in curve_rows or [] if str(r.get("selected", "1")) in ("1", "")]
+    rows = [r for r in curve_rows or [] if selected(r)]
     over = {s: g for s, g in _gap_growth([r for r in rows if r["imbalance"] != "balanced"], "oversampling").items()}
     reference = [g for gs in _gap_growth(rows, "balanced").values() for g in gs]
     claim = f"oversampling's train-test gap grows no more than {margin:g} beyond the reference's"

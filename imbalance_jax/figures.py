@@ -11,7 +11,8 @@ import numpy as np
 
 from imbalance_jax import methods, statistics
 from imbalance_jax.display import REFERENCE, method_label, symbols
-from imbalance_jax.results import THRESHOLDED, keeps_ranking, method_order, partial_sampling, sampling_reduced
+from imbalance_jax.results import (THRESHOLDED, keeps_ranking, method_order, partial_sampling, sampling_reduced,
+                                   selected)
 
 # Okabe & Ito's colour-blind-safe palette, and a marker and line style per method, so methods stay
 # apart in grey print too: sampling solid, two-phase dashed, thresholded dotted.
@@ -297,7 +298,7 @@ def recall_by_group(per_class: list[dict]) -> list[dict]:
     groups = defaultdict(lambda: ([], []))
     first = {}
     for r in per_class:
-        if str(r.get("selected", "1")) not in ("1", "") or r["recall"] in ("", None):
+        if not selected(r) or r["recall"] in ("", None):
             continue
         key = (r["network"], r["method"])
         groups[key][0 if str(r["minority"]) == "1" else 1].append(float(r["recall"]))
@@ -355,7 +356,7 @@ def fig8_series(curve_rows: list[dict]) -> tuple[str, dict]:
     selected network of each learning-rate protocol (curves.csv keeps every lr run) of baseline, ROS and RUS,
     in the most imbalanced step setting that has their curves (the most of the three, then the largest rho,
     then the mu closest to one half); ('', {}) when no curve is of theirs."""
-    rows = [r for r in curve_rows if str(r.get("selected", "1")) in ("1", "") and r["method"] in FIG8_METHODS]
+    rows = [r for r in curve_rows if selected(r) and r["method"] in FIG8_METHODS]
     rows = [r for r in rows if r["imbalance"] == "step"] or rows
     if not rows:
         return "", {}

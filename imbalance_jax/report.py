@@ -18,7 +18,7 @@ from imbalance_jax import conclusions, statistics
 from imbalance_jax import figures as figs
 from imbalance_jax.display import TABLE_NOTE, method_label
 from imbalance_jax.results import (keeps_ranking, method_order, partial_sampling, read_rows, read_workdir_results,
-                                   setting_label, trained, write_text)
+                                   selected, setting_label, trained, write_text)
 
 
 def pair_key(row: dict) -> tuple:
@@ -84,7 +84,7 @@ def summary_table(rows: list[dict]) -> str:
     """Markdown table per imbalance setting and method: ROC AUC mean, sample sd, 95% interval, the paired
     difference from the baseline with its p-value (raw and Benjamini-Hochberg adjusted), and accuracy."""
     diverged = sum(not trained(r) for r in rows)
-    rows = [r for r in rows if str(r.get("selected", 1)) in ("1", "") and trained(r)]
+    rows = [r for r in rows if selected(r) and trained(r)]
     if not rows:
         return (f"No network trained to the end: all {diverged} diverged (their loss or weights stopped being "
                 "finite); report.md lists them. Try a lower --config.train.base_lr.")
@@ -229,7 +229,7 @@ def class_table(per_class: list[dict]) -> str:
     minority class and where it was a majority class (the paper's classes are named by the dataset)."""
     groups = defaultdict(lambda: ([], []))
     for r in per_class:
-        if str(r.get("selected", "1")) in ("1", "") and r.get("recall") not in ("", None):
+        if selected(r) and r.get("recall") not in ("", None):
             name = r.get("class_name") or r["class"]
             groups[(int(r["class"]), name, r["method"])][0 if str(r["minority"]) == "1" else 1].append(float(r["recall"]))
     lines = ["| class | method | recall as a minority class (networks) | recall as a majority class (networks) |",

@@ -25,6 +25,11 @@ def trained(row: dict) -> bool:
     return row.get("diverged", "") in ("", None)
 
 
+def selected(row: dict) -> bool:
+    """A row of the learning-rate run the study kept (rows written before the column count as kept)."""
+    return str(row.get("selected", "1")) in ("1", "")
+
+
 def mark_selected(rows: list[dict]) -> None:
     """Sets selected=1 on the best-AUC row of each (imbalanced set, method) over its finite learning-rate runs."""
     best = {}
@@ -141,7 +146,7 @@ def read_rows(path: str) -> tuple[list, list[dict]]:
 
 def read_results(path: str) -> list[dict]:
     """Selected rows of a results.csv (the best of each learning-rate protocol), numbers as floats."""
-    rows = [r for r in read_rows(path)[1] if r.get("selected", "1") in ("1", "") and trained(r)]
+    rows = [r for r in read_rows(path)[1] if selected(r) and trained(r)]
     for r in rows:
         for key in ("rho", "auc", "accuracy"):
             r[key] = float(r[key])

@@ -21,7 +21,7 @@ from collections import defaultdict
 import numpy as np
 from absl import logging
 
-from imbalance_jax.results import setting_label
+from imbalance_jax.results import selected, setting_label, trained
 
 try:  # a dependency of the project; a bare machine (a lent GPU's python3) may lack it: no TensorBoard there
     from tensorboard.compat.proto.event_pb2 import Event
@@ -98,12 +98,12 @@ def write_study(logdir: str, rows: list, curves: list, per_class: list, config_j
             os.remove(os.path.join(logdir, old))
     groups = defaultdict(list)
     for r in rows:
-        if str(r.get("selected", 1)) in ("1", "") and r.get("diverged", "") in ("", None):
+        if selected(r) and trained(r):
             groups[(setting_label(r), r["method"])].append(r)
     minority = _minority_recall(per_class)
     points = defaultdict(lambda: defaultdict(list))
     for c in curves:
-        if str(c.get("selected", 1)) in ("1", ""):
+        if selected(c):
             points[(setting_label(c), c["method"])][int(c["step"])].append(c)
     for (setting, method), members in groups.items():
         first, events = members[0], []
