@@ -125,6 +125,65 @@ def trend(x, y):
     return _stats().linregress(np.asarray(x, np.float64), np.asarray(y, np.float64))
 
 
+def _position(value: float, bounds) -> float:
+    low, high = bounds
+    return (value - low) / (high - low)
+
+
+def beyond_p(mean: float, se: float, df: float, bound: float, alternative: str, bounds=DIFFERENCE_RANGE) -> float:
+    """One-sided p that the true mean lies above (alternative='greater') or below ('less') `bound`, a t-test on the
+    logit scale of bounds: p < ALPHA exactly when the (1 - 2 x ALPHA) bounded_interval lies wholly beyond bound, so
+    the p printed beside a margin verdict is the test that decided it. nan without spread or degrees of freedom."""
+    if not (math.isfinite(se) and math.isfinite(mean) and df > 0):
+        return math.nan
+    if not bounds[0] < bound < bounds[1]:
+        raise ValueError(f"bound {bound} must lie inside {bounds}")
+    p, q = _position(mean, bounds), _position(bound, bounds)
+    if se == 0 or p <= 0 or p >= 1:  # every value the same, or on a range's edge: the side decides
+        above = mean > bound
+        return 0.0 if above == (alternative == "greater") and mean != bound else 1.0
+    logit = lambda v: math.log(v / (1 - v))  # noqa: E731
+    t = (logit(p) - logit(q)) / (se / ((bounds[1] - bounds[0]) * p * (1 - p)))
+    t = t if alternative == "greater" else -t
+    return float(_stats().t.sf(t, df))
+
+
+def one_sample_beyond(values, bound: float, alternative: str, bounds=DIFFERENCE_RANGE) -> float:
+    """beyond_p for the mean of a sample (nan below MIN_N)."""
+    v = np.asarray(values, np.float64)
+    if len(v) < MIN_N:
+        return math.nan
+    return beyond_p(float(v.mean()), float(v.std(ddof=1)) / math.sqrt(len(v)), len(v) - 1, bound, alternative, bounds)
+
+
+def welch_beyond(a, b, bound: float, alternative: str, bounds=DIFFERENCE_RANGE) -> float:
+    """beyond_p for mean(a) - mean(b) of two independent samples, with Welch's standard error and degrees of freedom
+    (nan where either has fewer than MIN_N values)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if min(len(a), len(b)) < MIN_N:
+        return math.nan
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    if va + vb == 0:
+        return beyond_p(float(a.mean() - b.mean()), 0.0, 1, bound, alternative, bounds)
+    dof = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    return beyond_p(float(a.mean() - b.mean()), math.sqrt(va + vb), dof, bound, alternative, bounds)
+
+
+def equivalence_p(values, margin: float, bounds=DIFFERENCE_RANGE) -> float:
+    """Two one-sided tests: the larger of the p-values that the mean lies above -margin and below +margin; p < ALPHA
+    exactly when the 90% bounded interval lies inside +-margin."""
+    return max(one_sample_beyond(values, -margin, "greater", bounds), one_sample_beyond(values, margin, "less", bounds))
+
+
+def sign_units_needed(family: int, alpha: float = ALPHA) -> int:
+    """The fewest units at which a one-sided sign test, Holm-corrected over `family` tests, can reach alpha at all
+    (every unit in one direction): below it a 'most units' claim cannot be tested, whatever the data."""
+    n = MIN_N
+    while family * 0.5 ** n >= alpha:
+        n += 1
+    return n
+
+
 def sign_test(differences, alternative: str = "greater") -> float:
     """One-sided sign test: p of at least this many positive (alternative='greater') or negative ('less')
     differences among the non-zero ones if each sign were a coin flip; nan below MIN_N non-zero."""
@@ -148,14 +207,15 @@ def holm(p_values: Sequence[float]) -> list:
 
 
 def benjamini_hochberg(p_values: Sequence[float]) -> list:
-    """Benjamini-Hochberg adjusted p-values (false discovery rate); nan entries stay nan and do not count."""
+    """Benjamini-Hochberg adjusted p-values (false discovery rate, scipy.stats.false_discovery_control); nan entries
+    stay nan and do not count."""
     p = [float(v) for v in p_values]
-    order = sorted((i for i, v in enumerate(p) if not math.isnan(v)), key=lambda i: p[i])
-    m, out, running = len(order), [math.nan] * len(p), 1.0
-    for rank in range(m - 1, -1, -1):
-        i = order[rank]
-        running = min(running, m * p[i] / (rank + 1))
-        out[i] = running
+    tested = [i for i, v in enumerate(p) if not math.isnan(v)]
+    out = [math.nan] * len(p)
+    if tested:
+        adjusted = _stats().false_discovery_control([p[i] for i in tested], method="bh")
+        for i, v in zip(tested, np.atleast_1d(adjusted)):
+            out[i] = float(v)
     return out
 
 
@@ -207,6 +267,12 @@ def format_p(p: float) -> str:
     if math.isnan(p):
         return "n/a"
     return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def p_text(p: float) -> str:
+    """'p=0.034', 'p<0.001', or 'p=n/a' where no test was possible."""
+    shown = format_p(p)
+    return f"p{shown}" if shown.startswith("<") else f"p={shown}"
 
 
 def format_interval(low: float, high: float, digits: int = 4) -> str:

@@ -6,10 +6,17 @@ import numpy as np
 import scipy.stats
 
 from imbalance_jax import conclusions, statistics
-from test_calibration import SETTINGS, _curves, _fig7, _trained, simulate
+from test_calibration import SETTINGS, TREND, _curves, _fig7, _trained
+from test_calibration import simulate as _simulate
 
 PAPER_LIKE = {"baseline": -0.03, "oversampling": 0.0, "undersampling": -0.01, "two_phase_oversampling": -0.005,
               "thresholding": 0.02, "oversampling_thresholding": 0.01, "undersampling_thresholding": -0.02}
+
+
+def simulate(rng, effects, **kwargs):
+    """The calibration's rows with one per-network sd (0.002) and shared offset (0.004) and no setting-by-method
+    deviation, so every verdict here follows from the effects alone."""
+    return _simulate(rng, effects, **{"sd": 0.002, "offset": 0.004, "deviation": {}, **kwargs})
 
 
 def _logit_interval(values, level):
@@ -36,8 +43,8 @@ def test_paper_like_results_hold_with_the_setting_as_the_unit():
     for other in ("baseline", "two_phase_oversampling", "undersampling"):
         means = [np.mean([v["oversampling"] - v[other] for k, v in by_setting.items() if k[:3] == s]) for s in SETTINGS]
         raw.append(scipy.stats.binomtest(sum(m > 0 for m in means), 12, alternative="greater").pvalue)
-        assert f"ahead in {sum(m > 0 for m in means)} and behind in {sum(m < 0 for m in means)} of 12 settings" in \
-            c1.parts[len(raw) - 1].evidence
+        assert f"ahead in {sum(m > 0 for m in means)} and behind in {sum(m < 0 for m in means)} of 12 settings " \
+               "(one-sided sign test for ahead" in c1.parts[len(raw) - 1].evidence
     holm = [min(1.0, max(3 * min(raw), x)) for x in raw]  # three equal p-values: each x 3
     assert all(statistics.format_p(h) in part.evidence for h, part in zip(holm, c1.parts))
     assert "n=12 settings" in c1.evidence
@@ -48,6 +55,15 @@ def test_paper_like_results_hold_with_the_setting_as_the_unit():
     assert conclusions.sampling_levels(rows).verdict == "not in this study"
 
 
+def _logit_t(values, bound, less=False):
+    """The one-sided t statistic of a mean of differences in [-1, 1] against a bound, on the logit scale."""
+    values = np.asarray(values)
+    mean, se = values.mean(), values.std(ddof=1) / math.sqrt(len(values))
+    p, q = (mean + 1) / 2, (bound + 1) / 2
+    t = (math.log(p / (1 - p)) - math.log(q / (1 - q))) / (se / (2 * p * (1 - p)))
+    return -t if less else t
+
+
 def test_the_equivalence_interval_is_the_90_percent_logit_interval():
     rows = simulate(np.random.default_rng(4), _trained({"oversampling": 0.0, "undersampling": -0.002}))
     at = {(r["repetition"], r["method"]): r["auc"] for r in rows if r["rho"] == 1000.0 and r["mu"] == 0.8}
@@ -56,6 +72,8 @@ def test_the_equivalence_interval_is_the_90_percent_logit_interval():
     finding = conclusions.undersampling_on_par(rows)
     assert f"90% interval [{low:.4f}, {high:.4f}] (n=5 repetitions)" in finding.evidence
     assert finding.verdict == "holds" and -0.01 < low and high < 0.01
+    tost = max(scipy.stats.t.sf(t, 4) for t in (_logit_t(d, -0.01), _logit_t(d, 0.01, less=True)))
+    assert f"equivalent (two one-sided tests {statistics.p_text(tost)})" in finding.evidence, finding.evidence
     assert "on 100 against 9,000 training images" in finding.evidence
 
 
@@ -79,26 +97,39 @@ def test_settings_with_too_few_repetitions_are_left_out_of_a_pool_and_said_to_be
     assert "of 11 settings" in c1.evidence and "1 setting(s) of fewer than 3 repetitions left out" in c1.evidence
 
 
-def test_the_undersampling_trend_is_a_tested_slope_not_an_argmax():
-    rows = _fig7(0.005, 0.04)(np.random.default_rng(6))
+def test_the_undersampling_trend_is_a_tested_slope_over_settings_not_an_argmax():
+    rows = _fig7(0.005, 0.2, TREND)(np.random.default_rng(6))
     finding = conclusions.sampling_levels(rows)
-    assert finding.verdict == "holds"
+    assert finding.verdict == "holds", finding
     trend = finding.parts[1].evidence
+    raw = {}
     for m in ("undersampling_to_10", "undersampling_to_100"):
-        x = [r["mu"] for r in rows if r["method"] == m]
         pairs = {(r["mu"], r["repetition"]): r["auc"] for r in rows if r["method"] == "undersampling"}
-        y = [r["auc"] - pairs[(r["mu"], r["repetition"])] for r in rows if r["method"] == m]
-        fit = scipy.stats.linregress(x, y)
+        per_mu = {}
+        for r in rows:
+            if r["method"] == m:
+                per_mu.setdefault(r["mu"], []).append(r["auc"] - pairs[(r["mu"], r["repetition"])])
+        mus = sorted(per_mu)
+        fit = scipy.stats.linregress(mus, [np.mean(per_mu[mu]) for mu in mus])  # the setting is the unit
+        raw[m] = fit.pvalue
         assert f"{m} minus undersampling at rho=1000" in trend and f"slope {fit.slope:+.4f} per unit of mu" in trend
+        assert "n=5 settings" in trend
+    holm = dict(zip(raw, statistics.holm(list(raw.values()))))
+    for m, p in raw.items():
+        assert f"{statistics.p_text(p)} (Holm {statistics.format_p(holm[m])})" in trend
     assert "best undersampling ratio" not in finding.evidence
 
 
 def test_overfitting_is_measured_against_the_balanced_reference():
     rng = np.random.default_rng(7)
     calm = conclusions.no_overfitting(_curves(rng, {"oversampling": 0.0}, reference_growth=0.0))
-    assert calm.verdict == "holds" and "against the balanced reference's" in calm.evidence
+    assert calm.verdict == "holds" and "minus the balanced reference's" in calm.evidence
+    # what was shown, and the test that showed it: non-inferiority against the margin, over these settings
+    assert "non-inferiority p=" in calm.evidence and "not more than 0.01 beyond it, on average over these 12 " \
+        "settings, up to 1,000 iterations" in calm.evidence
     both = conclusions.no_overfitting(_curves(rng, {"oversampling": 0.03, "baseline": 0.03}))
-    assert both.verdict == "does not hold" and "against zero (no balanced reference with curves)" in both.evidence
+    assert both.verdict == "does not hold" and "minus zero (no balanced reference with curves)" in both.evidence
+    assert "more than 0.01 beyond it p<0.001" in both.evidence
     # the reference overfits as much: the growth is not oversampling's doing
     same = conclusions.no_overfitting(_curves(rng, {"oversampling": 0.03}, reference_growth=0.03))
     assert same.verdict == "holds"
@@ -141,5 +172,5 @@ def test_a_method_behind_shows_the_sign_test_for_behind_with_its_holm_p():
     raw = scipy.stats.binomtest(0, 12, alternative="less").pvalue  # 12 of 12 behind
     assert part.verdict == "does not hold" and "ahead in 0 and behind in 12 of 12 settings" in part.evidence
     # Holm over the three methods' tests for behind: the other two are far from significant, so this one x 3
-    assert f"one-sided sign test for behind p={statistics.format_p(raw)}, Holm {statistics.format_p(3 * raw)})" \
+    assert f"one-sided sign test for behind {statistics.p_text(raw)}, Holm {statistics.format_p(3 * raw)})" \
         in part.evidence, part.evidence
