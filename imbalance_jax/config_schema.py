@@ -120,6 +120,9 @@ KEYS = [
     Key("imbalance.linear_rhos", GROWTH, RHOS, RATIO, "linear imbalance ratios rho", sequence=True),
     Key("imbalance.exponential_rhos", GROWTH, (), RATIO, "exponential (long-tail) imbalance ratios, not in the paper",
         sequence=True),
+    Key("imbalance.as_is", IDENTITY, False, FLAG, "study the dataset as it is: every repetition trains on the "
+        "training split's own class counts (no balancing, no imposed imbalance; the grid's rhos and mus are not "
+        "used; test_per_class 0 keeps the test split as it is)", neutral=True),
     Key("imbalance.repetitions", GROWTH, 50, WHOLE_0, "repetitions of each setting, new minority classes each"),
     Key("imbalance.minority", IDENTITY, "random", one_of("random", "lowest"), "which labels are minority: new "
         "random ones per repetition (MNIST) or the lowest labels (CIFAR-10)"),
@@ -299,6 +302,16 @@ def _check_relations(config) -> None:
         raise ValueError("config.imbalance.repetitions=0 plans no network; use a whole number >= 1")
     if not config.methods:
         raise ValueError("config.methods is empty; list at least one method, e.g. 'baseline'")
+    if grid.as_is:
+        if config.train_per_class:
+            raise ValueError(f"config.train_per_class={config.train_per_class} balances the training set; a study "
+                             "of the data as it is (imbalance.as_is=True) trains on every training image: set "
+                             "train_per_class=0")
+        if "balanced" in config.methods:
+            raise ValueError("config.methods holds 'balanced', a reference trained on a balanced set, which a study "
+                             "of the data as it is (imbalance.as_is=True) does not have: drop it from methods")
+        if grid.repetitions == 0:
+            raise ValueError("config.imbalance.repetitions=0 plans no network; use a whole number >= 1")
     for step in t.lr_steps:
         if step >= t.iterations:
             raise ValueError(f"config.train.lr_steps holds {step}, not before train.iterations={t.iterations}; "

@@ -66,6 +66,8 @@ def imbalanced_sets(config: ml_collections.ConfigDict, facts: DatasetFacts) -> l
     Classes with fewer than n_max examples available are always minority.
     """
     grid = config.imbalance
+    if grid.as_is:
+        return as_is_sets(config, facts)
     short = [] if facts.available is None else np.flatnonzero(np.asarray(facts.available) < facts.n_max).tolist()
     repetitions = grid.repetitions
     settings = [("step", float(rho), float(mu), repetitions) for rho in grid.step_rhos for mu in grid.step_mus]
@@ -99,6 +101,16 @@ def imbalanced_sets(config: ml_collections.ConfigDict, facts: DatasetFacts) -> l
             sets.append(dict(set_name=name, imbalance=kind, rho=rho, mu=mu, repetition=rep,
                              set_seed=set_seed, class_counts=tuple(int(c) for c in by_label)))
     return sets
+
+
+def as_is_sets(config: ml_collections.ConfigDict, facts: DatasetFacts) -> list[dict]:
+    """The dataset's own training split once per repetition (imbalance.as_is): its class counts, rho the largest
+    class's count over the smallest's; repetitions differ in seeds only."""
+    counts = tuple(int(c) for c in facts.available)
+    rho = max(counts) / min(counts)
+    return [dict(set_name=f"as_is_rep{rep}", imbalance="as_is", rho=rho, mu=None, repetition=rep,
+                 set_seed=_seed(config.seed, "as_is", rep), class_counts=counts)
+            for rep in range(config.imbalance.repetitions)]
 
 
 def balanced_sets(config: ml_collections.ConfigDict, facts: DatasetFacts) -> list[dict]:

@@ -14,7 +14,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from imbalance_jax import conclusions, statistics
+from imbalance_jax import conclusions, recommendation, statistics
 from imbalance_jax import figures as figs
 from imbalance_jax.display import TABLE_NOTE, method_label
 from imbalance_jax.results import (keeps_ranking, method_order, partial_sampling, read_rows, read_workdir_results,
@@ -243,16 +243,21 @@ def class_table(per_class: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def study_margin(workdir: str) -> float:
-    """The equivalence margin of the workdir's config (statistics.margin), or the default."""
+def study_statistic(workdir: str, key: str, default: float) -> float:
+    """A statistics.<key> of the workdir's config (margin, target_difference), or the default."""
     path = os.path.join(workdir, "config.json")
     if os.path.exists(path):
         with open(path) as f:
             saved = json.load(f)
-        margin = (saved.get("statistics") or {}).get("margin")
-        if margin is not None:
-            return float(margin)
-    return conclusions.DEFAULT_MARGIN
+        value = (saved.get("statistics") or {}).get(key)
+        if value is not None:
+            return float(value)
+    return default
+
+
+def study_margin(workdir: str) -> float:
+    """The equivalence margin of the workdir's config (statistics.margin), or the default."""
+    return study_statistic(workdir, "margin", conclusions.DEFAULT_MARGIN)
 
 
 def power_lines(rows: list[dict]) -> list[str]:
@@ -352,13 +357,17 @@ def write_report(workdir: str, margin: float = None, ran_on: list = None) -> str
             curve_rows = list(csv.DictReader(f))
     reference = conclusions.balanced_reference(rows)
     ran_on = machines([workdir]) if ran_on is None else ran_on
-    lines = [*header(rows, margin, ran_on), "## Which method wins", "", *winners(rows, margin), "",
-             "## The paper's conclusions, checked (Section 5)", "",
+    as_is = recommendation.section(rows, study_statistic(workdir, "target_difference", 0.01))
+    paper = ["## The paper's conclusions, checked (Section 5)", "",
              "Each conclusion split into its claims, each claim with the study's evidence and a verdict: 'holds' "
              "where the study shows it, 'does not hold' where it shows the opposite, 'not significant' where it "
              "can tell neither, 'not in this study' where a method or setting it needs is absent.", "",
              *([reference, ""] if reference else []),
-             *conclusions.section(rows, curve_rows, margin), "",
+             *conclusions.section(rows, curve_rows, margin), ""] if not as_is else [
+        "The paper's five conclusions are about imbalance imposed on a balanced dataset; this study is of the data "
+        "as it is, so the section above answers its question instead.", ""]
+    lines = [*header(rows, margin, ran_on), *(as_is or ["## Which method wins", "", *winners(rows, margin), ""]),
+             *paper,
              *power_lines(rows),
              "## Mean multi-class ROC AUC x 100 (Table 4's layout)", "",
              "Thresholded methods rank the test images as their network does, so their ROC AUC is their "

@@ -12,7 +12,7 @@ import ml_collections
 import numpy as np
 
 from imbalance_jax import config_schema, distributed, plan, sizing, train
-from imbalance_jax.data import DatasetError, load_balanced, resplit, streaming
+from imbalance_jax.data import DatasetError, load_as_is, load_balanced, resplit, streaming
 from imbalance_jax.models import get_model, interface_of
 
 MIN_SIDE = 16  # LeNet-5's two 5x5 convolutions and 2x2 poolings need 16x16 inputs at least
@@ -42,7 +42,10 @@ def load_data(config: ml_collections.ConfigDict, prepare: bool = True):
         data = streaming.load_stream(config.dataset, config.train_per_class, config.test_per_class,
                                      config.stream.resize, config.stream.crop, config.data_seed)
         return data, data.input_shape
-    data = load_balanced(config.dataset, config.train_per_class, config.test_per_class, config.data_seed, prepare)
+    if config.imbalance.as_is:
+        data = load_as_is(config.dataset, config.test_per_class, config.data_seed, prepare)
+    else:
+        data = load_balanced(config.dataset, config.train_per_class, config.test_per_class, config.data_seed, prepare)
     if min(data.x_train.shape[1:3]) < MIN_SIDE:
         raise DatasetError(f"dataset={config.dataset!r}: images are {data.x_train.shape[1]}x{data.x_train.shape[2]}; "
                            f"the models need at least {MIN_SIDE}x{MIN_SIDE} (resize them, or use folder:<dir>@<size>)")

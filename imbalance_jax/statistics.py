@@ -241,7 +241,8 @@ def detectable_difference(sd: float, n: int, alpha: float = ALPHA, power: float 
 
     def shortfall(delta):
         nc = delta * math.sqrt(n) / sd
-        return float(stats.nct.sf(crit, df, nc) + stats.nct.cdf(-crit, df, nc)) - power
+        reached = float(stats.nct.sf(crit, df, nc) + stats.nct.cdf(-crit, df, nc))
+        return (1.0 if math.isnan(reached) else reached) - power  # scipy's nct gives nan far in the tail: power 1
 
     high = sd
     while shortfall(high) < 0:

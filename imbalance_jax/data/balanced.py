@@ -18,8 +18,8 @@ class BalancedData(NamedTuple):
 
     @property
     def n_max(self) -> int:
-        """Examples per class in the balanced training set."""
-        return len(self.y_train) // self.num_classes
+        """Examples of the largest training class (every class's, in a balanced set)."""
+        return int(np.bincount(self.y_train, minlength=self.num_classes).max())
 
 
 def balanced_indices(labels: np.ndarray, per_class: Optional[int], seed: int) -> np.ndarray:
@@ -57,3 +57,36 @@ def load_balanced(name: str, train_per_class: Optional[int], test_per_class: Opt
     test = balanced_indices(y_test, test_per_class, seed + 1)
     return BalancedData(x_train[train], y_train[train], x_test[test], y_test[test], len(classes),
                         class_names(name, len(classes)))
+
+
+def check_classes(name: str, y_train: np.ndarray, y_test: np.ndarray, names: tuple = ()) -> int:
+    """The number of classes C of a dataset studied as it is: labels 0..C-1, every class in both splits, at
+    least two classes; anything else is one DatasetError naming the class and the fix."""
+    for split, y in (("training", y_train), ("test", y_test)):
+        if len(y) and (int(np.min(y)) < 0 or not np.issubdtype(np.asarray(y).dtype, np.integer)):
+            bad = next(v for v in np.unique(y) if v < 0 or int(v) != v)
+            raise DatasetError(f"dataset={name!r}: a {split} label is {bad!r}; labels must be whole numbers 0..C-1")
+    num_classes = int(max(np.max(y_train, initial=-1), np.max(y_test, initial=-1))) + 1
+    if num_classes < 2:
+        raise DatasetError(f"dataset={name!r} has {max(num_classes, 0)} class; a study compares classes, so it "
+                           "needs at least 2")
+    label = lambda c: f"class {c}" + (f" ({names[c]!r})" if c < len(names) and names[c] != str(c) else "")  # noqa
+    for split, y in (("training", y_train), ("test", y_test)):
+        missing = np.flatnonzero(np.bincount(y, minlength=num_classes) == 0)
+        if len(missing):
+            raise DatasetError(f"dataset={name!r}: {label(int(missing[0]))} has no {split} image; every label "
+                               f"0..{num_classes - 1} needs images in both splits: add some, or relabel without it")
+    return num_classes
+
+
+def load_as_is(name: str, test_per_class: Optional[int], seed: int = 0, prepare: bool = True) -> BalancedData:
+    """A dataset with its own training split, every image of it (imbalance.as_is): only the test split is
+    balanced, and only where test_per_class asks for it (0 keeps it as it is)."""
+    x_train, y_train = load(name, "train", prepare)
+    x_test, y_test = load(name, "test", prepare)
+    if x_test.shape[1:] != x_train.shape[1:]:
+        raise DatasetError(f"dataset={name!r}: test images are {x_test.shape[1:]} but training images "
+                           f"{x_train.shape[1:]}; give both splits the same size and channels")
+    num_classes = check_classes(name, y_train, y_test, class_names(name, int(max(y_train.max(), y_test.max())) + 1))
+    test = balanced_indices(y_test, test_per_class, seed + 1) if test_per_class else np.arange(len(y_test))
+    return BalancedData(x_train, y_train, x_test[test], y_test[test], num_classes, class_names(name, num_classes))
