@@ -320,9 +320,9 @@ def _check_relations(config) -> None:
         raise ValueError(f"config.train.warmup_steps={t.warmup_steps} must be in [1, train.iterations="
                          f"{t.iterations}) for lr_policy={t.lr_policy!r}")
     if config.input_pipeline == "stream":
-        if not config.train_per_class or not config.cohort_size:
-            raise ValueError("input_pipeline='stream' needs train_per_class (the majority cap) and a cohort_size "
-                             "above 0")
+        if not (config.train_per_class or grid.as_is) or not config.cohort_size:
+            raise ValueError("input_pipeline='stream' needs train_per_class (the majority cap; or imbalance.as_is="
+                             "True, every image) and a cohort_size above 0")
         if config.resplits > 1:
             raise ValueError(f"resplits={config.resplits} re-splits a resident dataset; input_pipeline='stream' "
                              "reads the dataset's own split only, so set resplits=1")

@@ -40,7 +40,8 @@ def load_data(config: ml_collections.ConfigDict, prepare: bool = True):
     not prepared is an error, not a download)."""
     if config.input_pipeline == "stream":
         data = streaming.load_stream(config.dataset, config.train_per_class, config.test_per_class,
-                                     config.stream.resize, config.stream.crop, config.data_seed)
+                                     config.stream.resize, config.stream.crop, config.data_seed,
+                                     as_is=config.imbalance.as_is)
         return data, data.input_shape
     if config.imbalance.as_is:
         data = load_as_is(config.dataset, config.test_per_class, config.data_seed, prepare)

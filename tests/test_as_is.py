@@ -9,6 +9,7 @@ import re
 import numpy as np
 import pytest
 import scipy.stats
+from PIL import Image
 
 import tiny
 from imbalance_jax import cli, data, plan, report, study
@@ -170,3 +171,36 @@ def test_repetitions_of_one_small_dataset_get_their_own_test_sets_with_resplits(
     assert np.bincount(second.y_test).tolist() == np.bincount(first.y_test).tolist()
     assert not np.array_equal(first.x_test, second.x_test)
     assert math.isclose(first.n_max, max(COUNTS))
+
+
+def _image_folders(root, counts, test=2, size=20):
+    rng = np.random.default_rng(0)
+    for split, per_class in (("train", counts), ("test", [test] * len(counts))):
+        for name, n in zip(("cat", "dog", "emu"), per_class):
+            (root / split / name).mkdir(parents=True)
+            for i in range(n):
+                Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(
+                    root / split / name / f"{i}.png")
+    return f"folder:{root / 'train'},{root / 'test'}"
+
+
+@pytest.mark.parametrize("pipeline", ["resident", "stream"])
+def test_image_folders_are_studied_as_they_are_resident_or_streamed(tmp_path, pipeline):
+    from configs import imagenet
+    from imbalance_jax import setup as setup_lib
+
+    dataset = _image_folders(tmp_path, (9, 4, 2))
+    config = imagenet.get_config() if pipeline == "stream" else tiny.tiny_config()
+    config.dataset = dataset + ("@20" if pipeline == "resident" else "")
+    config.imbalance.as_is, config.imbalance.repetitions, config.train_per_class = True, 2, 0
+    config.test_per_class = 0  # the test split as it is
+    config.methods = ("baseline", "oversampling", "undersampling")
+    config.stream.resize, config.stream.crop = 20, 16
+    loaded, _ = setup_lib.load_data(config, prepare=False)
+    assert np.bincount(loaded.y_train).tolist() == [9, 4, 2] and np.bincount(loaded.y_test).tolist() == [2, 2, 2]
+    assert loaded.n_max == 9 and loaded.class_names == ("cat", "dog", "emu")
+    networks = plan.plan_networks(config, plan.DatasetFacts(3, loaded.n_max, (9, 4, 2)))
+    assert [(n.set_name, n.method, n.class_counts) for n in networks][:3] == [
+        ("as_is_rep0", "baseline", (9, 4, 2)), ("as_is_rep0", "oversampling", (9, 4, 2)),
+        ("as_is_rep0", "undersampling", (9, 4, 2))]
+    assert {plan.training_size(n) for n in networks} == {15, 27, 6}

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from imbalance_jax import samplers
-from imbalance_jax.data.balanced import balanced_indices
+from imbalance_jax.data.balanced import balanced_indices, check_classes
 from imbalance_jax.data.loaders import DatasetError, class_names, folder_files
 
 
@@ -213,10 +213,18 @@ def network_positions(plan, step: int, network: int, batch_size: int) -> np.ndar
 
 
 def load_stream(name: str, n_max: int, test_per_class: int | None, resize: int, crop: int,
-                seed: int = 0) -> StreamData:
+                seed: int = 0, as_is: bool = False) -> StreamData:
     """Opens a TFDS image dataset or an image folder for streaming: training classes capped at n_max, a
-    balanced test set."""
+    balanced test set (as_is: every image of both splits, as the dataset holds them)."""
     train, test = _sources(name)
+    if as_is:
+        classes = np.arange(check_classes(name, train.labels, test.labels))
+        train_index = np.arange(len(train.labels))
+        n_max = int(np.bincount(train.labels).max())
+        test_index = (balanced_indices(test.labels, test_per_class, seed + 1) if test_per_class
+                      else np.arange(len(test.labels)))
+        return StreamData(train, train_index, train.labels[train_index], test, test_index, test.labels[test_index],
+                          len(classes), n_max, resize, crop, class_names(name, len(classes)))
     classes = np.unique(train.labels)
     if not np.array_equal(classes, np.arange(len(classes))):
         raise DatasetError(f"dataset={name!r} training labels must be 0..C-1; found {len(classes)} distinct labels")
