@@ -14,7 +14,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from imbalance_jax import conclusions, statistics
+from imbalance_jax import conclusions, methods, statistics
 from imbalance_jax import figures as figs
 from imbalance_jax.display import TABLE_NOTE, method_label
 from imbalance_jax.results import (keeps_ranking, method_order, partial_sampling, read_rows, read_workdir_results,
@@ -67,8 +67,8 @@ def baseline_differences(rows: list[dict]) -> dict:
     means = mean_by_setting(rows)
     out = {}
     for (setting, method), m in means.items():
-        base = means.get((setting, "baseline"))
-        if base is not None and method != "baseline" and not keeps_ranking(method):
+        base = means.get((setting, methods.with_role(methods.NO_REMEDY)))
+        if base is not None and method != methods.with_role(methods.NO_REMEDY) and not keeps_ranking(method):
             out[(setting, method)] = statistics.paired(m["by_pair"], base["by_pair"])
     return out
 
@@ -264,8 +264,9 @@ def power_lines(rows: list[dict]) -> list[str]:
                    f"differences {sd:.4f} at n={n} repetitions: {statistics.detectable_difference(sd, n):.4f} ROC AUC")
     imbalanced = [r for r in rows if r["imbalance"] != "balanced" and not partial_sampling(r["method"])]
     table = conclusions.values(imbalanced, "auc")  # conclusion 1's comparisons: the full methods
-    pooled = [conclusions.pool(conclusions.differences(table, "oversampling", m)) for m in table
-              if m != "oversampling" and not keeps_ranking(m) and "oversampling" in table]
+    ros = methods.with_role(methods.ROS)
+    pooled = [conclusions.pool(conclusions.differences(table, ros, m)) for m in table
+              if m != ros and not keeps_ranking(m) and ros in table]
     pooled = [p for p in pooled if p is not None and not p.few and p.unit == "setting"]
     if pooled:
         sd = float(np.median([np.std(p.units, ddof=1) for p in pooled]))

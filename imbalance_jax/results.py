@@ -91,10 +91,6 @@ def write(workdir: str, rows: list[dict], curves: list[dict], class_counts: dict
     return per_class
 
 
-# The paper's thresholded methods (softmax / prior), drawn with their networks in Fig. 6.
-THRESHOLDED = ("thresholding", "oversampling_thresholding", "undersampling_thresholding")
-
-
 def keeps_ranking(name: str) -> bool:
     """A method whose scores rank like its network's softmax (thresholding): AUC never tells it apart."""
     method = methods.lookup(name)
