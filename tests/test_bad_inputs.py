@@ -265,13 +265,18 @@ def test_a_second_run_on_a_busy_workdir_exits_at_once(tmp_path):
     finally:
         first.kill()
         first.communicate()
-    holder = json.loads((tmp_path / "lock").read_text())  # killed: a stale lock, taken over by the next run
+    holder = json.loads((tmp_path / "lock").read_text())  # killed: its system released the lock, the next run takes it
     assert holder["pid"] == first.pid
     from imbalance_jax import workdir as workdir_lib
 
     assert workdir_lib.acquire_lock(str(tmp_path)) == str(tmp_path / "lock")
+    assert json.loads((tmp_path / "lock").read_text())["pid"] == os.getpid()
+    assert workdir_lib.acquire_lock(str(tmp_path)) == str(tmp_path / "lock")  # this process holds it already
     workdir_lib.release_lock(str(tmp_path / "lock"))
-    assert not (tmp_path / "lock").exists()
+    free = subprocess.run([sys.executable, "-c", "import sys; from imbalance_jax import workdir; "
+                           "print(workdir.acquire_lock(sys.argv[1]))", str(tmp_path)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert free.returncode == 0 and free.stdout.strip() == str(tmp_path / "lock"), free.stderr[-2000:]
 
 
 def _run_app(capsys, monkeypatch, *argv):
