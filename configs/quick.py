@@ -5,8 +5,8 @@
 A small step and linear grid of LeNet-5 networks with the paper's MNIST solver: step rho 10 and 100
 with 2 and 5 minority classes, linear rho 10 and 100, 2 repetitions, so every figure has two x
 values per curve and every mean a sample sd (12 imbalanced sets x 5 trained methods = 60 networks,
-and 2 balanced references, in one cohort per stage). Shortened for a 2-core CPU: 100 iterations of batch 32 (the paper: 10,000
-of 64); digits has ~144 training images per class, so n_max is 144.
+and 2 balanced references, in one cohort per stage). Shortened for a 2-core CPU: 100 iterations of
+batch 32 (the paper: 10,000 of 64); digits has ~144 training images per class, so n_max is 144.
 """
 import ml_collections
 

@@ -195,7 +195,8 @@ def oversampling_wins(rows: list[dict], margin: float = DEFAULT_MARGIN) -> Findi
             parts.append(Part(claim, f"{m}: {show(pooled[m])}", FEW))
         else:
             verdict = HOLDS if ahead[m] < statistics.ALPHA else FAILS if behind[m] < statistics.ALPHA else UNSURE
-            parts.append(Part(claim, f"{m}: {show(pooled[m], ahead[m], sign=True, behind_adjusted=behind[m])}", verdict))
+            shown = show(pooled[m], ahead[m], sign=True, behind_adjusted=behind[m])
+            parts.append(Part(claim, f"{m}: {shown}", verdict))
     return _finding(1, paper, parts)
 
 
@@ -284,8 +285,9 @@ def sampling_levels(rows: list[dict], margin: float = DEFAULT_MARGIN) -> Finding
         return _finding(4, paper, [Part("oversample fully; a lower undersampling ratio with more minority classes",
                                         "needs sampling to reduced ratios (configs/mnist_fig7.py)", ABSENT)])
     table = values(step, "auc")
-    return _finding(4, paper, [_full_oversampling(table, [m for m in partial if sampling_reduced(m) == OVERSAMPLING], margin),
-                               _undersampling_trend(step, [m for m in partial if sampling_reduced(m) == UNDERSAMPLING])])
+    over = [m for m in partial if sampling_reduced(m) == OVERSAMPLING]
+    under = [m for m in partial if sampling_reduced(m) == UNDERSAMPLING]
+    return _finding(4, paper, [_full_oversampling(table, over, margin), _undersampling_trend(step, under)])
 
 
 def _full_oversampling(table: dict, reduced: list, margin: float) -> Part:

@@ -231,7 +231,8 @@ def class_table(per_class: list[dict]) -> str:
     for r in per_class:
         if selected(r) and r.get("recall") not in ("", None):
             name = r.get("class_name") or r["class"]
-            groups[(int(r["class"]), name, r["method"])][0 if str(r["minority"]) == "1" else 1].append(float(r["recall"]))
+            side = 0 if str(r["minority"]) == "1" else 1
+            groups[(int(r["class"]), name, r["method"])][side].append(float(r["recall"]))
     lines = ["| class | method | recall as a minority class (networks) | recall as a majority class (networks) |",
              "|---|---|---|---|"]
     order = method_order([{"method": m} for _, _, m in groups])
@@ -271,8 +272,8 @@ def power_lines(rows: list[dict]) -> list[str]:
     if pooled:
         sd = float(np.median([np.std(p.units, ddof=1) for p in pooled]))
         n = int(np.median([len(p.units) for p in pooled]))
-        out.append(f"- oversampling against another method pooled over settings (conclusion 1; the setting is the unit): "
-                   f"sd of the per-setting mean differences {sd:.4f} at n={n} settings: "
+        out.append(f"- oversampling against another method pooled over settings (conclusion 1; the setting is the "
+                   f"unit): sd of the per-setting mean differences {sd:.4f} at n={n} settings: "
                    f"{statistics.detectable_difference(sd, n):.4f} ROC AUC")
     if not out:
         return []

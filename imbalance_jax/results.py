@@ -52,7 +52,8 @@ def curve_rows(networks: list, curves: dict) -> list[dict]:
             rows.append(dict(network=n.name, method=n.method, imbalance=n.imbalance, rho=n.rho,
                              mu="" if n.mu is None else n.mu, repetition=n.repetition, split=n.split,
                              lr=n.base_lr, lr_run=n.lr_run, step=step,
-                             train_accuracy=curves["train_accuracy"][k][j], test_accuracy=curves["test_accuracy"][k][j]))
+                             train_accuracy=curves["train_accuracy"][k][j],
+                             test_accuracy=curves["test_accuracy"][k][j]))
     return rows
 
 

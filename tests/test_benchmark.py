@@ -38,3 +38,20 @@ def test_benchmark_names_an_unknown_lowering_in_one_line():
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1].startswith("error: conv_impl='tap' is unknown for lenet5")
     assert "Traceback" not in out.stderr
+
+
+def test_the_peer_benchmarks_import_without_running_anything():
+    """benchmarks/ scripts are importable (their functions reused) with no output, no data, no device work."""
+    code = ("import importlib.util\n"
+            "modules = {}\n"
+            "for name in ('peer_bench', 'lenet_variants', 'input_pipeline', 'save_overlap'):\n"
+            "    spec = importlib.util.spec_from_file_location(name, f'benchmarks/{name}.py')\n"
+            "    modules[name] = importlib.util.module_from_spec(spec)\n"
+            "    spec.loader.exec_module(modules[name])\n"
+            "    assert callable(modules[name].main), name\n"
+            "assert modules['peer_bench'].X is None and modules['peer_bench'].RESULTS == []\n")
+    # --small on the command line: a script that read it at import would also run at import
+    out = subprocess.run([sys.executable, "-c", code, "--small"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout == "", out.stdout[:2000]  # a script that ran at import would print its rows

@@ -39,7 +39,8 @@ def _partial(match):
                   partial_sampling=True, reduces=kind, label=f"{full.label} to rho={target:g}", figures=("fig7",))
 
 
-register_family(rf"(oversampling|undersampling)_to_{_NUMBER}", _partial, "oversampling_to_<rho>, undersampling_to_<rho>")
+register_family(rf"(oversampling|undersampling)_to_{_NUMBER}", _partial,
+                "oversampling_to_<rho>, undersampling_to_<rho>")
 
 PAPER_METHODS = (
     "baseline", "oversampling", "undersampling", "two_phase_oversampling",
