@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The throughput measurements of docs/performance.md in one job on an accelerator: named steps, each capped
 # in seconds and never past the job's end (JOB_SECONDS, default 530), most important first.
-#   bash benchmarks/gpu_job.sh OUTDIR [STEP...]            # every step but `evidence`, in this order
+#   bash benchmarks/gpu_job.sh OUTDIR [STEP...]            # without steps: all but the last two, in order
 #   MNIST=path/to/mnist-idx bash benchmarks/gpu_job.sh OUTDIR study evidence
 #   SMALL=1 bash benchmarks/gpu_job.sh OUTDIR lenet sizing  # CPU smoke sizes
 #   DRY_RUN=1 bash benchmarks/gpu_job.sh OUTDIR             # print each step's commands, run nothing
@@ -20,6 +20,8 @@
 #                        the plain-JAX LeNet-5 cohort
 #   study (280)          needs MNIST: one repetition of the paper's MNIST grid (450 LeNet-5, 10,000
 #                        iterations, bf16), train + evaluate + report, timed end to end
+#   lenet_variants (60)  not run by default: benchmarks/lenet_variants.py, plain-JAX variants of the vmapped
+#                        LeNet-5 step (conv and pool lowerings, dtypes)
 #   evidence (540)       needs MNIST, not run by default: docs/mnist's protocol, 12 settings x 5 repetitions
 #                        of the trained methods and the balanced reference, then Fig. 7's reduced ratios at
 #                        rho = 1000, and their union's report
@@ -28,7 +30,7 @@
 # PYTHON (default python3) runs the steps; PYTHON="uv run python" uses the project's environment.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-STEPS=(devices lenet lenet_profile resnet10 allcnn sizing save_overlap input_pipeline peers study evidence)
+STEPS=(devices lenet lenet_profile resnet10 allcnn sizing save_overlap input_pipeline peers study lenet_variants evidence)
 DEFAULT=(devices lenet lenet_profile resnet10 allcnn sizing save_overlap input_pipeline peers study)
 fail() { echo "error: $*" >&2; exit 2; }
 OUTDIR=${1:-}
@@ -160,6 +162,9 @@ except KeyboardInterrupt:
 finally:
     json.dump(p.RESULTS, open('$OUTDIR/peer_bench.json', 'w'), indent=1)
 "
+}
+step_lenet_variants() {
+  cap 60 $PY benchmarks/lenet_variants.py $([ "$SMALL" = 1 ] && echo --small)
 }
 step_study() {
   needs_mnist || return 0

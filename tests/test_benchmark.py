@@ -85,8 +85,9 @@ def test_the_gpu_job_is_named_capped_steps_whose_commands_are_accepted(tmp_path)
             checked = subprocess.run([sys.executable, *argv, "--dry_run"], cwd=ROOT, capture_output=True,
                                      text=True, timeout=300)
             assert checked.returncode == 0, (argv, checked.stderr[-2000:])
-    scripts = {word for _, c in commands for word in c.split() if word.startswith("benchmarks/")}
-    assert scripts == {"benchmarks/save_overlap.py", "benchmarks/input_pipeline.py"}
+    variants = _job(tmp_path, "lenet_variants", DRY_RUN="1").stdout
+    scripts = {word for _, c in commands for word in (c + " " + variants).split() if word.startswith("benchmarks/")}
+    assert scripts == {"benchmarks/save_overlap.py", "benchmarks/input_pipeline.py", "benchmarks/lenet_variants.py"}
     assert all(os.path.isfile(os.path.join(ROOT, s)) for s in scripts)
     evidence = _job(tmp_path, "evidence", DRY_RUN="1", MNIST="mnist-idx")
     configs = re.findall(r"--config=(\S+)", evidence.stdout)
@@ -105,5 +106,5 @@ def test_the_gpu_job_runs_a_step_and_refuses_an_unknown_one(tmp_path):
     assert "== study\nskipped: MNIST=path/to/mnist-idx-folder is not set" in log
     bad = _job(tmp_path, "lenet", "nonsense")
     assert bad.returncode == 2 and bad.stdout == ""
-    assert bad.stderr.strip() == ("error: unknown step 'nonsense'; use some of: " + " ".join(DEFAULT_STEPS[:-1])
-                                  + " study evidence")
+    assert bad.stderr.strip() == ("error: unknown step 'nonsense'; use some of: " + " ".join(DEFAULT_STEPS)
+                                  + " lenet_variants evidence")
