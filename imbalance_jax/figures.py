@@ -28,7 +28,7 @@ def own_style(method: str) -> tuple:
     return found.style if found is not None else ()
 
 
-def drawn_in(rows: list[dict], figure: str) -> list[str]:
+def methods_drawn_in(rows: list[dict], figure: str) -> list[str]:
     """The methods of rows that the paper's figure (methods.FIGURES) draws, in the tables' order."""
     return [m for m in method_order(rows) if methods.drawn_in(m, figure)]
 
@@ -240,7 +240,7 @@ def figure_specs(rows: list[dict]) -> list[Spec]:
     partial = [r for r in rows if r["imbalance"] == "step" and methods.drawn_in(r["method"], "fig7")
                or partial_sampling(r["method"])]
     untreshold = [r for r in step if not keeps_ranking(r["method"])]
-    fig6_methods = drawn_in(step, "fig6")
+    fig6_methods = methods_drawn_in(step, "fig6")
     fig6 = [r for r in step if r["method"] in fig6_methods]
     balanced = [r for r in rows if r["method"] == methods.with_role(methods.REFERENCE)]
     auc_ref = float(np.mean([r["auc"] for r in balanced])) if balanced else None
@@ -361,7 +361,7 @@ def fig8_series(curve_rows: list[dict]) -> tuple[str, dict]:
     selected network of each learning-rate protocol (curves.csv keeps every lr run) of baseline, ROS and RUS,
     in the most imbalanced step setting that has their curves (the most of the three, then the largest rho,
     then the mu closest to one half); ('', {}) when no curve is of theirs."""
-    shown = drawn_in(curve_rows, "fig8")
+    shown = methods_drawn_in(curve_rows, "fig8")
     rows = [r for r in curve_rows if selected(r) and r["method"] in shown]
     rows = [r for r in rows if r["imbalance"] == "step"] or rows
     if not rows:
