@@ -18,18 +18,15 @@ import concurrent.futures
 import json
 import multiprocessing
 import os
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import numpy as np
+from absl import app, flags
+from PIL import Image
 
-import numpy as np  # noqa: E402
-from absl import app, flags  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from imbalance_jax import train  # noqa: E402
-from imbalance_jax.data import grain_stream, streaming  # noqa: E402
+from imbalance_jax import train
+from imbalance_jax.data import grain_stream, streaming
 
 _IMAGES = flags.DEFINE_integer("images", 2000, "Synthetic JPEGs to write and read.")
 _WORKERS = flags.DEFINE_list("workers", ["8", "16"], "Worker counts to measure.")

@@ -6,17 +6,11 @@ Usage: python benchmarks/lenet_variants.py [--small]
 """
 import sys
 import time
-import numpy as np
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
-
-SMALL = "--small" in sys.argv
-N = 8 if SMALL else 1024
-DATA_N = 2048 if SMALL else 60000
-X = jnp.asarray(np.random.default_rng(0).integers(0, 256, (DATA_N, 28, 28, 1), dtype=np.uint8))
-Y = jnp.asarray(np.random.default_rng(1).integers(0, 10, DATA_N).astype(np.int32))
-print("jax", jax.__version__, jax.devices(), "N", N, flush=True)
 
 
 def glorot(key, shape, fi, fo):
@@ -60,14 +54,15 @@ def apply(p, x, c1, c2, pool, dt):
     return jnp.dot(x.astype(dt), p["f2"].astype(dt), preferred_element_type=jnp.float32) + p["b4"]
 
 
-def make(c1, c2, pool, dt, steps):
+def make(c1, c2, pool, dt, steps, images, labels, n):
+    """A jitted call of `steps` SGD-momentum steps of n networks, batch 64 each, on (images, labels)."""
     def loss(p, idx):
-        x = X[idx].astype(jnp.float32) * (1 / 255)
+        x = images[idx].astype(jnp.float32) * (1 / 255)
         lg = apply(p, x, c1, c2, pool, dt)
-        return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(lg), Y[idx][:, None], 1))
+        return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(lg), labels[idx][:, None], 1))
 
     def one(p, m, key):
-        idx = jax.random.randint(key, (64,), 0, DATA_N)
+        idx = jax.random.randint(key, (64,), 0, images.shape[0])
         g = jax.grad(loss)(p, idx)
         m = jax.tree.map(lambda m_, g_, p_: 0.9 * m_ + g_ + 5e-4 * p_, m, g, p)
         return jax.tree.map(lambda p_, m_: p_ - 0.01 * m_, p, m), m
@@ -75,18 +70,10 @@ def make(c1, c2, pool, dt, steps):
     @jax.jit
     def run(p, m, key):
         def body(c, k):
-            return jax.vmap(one)(*c, jax.random.split(k, N)), None
+            return jax.vmap(one)(*c, jax.random.split(k, n)), None
         return lax.scan(body, (p, m), jax.random.split(key, steps))[0]
     return run
 
-
-# the variants compute the same function: check on one network's forward first
-p1 = init(jax.random.key(0))
-xx = jax.random.uniform(jax.random.key(1), (4, 28, 28, 1))
-ref = apply(p1, xx, "conv", "conv", pool_rw, jnp.float32)
-for c1, c2, pool in [("im2col", "im2col", pool_reshape), ("conv", "im2col", pool_reshape)]:
-    out = apply(p1, xx, c1, c2, pool, jnp.float32)
-    print("max |diff|", c1, c2, pool.__name__, float(jnp.max(jnp.abs(out - ref))), flush=True)
 
 VARIANTS = [
     ("conv", "conv", pool_rw, jnp.float32),
@@ -96,21 +83,39 @@ VARIANTS = [
     ("im2col", "im2col", pool_reshape, jnp.bfloat16),
     ("conv", "conv", pool_reshape, jnp.bfloat16),
 ]
-steps = 10 if SMALL else 50
-for c1, c2, pool, dt in VARIANTS:
-    p = jax.vmap(init)(jax.random.split(jax.random.key(2), N))
-    m = jax.tree.map(jnp.zeros_like, p)
-    run = make(c1, c2, pool, dt, steps)
-    t0 = time.perf_counter()
-    p, m = run(p, m, jax.random.key(3))
-    jax.block_until_ready(p)
-    tc = time.perf_counter() - t0
-    calls, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < (0.3 if SMALL else 2.0):
-        p, m = run(p, m, jax.random.key(4 + calls))
-        calls += 1
+
+
+def main():
+    small = "--small" in sys.argv
+    n, data_n, steps = (8, 2048, 10) if small else (1024, 60000, 50)
+    images = jnp.asarray(np.random.default_rng(0).integers(0, 256, (data_n, 28, 28, 1), dtype=np.uint8))
+    labels = jnp.asarray(np.random.default_rng(1).integers(0, 10, data_n).astype(np.int32))
+    print("jax", jax.__version__, jax.devices(), "N", n, flush=True)
+    # the variants compute the same function: check on one network's forward first
+    p1 = init(jax.random.key(0))
+    xx = jax.random.uniform(jax.random.key(1), (4, 28, 28, 1))
+    ref = apply(p1, xx, "conv", "conv", pool_rw, jnp.float32)
+    for c1, c2, pool in [("im2col", "im2col", pool_reshape), ("conv", "im2col", pool_reshape)]:
+        out = apply(p1, xx, c1, c2, pool, jnp.float32)
+        print("max |diff|", c1, c2, pool.__name__, float(jnp.max(jnp.abs(out - ref))), flush=True)
+    for c1, c2, pool, dt in VARIANTS:
+        p = jax.vmap(init)(jax.random.split(jax.random.key(2), n))
+        m = jax.tree.map(jnp.zeros_like, p)
+        run = make(c1, c2, pool, dt, steps, images, labels, n)
+        t0 = time.perf_counter()
+        p, m = run(p, m, jax.random.key(3))
         jax.block_until_ready(p)
-    dt_s = time.perf_counter() - t0
-    ok = bool(jnp.all(jnp.isfinite(p["f2"])))
-    print(f"conv1={c1:6s} conv2={c2:6s} pool={pool.__name__:12s} {jnp.dtype(dt).name:8s} "
-          f"{calls * steps * 64 * N / dt_s:12.0f} img/s  compile {tc:5.1f}s finite={ok}", flush=True)
+        tc = time.perf_counter() - t0
+        calls, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < (0.3 if small else 2.0):
+            p, m = run(p, m, jax.random.key(4 + calls))
+            calls += 1
+            jax.block_until_ready(p)
+        dt_s = time.perf_counter() - t0
+        ok = bool(jnp.all(jnp.isfinite(p["f2"])))
+        print(f"conv1={c1:6s} conv2={c2:6s} pool={pool.__name__:12s} {jnp.dtype(dt).name:8s} "
+              f"{calls * steps * 64 * n / dt_s:12.0f} img/s  compile {tc:5.1f}s finite={ok}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -10,16 +10,22 @@ Measures, in one process, on whatever device JAX and PyTorch see:
     (lax.conv under vmap, and im2col patches + batched matmul),
   * All-CNN (batch 256) single-network throughput, JAX vs PyTorch.
 Prints one table; everything is images/second summed over networks.
-Usage: python benchmarks/peer_bench.py [--small]   (--small: CPU smoke sizes; the torch rows need
-`uv sync --extra torch` or a machine with PyTorch)
+Usage: python benchmarks/peer_bench.py [--small] [--json_out=rows.json]   (--small: CPU smoke sizes; the
+torch rows need `uv sync --extra torch` or PyTorch installed; --json_out: every row as JSON too)
 """
+import json
 import sys
 import time
-import json
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
-SMALL = "--small" in sys.argv
+# Set by configure() (main() calls it): the sizes and the synthetic MNIST-shaped data every bench reads.
+SMALL = False
+DATA_N = 0
+X_np = Y_np = X = Y = None
 RESULTS = []
 
 
@@ -28,18 +34,17 @@ def record(name, value, unit, **extra):
     print(f"{name:55s} {value:14.1f} {unit}", flush=True)
 
 
-# --------------------------------------------------------------------------- JAX
-import jax
-import jax.numpy as jnp
-from jax import lax
+def configure(small: bool) -> None:
+    """CPU smoke sizes (small) or the card's, and the synthetic data (60,000 images; 2,048 when small)."""
+    global SMALL, DATA_N, X_np, Y_np, X, Y
+    SMALL, DATA_N = small, 2048 if small else 60000
+    rng = np.random.default_rng(0)
+    X_np = rng.random((DATA_N, 28, 28, 1), dtype=np.float32)
+    Y_np = rng.integers(0, 10, DATA_N).astype(np.int32)
+    X, Y = jnp.asarray(X_np), jnp.asarray(Y_np)
 
-print("jax", jax.__version__, jax.devices(), flush=True)
-DATA_N = 2048 if SMALL else 60000
-rng = np.random.default_rng(0)
-X_np = rng.random((DATA_N, 28, 28, 1), dtype=np.float32)
-Y_np = rng.integers(0, 10, DATA_N).astype(np.int32)
-X = jnp.asarray(X_np)
-Y = jnp.asarray(Y_np)
+
+# --------------------------------------------------------------------------- JAX
 
 
 def glorot(key, shape, fan_in, fan_out):
@@ -321,6 +326,8 @@ def torch_benches():
 
 
 def main():
+    configure("--small" in sys.argv)
+    print("jax", jax.__version__, jax.devices(), flush=True)
     t_start = time.perf_counter()
     bench_matmul()
     ns = (1, 8) if SMALL else (1, 64, 256, 1024)
@@ -336,10 +343,9 @@ def main():
     except Exception as e:  # the peer is optional: report, do not die
         print("torch benches failed:", repr(e), flush=True)
     print(f"total {time.perf_counter() - t_start:.0f}s")
-    import os
-    out = os.environ.get("OUT")
+    out = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--json_out=")), "")
     if out:
-        with open(os.path.join(out, "peer_bench.json"), "w") as f:
+        with open(out, "w") as f:
             json.dump(RESULTS, f, indent=1)
 
 

@@ -19,7 +19,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from imbalance_jax import statistics
+from imbalance_jax import methods, statistics
 from imbalance_jax.results import keeps_ranking, partial_sampling, sampling_reduced, selected, setting_label
 
 HOLDS, FAILS, UNSURE, ABSENT = "holds", "does not hold", "not significant", "not in this study"
@@ -32,6 +32,9 @@ DEFAULT_MARGIN = 0.01
 # A slope over settings (conclusion 4) has k - 2 degrees of freedom: below 5 settings the critical t is 4.3 (k = 4)
 # or 12.7 (k = 3), so only a trend many times the setting-to-setting scatter could show.
 TREND_SETTINGS = 5
+# The methods the paper's claims are about, by the part their registrations give them.
+BASELINE, OVERSAMPLING, UNDERSAMPLING, BALANCED = (methods.with_role(r) for r in
+                                                   (methods.NO_REMEDY, methods.ROS, methods.RUS, methods.REFERENCE))
 
 
 class Part(NamedTuple):
@@ -229,14 +232,14 @@ def oversampling_wins(rows: list[dict], margin: float = DEFAULT_MARGIN) -> Findi
     paper = "Oversampling outperforms every other method on ROC AUC in most cases."
     rows = _imbalanced(rows)
     found = {r["method"] for r in rows}
-    others = [m for m in sorted(found - {"oversampling"}) if not keeps_ranking(m)]
-    if "oversampling" not in found or not others:
+    others = [m for m in sorted(found - {OVERSAMPLING}) if not keeps_ranking(m)]
+    if OVERSAMPLING not in found or not others:
         return _finding(1, paper, [Part("oversampling ahead of the others", "needs oversampling and another trained "
                                         "method", ABSENT)])
     table = values(rows, "auc")
     claims = []
     for m in others:
-        pooled = pool(differences(table, "oversampling", m))
+        pooled = pool(differences(table, OVERSAMPLING, m))
         hold, fail = (pooled.ahead_p, pooled.behind_p) if pooled is not None else (math.nan, math.nan)
         claims.append((f"oversampling ahead of {m} in most settings", m, pooled, hold, fail, 0.0, ("ahead", "behind")))
     return _finding(1, paper, _most_units(claims))
@@ -248,19 +251,19 @@ def undersampling_on_par(rows: list[dict], margin: float = DEFAULT_MARGIN) -> Fi
     paper = ("At extreme imbalance with a large share of minority classes, undersampling is on a par with "
              "oversampling (and trains on far fewer images).")
     claim = f"undersampling equivalent to oversampling within +-{margin:g} AUC"
-    step = [r for r in rows if r["imbalance"] == "step" and r["method"] in ("oversampling", "undersampling")]
-    if not step or {r["method"] for r in step} != {"oversampling", "undersampling"}:
+    step = [r for r in rows if r["imbalance"] == "step" and r["method"] in (OVERSAMPLING, UNDERSAMPLING)]
+    if not step or {r["method"] for r in step} != {OVERSAMPLING, UNDERSAMPLING}:
         return _finding(2, paper, [Part(claim, "needs step imbalance with oversampling and undersampling", ABSENT)])
     rho = max(float(r["rho"]) for r in step)
     mu = max(float(r["mu"]) for r in step if float(r["rho"]) == rho)
     here = [r for r in step if float(r["rho"]) == rho and float(r["mu"]) == mu]
     table = values(here, "auc")
-    diffs = differences(table, "undersampling", "oversampling")
+    diffs = differences(table, UNDERSAMPLING, OVERSAMPLING)
     if not diffs:
         return _finding(2, paper, [Part(claim, f"rho={rho:g}, mu={mu:g} has no pair of both", ABSENT)])
     (d,) = diffs.values()
     wide = statistics.one_sample(d, level=0.90)
-    sizes = [np.mean([float(r["train_size"]) for r in here if r["method"] == m]) for m in ("undersampling", "oversampling")]
+    sizes = [np.mean([float(r["train_size"]) for r in here if r["method"] == m]) for m in (UNDERSAMPLING, OVERSAMPLING)]
     evidence = (f"rho={rho:g}, mu={mu:g}: undersampling minus oversampling {wide.mean_difference:+.4f}, 90% interval "
                 f"{statistics.format_interval(wide.ci_low, wide.ci_high)} (n={wide.n} repetitions), on "
                 f"{sizes[0]:,.0f} against {sizes[1]:,.0f} training images")
@@ -280,8 +283,7 @@ def undersampling_on_par(rows: list[dict], margin: float = DEFAULT_MARGIN) -> Fi
     return _finding(2, paper, [Part(claim, evidence, verdict)])
 
 
-THRESHOLD_PAIRS = (("thresholding", "baseline"), ("oversampling_thresholding", "oversampling"),
-                   ("undersampling_thresholding", "undersampling"))
+THRESHOLD_PAIRS = tuple(methods.thresholded())  # (thresholded method, its network's method)
 
 
 def thresholding_accuracy(rows: list[dict], margin: float = DEFAULT_MARGIN) -> Finding:
@@ -298,7 +300,7 @@ def thresholding_accuracy(rows: list[dict], margin: float = DEFAULT_MARGIN) -> F
     claims = []
     for a, b in pairs:
         pooled = pool(differences(table, a, b))
-        if b != "undersampling":
+        if b != UNDERSAMPLING:
             claim = f"thresholding raises {b}'s accuracy in most settings"
             hold, fail, above = (pooled.ahead_p, pooled.behind_p, 0.0) if pooled else (math.nan, math.nan, 0.0)
             words = ("a gain", "a loss")
@@ -323,14 +325,15 @@ def sampling_levels(rows: list[dict], margin: float = DEFAULT_MARGIN) -> Finding
         return _finding(4, paper, [Part("oversample fully; a lower undersampling ratio with more minority classes",
                                         "needs sampling to reduced ratios (configs/mnist_fig7.py)", ABSENT)])
     table = values(step, "auc")
-    return _finding(4, paper, [_full_oversampling(table, [m for m in partial if sampling_reduced(m) == "oversampling"], margin),
-                               _undersampling_trend(step, [m for m in partial if sampling_reduced(m) == "undersampling"])])
+    over = [m for m in partial if sampling_reduced(m) == OVERSAMPLING]
+    under = [m for m in partial if sampling_reduced(m) == UNDERSAMPLING]
+    return _finding(4, paper, [_full_oversampling(table, over, margin), _undersampling_trend(step, under)])
 
 
 def _full_oversampling(table: dict, reduced: list, margin: float) -> Part:
     claim = f"full oversampling not worse than oversampling to a reduced ratio (by more than {margin:g})"
-    pooled = {m: pool(differences(table, "oversampling", m)) for m in reduced}
-    lower = {m: pool(differences(table, "oversampling", m), level=0.90) for m in reduced}
+    pooled = {m: pool(differences(table, OVERSAMPLING, m)) for m in reduced}
+    lower = {m: pool(differences(table, OVERSAMPLING, m), level=0.90) for m in reduced}
     present = [m for m in reduced if pooled[m] is not None]
     if not present:
         return Part(claim, "needs oversampling and oversampling to a reduced ratio in one setting", ABSENT)
@@ -367,7 +370,7 @@ def _undersampling_trend(step: list[dict], reduced: list) -> Part:
         table = values(here, "auc")
         mu_of = {setting_label(r): float(r["mu"]) for r in here}
         for m in reduced:
-            diffs = differences(table, m, "undersampling")
+            diffs = differences(table, m, UNDERSAMPLING)
             means = sorted((mu_of[s], float(np.mean(d))) for s, d in diffs.items() if len(d) >= statistics.MIN_N)
             per_mu = ", ".join(f"mu={mu:g}: {v:+.4f}" for mu, v in means)
             if not diffs:
@@ -425,14 +428,14 @@ def no_overfitting(curve_rows: Optional[list[dict]], margin: float = DEFAULT_MAR
     margin); "does not hold" where it is shown to grow more than the margin beyond it."""
     paper = "Oversampling does not make CNNs overfit (Fig. 8)."
     rows = [r for r in curve_rows or [] if selected(r)]
-    over = {s: g for s, g in _gap_growth([r for r in rows if r["imbalance"] != "balanced"], "oversampling").items()}
-    reference = [g for gs in _gap_growth(rows, "balanced").values() for g in gs]
-    steps = sorted({int(r["step"]) for r in rows if r["method"] == "oversampling"})
+    over = {s: g for s, g in _gap_growth([r for r in rows if r["imbalance"] != "balanced"], OVERSAMPLING).items()}
+    reference = [g for gs in _gap_growth(rows, BALANCED).values() for g in gs]
+    steps = sorted({int(r["step"]) for r in rows if r["method"] == OVERSAMPLING})
     claim = f"oversampling's train-test gap grows no more than {margin:g} beyond the reference's"
     if not over:
         return _finding(5, paper, [Part(claim, "needs curves.csv with two or more points of oversampling", ABSENT)])
     growth = pool(over, bounds=(-2.0, 2.0))
-    points = max(len({r["step"] for r in rows if _pair(r) == key and r["method"] == "oversampling"})
+    points = max(len({r["step"] for r in rows if _pair(r) == key and r["method"] == OVERSAMPLING})
                  for key in {_pair(r) for r in rows})
     span = ("from the second curve point to the last (the first point's training accuracy averages the "
             "still-learning first iterations)" if points > 2 else "from the first curve point to the last (the "
@@ -473,7 +476,7 @@ def no_overfitting(curve_rows: Optional[list[dict]], margin: float = DEFAULT_MAR
 
 def balanced_reference(rows: list[dict]) -> str:
     """The balanced reference's test accuracy with its interval, or '' without one."""
-    accuracy = [float(r["accuracy"]) for r in rows if r["method"] == "balanced"]
+    accuracy = [float(r["accuracy"]) for r in rows if r["method"] == BALANCED]
     if not accuracy:
         return ""
     s = statistics.describe(accuracy)

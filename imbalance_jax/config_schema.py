@@ -126,9 +126,7 @@ KEYS = [
     Key("imbalance.repetitions", GROWTH, 50, WHOLE_0, "repetitions of each setting, new minority classes each"),
     Key("imbalance.minority", IDENTITY, "random", one_of("random", "lowest"), "which labels are minority: new "
         "random ones per repetition (MNIST) or the lowest labels (CIFAR-10)"),
-    Key("methods", GROWTH, ("baseline", "oversampling", "undersampling", "two_phase_oversampling",
-                            "two_phase_undersampling", "thresholding", "oversampling_thresholding",
-                            "undersampling_thresholding", "balanced"),
+    Key("methods", GROWTH, (*methods.PAPER_METHODS, methods.with_role(methods.REFERENCE)),
         Rule(_method, "a registered method (imbalance_jax/methods)", _method_names), "the methods to train and report",
         sequence=True),
     # The input pipeline.
@@ -301,7 +299,7 @@ def _check_relations(config) -> None:
     if grid.repetitions == 0 and not grid.step_settings:
         raise ValueError("config.imbalance.repetitions=0 plans no network; use a whole number >= 1")
     if not config.methods:
-        raise ValueError("config.methods is empty; list at least one method, e.g. 'baseline'")
+        raise ValueError(f"config.methods is empty; list at least one method, e.g. {methods.PAPER_METHODS[0]!r}")
     if grid.as_is:
         if config.train_per_class:
             raise ValueError(f"config.train_per_class={config.train_per_class} balances the training set; a study "

@@ -5,7 +5,7 @@ import re
 
 from imbalance_jax import methods
 
-REFERENCE = "Balanced (reference)"  # the balanced reference's line in figures
+REFERENCE = methods.get(methods.with_role(methods.REFERENCE)).label  # the balanced reference's line in figures
 TABLE_NOTE = ("method: the paper's name for its methods, a readable one for the others; config name: the name in "
               "results.csv and config.methods.")
 

@@ -157,7 +157,8 @@ def plan_table(config: ml_collections.ConfigDict, workdir: str = None, measure_s
     lines = [f"plan of {len(networks):,} networks on {jax.device_count()} x {device.device_kind} "
              f"({jax.default_backend()}), {config.compute_dtype}", f"  dataset  {shape.source}"]
     for stage, counts in plan.methods_per_stage(networks).items():
-        lines.append(f"  stage {stage}  {counts.total():,} networks ({', '.join(f'{m} {c:,}' for m, c in counts.items())})"
+        per_method = ", ".join(f"{m} {c:,}" for m, c in counts.items())
+        lines.append(f"  stage {stage}  {counts.total():,} networks ({per_method})"
                      + ("" if stage == 0 else ", fine-tuned from stage " + str(stage - 1)))
     reported = sum(len(n.reported) for n in networks)
     lines.append(f"  results  {reported:,} rows ({len(config.methods)} methods; "
@@ -167,8 +168,9 @@ def plan_table(config: ml_collections.ConfigDict, workdir: str = None, measure_s
     per_state = state_bytes_per_network(model, shape.train_shape[1:], config.preprocess, hp)
     if sizes.source == "measured":
         m = sizes.measured
-        lines.append(f"  memory   {m['bytes_per_network'] / 2**20:.1f} MiB per network + {m['fixed_bytes'] / 2**20:.0f} MiB "
-                     f"fixed (measured), {m['free_bytes'] / 2**30:.1f} GiB free -> cohorts of {cohort_size:,}")
+        lines.append(f"  memory   {m['bytes_per_network'] / 2**20:.1f} MiB per network + "
+                     f"{m['fixed_bytes'] / 2**20:.0f} MiB fixed (measured), {m['free_bytes'] / 2**30:.1f} GiB free "
+                     f"-> cohorts of {cohort_size:,}")
     else:
         lines.append(f"  cohorts  {cohort_size:,} networks each ({sizes.source})" if cohort_size else
                      f"  cohorts  {sizes.source}")
@@ -186,8 +188,9 @@ def plan_table(config: ml_collections.ConfigDict, workdir: str = None, measure_s
     probe = max([len(c) for c in cohorts] or [max(1, min(cohort_size, 1024))])
     rate, compile_s = measured_rate(model, hp, shape.train_shape, probe, min(config.steps_per_call, 10),
                                     measure_seconds)
-    lines.append(f"  time     {rate:,.0f} img/s measured ({probe} networks, {measure_seconds:g} s after {compile_s:.1f} s "
-                 f"compiling) -> {wall_time(config, hp, shape, cohorts, rate, compile_s, loading_s, compiled)}")
+    lines.append(f"  time     {rate:,.0f} img/s measured ({probe} networks, {measure_seconds:g} s after "
+                 f"{compile_s:.1f} s compiling) -> "
+                 f"{wall_time(config, hp, shape, cohorts, rate, compile_s, loading_s, compiled)}")
     lines.append(repetitions_line(config, workdir))
     return "\n".join(lines)
 

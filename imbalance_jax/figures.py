@@ -11,31 +11,32 @@ import numpy as np
 
 from imbalance_jax import methods, statistics
 from imbalance_jax.display import REFERENCE, method_label, symbols
-from imbalance_jax.results import (THRESHOLDED, keeps_ranking, method_order, partial_sampling, sampling_reduced,
-                                   selected)
+from imbalance_jax.results import keeps_ranking, method_order, partial_sampling, sampling_reduced, selected
 
-# Okabe & Ito's colour-blind-safe palette, and a marker and line style per method, so methods stay
-# apart in grey print too: sampling solid, two-phase dashed, thresholded dotted.
-METHOD_STYLES = {
-    "baseline": ("#000000", "o", "-"), "oversampling": ("#0072B2", "s", "-"), "undersampling": ("#D55E00", "^", "-"),
-    "two_phase_oversampling": ("#56B4E9", "s", "--"), "two_phase_undersampling": ("#E69F00", "^", "--"),
-    "thresholding": ("#CC79A7", "D", ":"), "oversampling_thresholding": ("#009E73", "s", ":"),
-    "undersampling_thresholding": ("#999999", "^", ":"),
-}
+# The styles of methods whose registration gives none (Okabe & Ito's and Tol's colour-blind-safe colours with
+# their own markers, so methods stay apart in grey print too).
 _OTHER_STYLES = [(c, m, ls) for ls in ("-", "--", "-.") for c, m in
                  (("#332288", "v"), ("#117733", "P"), ("#882255", "X"), ("#44AA99", "<"), ("#AA4499", ">"),
                   ("#DDCC77", "h"), ("#88CCEE", "*"))]
-METHOD_COLORS = {m: style[0] for m, style in METHOD_STYLES.items()}
-FIG6_METHODS = ("baseline", "oversampling", "undersampling", *THRESHOLDED)
-FIG8_METHODS = ("baseline", "oversampling", "undersampling")
 AUC, RHO = "multi-class ROC AUC", "imbalance ratio rho"  # axis labels
 MAX_X_TICKS = 8  # beyond this many x values a panel keeps matplotlib's ticks (plainly labelled)
 
 
+def own_style(method: str) -> tuple:
+    """(colour, marker, line style) its registration gives a method; () for none."""
+    found = methods.lookup(method)
+    return found.style if found is not None else ()
+
+
+def methods_drawn_in(rows: list[dict], figure: str) -> list[str]:
+    """The methods of rows that the paper's figure (methods.FIGURES) draws, in the tables' order."""
+    return [m for m in method_order(rows) if methods.drawn_in(m, figure)]
+
+
 def method_style(method: str, others: list) -> tuple:
-    """(colour, marker, line style) of a method; methods beyond the paper's take the next free style."""
-    if method in METHOD_STYLES:
-        return METHOD_STYLES[method]
+    """(colour, marker, line style) of a method: its registration's, else the next free style of others."""
+    if own_style(method):
+        return own_style(method)
     return _OTHER_STYLES[others.index(method) % len(_OTHER_STYLES)] if method in others else _OTHER_STYLES[0]
 
 
@@ -122,7 +123,7 @@ def draw_panels(title, panel_rows, x_key, metric, xlabel, ylabel, logx=False, me
     nrows = -(-n // cols)
     fig, axes = plt.subplots(nrows, cols, figsize=(max(4.2 * cols, 6.4), 3.3 * nrows), squeeze=False, sharey=True)
     everyone = list(methods) if methods is not None else [m for _, rows in panel_rows for m in method_order(rows)]
-    others = [m for m in dict.fromkeys(everyone) if m not in METHOD_STYLES]
+    others = [m for m in dict.fromkeys(everyone) if not own_style(m)]
     drawn = [] if reference is None else [reference]
     for ax, (panel_title, rows) in zip(axes.flat, panel_rows):
         curves = _curves(rows, x_key, metric)
@@ -236,11 +237,12 @@ def figure_specs(rows: list[dict]) -> list[Spec]:
     step = [r for r in rows if r["imbalance"] == "step" and not partial_sampling(r["method"])]
     linear = [r for r in rows if r["imbalance"] == "linear" and not partial_sampling(r["method"])]
     longtail = [r for r in rows if r["imbalance"] == "exponential" and not partial_sampling(r["method"])]
-    partial = [r for r in rows if r["imbalance"] == "step" and r["method"] in
-               ("baseline", "oversampling", "undersampling") or partial_sampling(r["method"])]
+    partial = [r for r in rows if r["imbalance"] == "step" and methods.drawn_in(r["method"], "fig7")
+               or partial_sampling(r["method"])]
     untreshold = [r for r in step if not keeps_ranking(r["method"])]
-    fig6 = [r for r in step if r["method"] in FIG6_METHODS]
-    balanced = [r for r in rows if r["method"] == "balanced"]
+    fig6_methods = methods_drawn_in(step, "fig6")
+    fig6 = [r for r in step if r["method"] in fig6_methods]
+    balanced = [r for r in rows if r["method"] == methods.with_role(methods.REFERENCE)]
     auc_ref = float(np.mean([r["auc"] for r in balanced])) if balanced else None
     accuracy_ref = float(np.mean([r["accuracy"] for r in balanced])) if balanced else None
     specs = []
@@ -259,7 +261,7 @@ def figure_specs(rows: list[dict]) -> list[Spec]:
         specs.append(Spec("fig6_accuracy_vs_minority_classes.png", "Fig. 6: accuracy, with the thresholded methods",
                           [(f"rho = {v:g}", g) for v, g in _group(fig6, "rho")], "num_minority", "accuracy",
                           "number of minority classes", "accuracy",
-                          dict(methods=FIG6_METHODS, reference=accuracy_ref)))
+                          dict(methods=fig6_methods, reference=accuracy_ref)))
     if any(partial_sampling(r["method"]) for r in partial):
         panels = fig7_rows(partial)
         if panels:  # (a target ratio equal to every rho of the grid reduces nothing)
@@ -338,14 +340,17 @@ def minority_recall_figure(per_class: list[dict], path: str) -> str:
 def fig7_rows(rows: list[dict]) -> list[tuple]:
     """Fig. 7's panels: per rho, oversampling and undersampling, each line a number of minority classes,
     x the imbalance ratio left after sampling (the baseline's rho, 1 for full sampling)."""
-    def remaining_ratio(r):  # full sampling's target is 1
-        return r["rho"] if r["method"] == "baseline" else methods.get(r["method"]).training.target_rho
+    untreated = methods.with_role(methods.NO_REMEDY)
 
+    def remaining_ratio(r):  # full sampling's target is 1
+        return r["rho"] if r["method"] == untreated else methods.get(r["method"]).training.target_rho
+
+    reduced = {sampling_reduced(r["method"]) for r in rows} - {""}
     panels = []
     for rho, group in _group(rows, "rho"):
-        for kind in ("oversampling", "undersampling"):
+        for kind in [m for m in method_order(rows) if m in reduced]:
             chosen = [dict(r, ratio=remaining_ratio(r), method=f"{r['num_minority']} minority classes")
-                      for r in group if r["method"] in ("baseline", kind) or sampling_reduced(r["method"]) == kind]
+                      for r in group if r["method"] in (untreated, kind) or sampling_reduced(r["method"]) == kind]
             if any(r["ratio"] not in (1.0, rho) for r in chosen):  # a panel with reduced ratios to show
                 panels.append((f"rho = {rho:g}: {method_label(kind)} to a reduced ratio", chosen))
     return panels
@@ -356,7 +361,8 @@ def fig8_series(curve_rows: list[dict]) -> tuple[str, dict]:
     selected network of each learning-rate protocol (curves.csv keeps every lr run) of baseline, ROS and RUS,
     in the most imbalanced step setting that has their curves (the most of the three, then the largest rho,
     then the mu closest to one half); ('', {}) when no curve is of theirs."""
-    rows = [r for r in curve_rows if selected(r) and r["method"] in FIG8_METHODS]
+    shown = methods_drawn_in(curve_rows, "fig8")
+    rows = [r for r in curve_rows if selected(r) and r["method"] in shown]
     rows = [r for r in rows if r["imbalance"] == "step"] or rows
     if not rows:
         return "", {}
@@ -367,7 +373,7 @@ def fig8_series(curve_rows: list[dict]) -> tuple[str, dict]:
     rho, mu = max(found, key=lambda s: (len(found[s]), s[0], -abs(float(s[1]) - 0.5) if s[1] else 0))
     chosen = [r for r in rows if float(r["rho"]) == rho and str(r["mu"]) == mu]
     series = {}
-    for method in FIG8_METHODS:
+    for method in shown:
         sel = [r for r in chosen if r["method"] == method]
         if sel:
             steps = sorted({int(r["step"]) for r in sel})
@@ -392,7 +398,7 @@ def draw_fig8(curve_rows: list[dict]):
                              sharey=True)
     drawn = []
     for ax, (method, (steps, train_acc, test_acc)) in zip(axes.flat, series.items()):
-        color, marker, _ = METHOD_STYLES[method]
+        color, marker, _ = method_style(method, list(series))
         ax.plot(steps, train_acc, "--", color=color, marker=marker, ms=4, mfc="white", label="train accuracy")
         ax.plot(steps, test_acc, "-", color=color, marker=marker, ms=4, label="test accuracy")
         ax.set_title(figure_label(method))

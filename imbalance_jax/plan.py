@@ -144,7 +144,7 @@ def plan_networks(config: ml_collections.ConfigDict, facts: DatasetFacts) -> lis
     """Every network the study trains, stage by stage (parents before the networks fine-tuned from them)."""
     requested = list(config.methods)
     if not requested:
-        raise ValueError("config.methods is empty; list at least one method, e.g. 'baseline'")
+        raise ValueError(f"config.methods is empty; list at least one method, e.g. {methods.PAPER_METHODS[0]!r}")
     parsed = [methods.get(name) for name in requested]
     trained = methods.trained_networks(requested)
     runs = learning_rate_runs(config)

@@ -14,7 +14,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from imbalance_jax import conclusions, recommendation, statistics
+from imbalance_jax import conclusions, methods, recommendation, statistics
 from imbalance_jax import figures as figs
 from imbalance_jax.display import TABLE_NOTE, method_label
 from imbalance_jax.results import (keeps_ranking, method_order, partial_sampling, read_rows, read_workdir_results,
@@ -67,8 +67,8 @@ def baseline_differences(rows: list[dict]) -> dict:
     means = mean_by_setting(rows)
     out = {}
     for (setting, method), m in means.items():
-        base = means.get((setting, "baseline"))
-        if base is not None and method != "baseline" and not keeps_ranking(method):
+        base = means.get((setting, methods.with_role(methods.NO_REMEDY)))
+        if base is not None and method != methods.with_role(methods.NO_REMEDY) and not keeps_ranking(method):
             out[(setting, method)] = statistics.paired(m["by_pair"], base["by_pair"])
     return out
 
@@ -233,7 +233,8 @@ def class_table(per_class: list[dict]) -> str:
     for r in per_class:
         if selected(r) and r.get("recall") not in ("", None):
             name = r.get("class_name") or r["class"]
-            groups[(int(r["class"]), name, r["method"])][0 if str(r["minority"]) == "1" else 1].append(float(r["recall"]))
+            side = 0 if str(r["minority"]) == "1" else 1
+            groups[(int(r["class"]), name, r["method"])][side].append(float(r["recall"]))
     lines = ["| class | method | recall as a minority class (networks) | recall as a majority class (networks) |",
              "|---|---|---|---|"]
     order = method_order([{"method": m} for _, _, m in groups])
@@ -271,8 +272,9 @@ def power_lines(rows: list[dict]) -> list[str]:
                    f"differences {sd:.4f} at n={n} repetitions: {statistics.detectable_difference(sd, n):.4f} ROC AUC")
     imbalanced = [r for r in rows if r["imbalance"] != "balanced" and not partial_sampling(r["method"])]
     table = conclusions.values(imbalanced, "auc")  # conclusion 1's comparisons: the full methods
-    others = [m for m in table if m != "oversampling" and not keeps_ranking(m) and "oversampling" in table]
-    pooled = [conclusions.pool(conclusions.differences(table, "oversampling", m)) for m in others]
+    ros = methods.with_role(methods.ROS)
+    others = [m for m in table if m != ros and not keeps_ranking(m) and ros in table]
+    pooled = [conclusions.pool(conclusions.differences(table, ros, m)) for m in others]
     pooled = [p for p in pooled if p is not None and not p.few and p.unit == "setting"]
     if pooled:
         k, family = max(len(p.units) for p in pooled), len(pooled)

@@ -52,7 +52,8 @@ def curve_rows(networks: list, curves: dict) -> list[dict]:
             rows.append(dict(network=n.name, method=n.method, imbalance=n.imbalance, rho=n.rho,
                              mu="" if n.mu is None else n.mu, repetition=n.repetition, split=n.split,
                              lr=n.base_lr, lr_run=n.lr_run, step=step,
-                             train_accuracy=curves["train_accuracy"][k][j], test_accuracy=curves["test_accuracy"][k][j]))
+                             train_accuracy=curves["train_accuracy"][k][j],
+                             test_accuracy=curves["test_accuracy"][k][j]))
     return rows
 
 
@@ -89,10 +90,6 @@ def write(workdir: str, rows: list[dict], curves: list[dict], class_counts: dict
             c["selected"] = int((c["network"], c["method"]) in chosen)
         write_csv(os.path.join(workdir, "curves.csv"), CURVE_COLUMNS, curves)
     return per_class
-
-
-# The paper's thresholded methods (softmax / prior), drawn with their networks in Fig. 6.
-THRESHOLDED = ("thresholding", "oversampling_thresholding", "undersampling_thresholding")
 
 
 def keeps_ranking(name: str) -> bool:

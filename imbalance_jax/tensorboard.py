@@ -1,4 +1,6 @@
-"""TensorBoard for a study, written with the tensorboard package's own event writer (no TensorFlow):
+"""TensorBoard for a study, written with the tensorboard package (no TensorFlow): scalars through its public
+writer (`tensorboard.summary.Writer`), the HParams and text summaries, which that writer has no method for,
+as the protobufs the hparams and text plugins make, through the event file writer beneath it:
 
   workdir/tensorboard/<setting>/<method>/   one run per (setting, method), rewritten with every results.csv:
                                             train/accuracy and test/accuracy at every curve point and eval/auc,
@@ -23,11 +25,11 @@ from absl import logging
 
 from imbalance_jax.results import selected, setting_label, trained
 
-try:  # a dependency of the project; a bare machine (a lent GPU's python3) may lack it: no TensorBoard there
+try:  # a dependency of the project; a bare python (the project's code without its environment) may lack it
     from tensorboard.compat.proto.event_pb2 import Event
-    from tensorboard.compat.proto.summary_pb2 import Summary
     from tensorboard.plugins.hparams import summary_v2 as hparams
     from tensorboard.plugins.text.summary import text_pb
+    from tensorboard.summary import Writer
     from tensorboard.summary.writer.event_file_writer import EventFileWriter
     AVAILABLE = True
 except ImportError:
@@ -37,30 +39,32 @@ EVAL_METRICS = ("auc", "accuracy", "balanced_accuracy", "minority_recall")
 HPARAMS = ("imbalance", "rho", "mu", "method", "lr", "networks")
 
 
-def _scalar(step: int, tag: str, value: float) -> Event:
-    return Event(step=int(step), summary=Summary(value=[Summary.Value(tag=tag, simple_value=float(value))]))
-
-
 def run_name(setting: str, method: str) -> str:
     """The run of a (setting, method): a folder name, e.g. 'step_rho10_mu0.5/oversampling'."""
     return f"{setting.replace(' ', '_').replace('=', '')}/{method}"
 
 
-def _write_run(path: str, events: list) -> None:
-    """Writes a run's events anew: its old event files go first, so a rewritten run never repeats a step."""
+def _write_run(path: str, scalars: list, summaries: list = ()) -> None:
+    """Writes a run anew, its (step, tag, value) scalars and its step-0 summaries: its old event files go first,
+    so a rewritten run never repeats a step."""
     if os.path.isdir(path):
         shutil.rmtree(path)
-    writer = EventFileWriter(path)
-    for event in events:
-        writer.add_event(event)
+    writer = Writer(path)
+    for step, tag, value in scalars:
+        writer.add_scalar(tag, float(value), int(step))
     writer.close()
+    if summaries:
+        events = EventFileWriter(path)
+        for summary in summaries:
+            events.add_event(Event(step=0, summary=summary))
+        events.close()
 
 
 class LiveBoard:
     """A training cohort's live scalars: its mean loss and accuracy per compiled call, and images/s."""
 
     def __init__(self, logdir: str, cohort_id: str):
-        self.writer = EventFileWriter(os.path.join(logdir, "live", cohort_id)) if AVAILABLE else None
+        self.writer = Writer(os.path.join(logdir, "live", cohort_id)) if AVAILABLE else None
 
     def training(self, step: int, loss, accuracy, images_per_s: float = float("nan")) -> None:
         """After a compiled call (non-finite values, a diverged network's, are left out of the means)."""
@@ -70,7 +74,7 @@ class LiveBoard:
             values = np.asarray(values, np.float64)
             finite = values[np.isfinite(values)]
             if finite.size:
-                self.writer.add_event(_scalar(step, tag, finite.mean()))
+                self.writer.add_scalar(tag, float(finite.mean()), int(step))
         self.writer.flush()
 
     def close(self) -> None:
@@ -106,10 +110,10 @@ def write_study(logdir: str, rows: list, curves: list, per_class: list, config_j
         if selected(c):
             points[(setting_label(c), c["method"])][int(c["step"])].append(c)
     for (setting, method), members in groups.items():
-        first, events = members[0], []
+        first, scalars = members[0], []
         for step, at in sorted(points.get((setting, method), {}).items()):
-            events += [_scalar(step, f"{split}/accuracy", np.mean([float(c[f"{split}_accuracy"]) for c in at]))
-                       for split in ("train", "test")]
+            scalars += [(step, f"{split}/accuracy", np.mean([float(c[f"{split}_accuracy"]) for c in at]))
+                        for split in ("train", "test")]
         last = int(float(first.get("iterations") or 0))
         values = {"auc": [r["auc"] for r in members], "accuracy": [r["accuracy"] for r in members],
                   "balanced_accuracy": [r.get("balanced_accuracy") for r in members],
@@ -117,15 +121,15 @@ def write_study(logdir: str, rows: list, curves: list, per_class: list, config_j
         for metric, found in values.items():
             found = [float(v) for v in found if v not in ("", None)]
             if found:
-                events.append(_scalar(last, f"eval/{metric}", np.mean(found)))
+                scalars.append((last, f"eval/{metric}", np.mean(found)))
         mu = first.get("mu")
         described = {"imbalance": first["imbalance"], "rho": float(first["rho"]),
                      "mu": float(mu) if mu not in ("", None) else -1.0, "method": method,
                      "lr": float(first.get("lr") or 0), "networks": len(members)}
-        events.append(Event(step=0, summary=hparams.hparams_pb(described, trial_id=run_name(setting, method))))
-        _write_run(os.path.join(logdir, run_name(setting, method)), events)
+        _write_run(os.path.join(logdir, run_name(setting, method)), scalars,
+                   [hparams.hparams_pb(described, trial_id=run_name(setting, method))])
     metrics = [hparams.Metric(f"eval/{m}") for m in EVAL_METRICS]
     config = [hparams.HParam(name) for name in HPARAMS]
-    _write_run(os.path.join(logdir, "config"), [
-        Event(step=0, summary=hparams.hparams_config_pb(config, metrics)),
-        Event(step=0, summary=text_pb("config", "```\n" + json.dumps(config_json, indent=1) + "\n```"))])
+    _write_run(os.path.join(logdir, "config"), [], [
+        hparams.hparams_config_pb(config, metrics),
+        text_pb("config", "```\n" + json.dumps(config_json, indent=1) + "\n```")])

@@ -2,9 +2,10 @@
 
 A cohort's state is a plain pytree {"params", "opt_state", "step", "preprocess", "objective"}; all
 but step carry the network axis. Each network's optimizer is an optax chain (imbalance_jax.optim)
-scaled by that network's learning-rate factor and layer mask, both traced, so one compile serves all. Training reads the dataset resident on the device as uint8
-and gathers each network's batch by index from its row of an IndexTable inside the compiled
-step; `train_chunk` scans many steps per call so Python never runs per step.
+scaled by that network's learning-rate factor and layer mask, both traced, so one compile serves all.
+Training reads the dataset resident on the device as uint8 and gathers each network's batch by index
+from its row of an IndexTable inside the compiled step; `train_chunk` scans many steps per call so
+Python never runs per step.
 """
 import dataclasses
 from typing import Any, NamedTuple

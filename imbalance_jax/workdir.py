@@ -5,7 +5,7 @@
   cohorts/cohort_NNNNN/checkpoints/   orbax CheckpointManager: <step>/{state, meta}, the latest kept
   eval/cohort_NNNNN.json       per (network, method) metrics, tied to the checkpoint's token
   results.csv, per_class.csv, curves.csv, report.md, fig*.png, cohort_size.json, log.txt, tensorboard/, jax_cache/
-  lock                         pid and host of the run using the workdir (one at a time)
+  lock                         held (filelock) by the run using the workdir, one at a time; names its pid and host
 
 Records are read strictly: a file of the wrong shape is a one-line error naming it and what to do.
 """
@@ -17,6 +17,7 @@ import socket
 import time
 from typing import NamedTuple, Optional
 
+import filelock
 import ml_collections
 
 from imbalance_jax import config_schema, files, plan
@@ -179,52 +180,37 @@ def locate(records: list[CohortRecord], planned: list) -> dict:
     return found
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+_HELD: dict = {}  # lock path -> the FileLock this process holds (a second run in one program re-enters it)
 
 
 def acquire_lock(workdir: str) -> str:
-    """Makes this process the workdir's only run: a lock file naming pid and host, taken over when its
-    holder on this host is dead; another live holder is a one-line refusal naming it."""
+    """Makes this process the workdir's only run: an operating-system lock on workdir/lock (filelock), which
+    a dead run's system releases, the file naming pid and host; a live holder is a one-line refusal naming it."""
     path = os.path.join(workdir, "lock")
-    me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
-    for _ in range(3):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            try:
-                with open(path) as f:
-                    holder = json.load(f)
-            except (OSError, json.JSONDecodeError):
-                holder = {}
-            holder = holder if isinstance(holder, dict) else {}
-            if holder.get("pid") == me["pid"] and holder.get("host") == me["host"]:
-                return path  # this process holds it already (a second run in one program)
-            if holder.get("host") == me["host"] and not _alive(int(holder.get("pid", 0) or 0)):
-                os.remove(path)  # stale: its run died without releasing it
-                continue
-            raise ValueError(f"workdir {workdir} is in use by pid {holder.get('pid', '?')} on "
-                             f"{holder.get('host', '?')} since {holder.get('started', '?')}; wait for that run to "
-                             f"end, or delete {path} if it is dead")
-        with os.fdopen(fd, "w") as f:
-            json.dump(me, f)
-        atexit.register(release_lock, path)
+    if path in _HELD:
         return path
-    raise ValueError(f"workdir {workdir}: could not take {path}; delete it if no run is using the workdir")
+    lock = filelock.FileLock(path, timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        try:
+            with open(path) as f:
+                holder = json.load(f)
+        except (OSError, json.JSONDecodeError):
+            holder = {}
+        holder = holder if isinstance(holder, dict) else {}
+        raise ValueError(f"workdir {workdir} is in use by pid {holder.get('pid', '?')} on {holder.get('host', '?')} "
+                         f"since {holder.get('started', '?')}; wait for that run to end") from None
+    _HELD[path] = lock
+    with open(path, "w") as f:  # the lock is the open file's, not its contents: writing keeps it
+        json.dump({"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}, f)
+    atexit.register(release_lock, path)
+    return path
 
 
 def release_lock(path: str) -> None:
-    """Removes the lock if this process holds it."""
-    try:
-        with open(path) as f:
-            holder = json.load(f)
-        if holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
-            os.remove(path)
-    except (OSError, json.JSONDecodeError, AttributeError):
-        pass
+    """Releases the workdir's lock if this process holds it (the file stays: removing it would race a run
+    opening it)."""
+    lock = _HELD.pop(path, None)
+    if lock is not None:
+        lock.release()

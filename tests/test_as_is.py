@@ -24,7 +24,8 @@ def long_tailed_npz(path, counts=COUNTS, test=12, seed=0):
     x, y = data.load("digits", "train")
     xt, yt = data.load("digits", "test")
     rng = np.random.default_rng(seed)
-    train = np.sort(np.concatenate([rng.choice(np.flatnonzero(y == c), n, replace=False) for c, n in enumerate(counts)]))
+    train = np.sort(np.concatenate([rng.choice(np.flatnonzero(y == c), n, replace=False)
+                                    for c, n in enumerate(counts)]))
     held = np.sort(np.concatenate([np.flatnonzero(yt == c)[:test] for c in range(len(counts))]))
     np.savez(path, x_train=x[train], y_train=y[train], x_test=xt[held], y_test=yt[held])
     return path

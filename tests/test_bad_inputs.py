@@ -93,7 +93,8 @@ def test_an_unreadable_image_met_by_a_grain_worker_is_one_line_naming_it(tmp_pat
         for name in ("a", "b"):
             (tmp_path / split / name).mkdir(parents=True)
             for i in range(count):
-                Image.fromarray(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8)).save(tmp_path / split / name / f"{i}.jpg")
+                pixels = rng.integers(0, 255, (40, 48, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(tmp_path / split / name / f"{i}.jpg")
     (tmp_path / "train" / "a" / "2.jpg").write_bytes(b"not a jpeg")  # found only when a worker decodes it
     data = streaming.load_stream(f"folder:{tmp_path / 'train'},{tmp_path / 'test'}", 4, 1, 36, 32)
     stream = grain_stream.GrainStream(data, train.plain_plan([np.arange(8)]), 8, workers=2, end_step=2)
@@ -265,13 +266,18 @@ def test_a_second_run_on_a_busy_workdir_exits_at_once(tmp_path):
     finally:
         first.kill()
         first.communicate()
-    holder = json.loads((tmp_path / "lock").read_text())  # killed: a stale lock, taken over by the next run
+    holder = json.loads((tmp_path / "lock").read_text())  # killed: its system released the lock, the next run takes it
     assert holder["pid"] == first.pid
     from imbalance_jax import workdir as workdir_lib
 
     assert workdir_lib.acquire_lock(str(tmp_path)) == str(tmp_path / "lock")
+    assert json.loads((tmp_path / "lock").read_text())["pid"] == os.getpid()
+    assert workdir_lib.acquire_lock(str(tmp_path)) == str(tmp_path / "lock")  # this process holds it already
     workdir_lib.release_lock(str(tmp_path / "lock"))
-    assert not (tmp_path / "lock").exists()
+    free = subprocess.run([sys.executable, "-c", "import sys; from imbalance_jax import workdir; "
+                           "print(workdir.acquire_lock(sys.argv[1]))", str(tmp_path)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert free.returncode == 0 and free.stdout.strip() == str(tmp_path / "lock"), free.stderr[-2000:]
 
 
 def _run_app(capsys, monkeypatch, *argv):
@@ -371,8 +377,8 @@ def test_a_run_that_fails_early_leaves_its_error_in_log_txt(tmp_path):
 
 def test_a_bad_config_value_leaves_no_workdir_behind(tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "tests")]))
-    done = subprocess.run([sys.executable, "-m", "launch.study", "--config=tests/tiny.py", f"--workdir={tmp_path / 'w'}",
-                           "--config.methods=('baseline','baseline')"], cwd=ROOT, env=env, capture_output=True,
-                          text=True)
+    done = subprocess.run([sys.executable, "-m", "launch.study", "--config=tests/tiny.py",
+                           f"--workdir={tmp_path / 'w'}", "--config.methods=('baseline','baseline')"], cwd=ROOT,
+                          env=env, capture_output=True, text=True)
     assert done.returncode == 2 and "holds 'baseline' twice" in done.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "w").exists()

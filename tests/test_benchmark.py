@@ -1,7 +1,11 @@
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
+
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -38,3 +42,69 @@ def test_benchmark_names_an_unknown_lowering_in_one_line():
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1].startswith("error: conv_impl='tap' is unknown for lenet5")
     assert "Traceback" not in out.stderr
+
+
+def test_the_peer_benchmarks_import_without_running_anything():
+    """benchmarks/ scripts are importable (their functions reused) with no output, no data, no device work."""
+    code = ("import importlib.util\n"
+            "modules = {}\n"
+            "for name in ('peer_bench', 'lenet_variants', 'input_pipeline', 'save_overlap'):\n"
+            "    spec = importlib.util.spec_from_file_location(name, f'benchmarks/{name}.py')\n"
+            "    modules[name] = importlib.util.module_from_spec(spec)\n"
+            "    spec.loader.exec_module(modules[name])\n"
+            "    assert callable(modules[name].main), name\n"
+            "assert modules['peer_bench'].X is None and modules['peer_bench'].RESULTS == []\n")
+    # --small on the command line: a script that read it at import would also run at import
+    out = subprocess.run([sys.executable, "-c", code, "--small"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout == "", out.stdout[:2000]  # a script that ran at import would print its rows
+
+
+DEFAULT_STEPS = ["devices", "lenet", "lenet_profile", "resnet10", "allcnn", "sizing", "save_overlap",
+                 "input_pipeline", "peers", "study"]
+
+
+def _job(tmp_path, *steps, **env):
+    return subprocess.run(["bash", "benchmarks/gpu_job.sh", str(tmp_path / "out"), *steps], cwd=ROOT,
+                          env=dict(os.environ, PYTHON=sys.executable, **env), capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.mark.slow
+def test_the_gpu_job_is_named_capped_steps_whose_commands_are_accepted(tmp_path):
+    out = _job(tmp_path, DRY_RUN="1", MNIST="mnist-idx")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert re.findall(r"^== (\w+)$", out.stdout, re.M) == DEFAULT_STEPS  # `evidence` only when asked for
+    commands = re.findall(r"^\$ \[cap (\d+)s\] (.*)$", out.stdout, re.M)
+    assert commands and all(int(cap) > 0 for cap, _ in commands)
+    launched = [shlex.split(c)[1:] for _, c in commands if " -m launch." in c]
+    assert {argv[1] for argv in launched} == {"launch.benchmark", "launch.study"}
+    for argv in launched:
+        if argv[1] == "launch.benchmark":  # its own --dry_run checks every flag and value, measures nothing
+            checked = subprocess.run([sys.executable, *argv, "--dry_run"], cwd=ROOT, capture_output=True,
+                                     text=True, timeout=300)
+            assert checked.returncode == 0, (argv, checked.stderr[-2000:])
+    variants = _job(tmp_path, "lenet_variants", DRY_RUN="1").stdout
+    scripts = {word for _, c in commands for word in (c + " " + variants).split() if word.startswith("benchmarks/")}
+    assert scripts == {"benchmarks/save_overlap.py", "benchmarks/input_pipeline.py", "benchmarks/lenet_variants.py"}
+    assert all(os.path.isfile(os.path.join(ROOT, s)) for s in scripts)
+    evidence = _job(tmp_path, "evidence", DRY_RUN="1", MNIST="mnist-idx")
+    configs = re.findall(r"--config=(\S+)", evidence.stdout)
+    assert configs == ["configs/mnist.py", "configs/mnist_fig7.py:reduced_only"]
+    from imbalance_jax import config_files
+
+    assert all(config_files.load(c) for c in configs)
+    assert "launch.report" in evidence.stdout and "--union" in evidence.stdout
+
+
+def test_the_gpu_job_runs_a_step_and_refuses_an_unknown_one(tmp_path):
+    ran = _job(tmp_path, "devices", "study", SMALL="1")
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    log = (tmp_path / "out" / "job.log").read_text()
+    assert "== devices" in log and re.search(r"^jax \S+ flax \S+ optax \S+ orbax \S+ \[", log, re.M), log
+    assert "== study\nskipped: MNIST=path/to/mnist-idx-folder is not set" in log
+    bad = _job(tmp_path, "lenet", "nonsense")
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.strip() == ("error: unknown step 'nonsense'; use some of: " + " ".join(DEFAULT_STEPS)
+                                  + " lenet_variants evidence")

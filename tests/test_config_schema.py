@@ -17,8 +17,9 @@ def test_network_identities_are_those_of_the_version_before_the_schema():
     with open(PINNED) as f:
         pinned = json.load(f)
     configs = {"tiny": tiny.tiny_config(), "pinned": tiny.pinned_config(), "quick": quick.get_config(),
-               "mnist": mnist.get_config(), "cifar10": cifar10.get_config(), "appendix_a": cifar10.get_config("appendix_a"),
-               "imagenet": imagenet.get_config(), "longtail": longtail.get_config(), "mnist_fig7": mnist_fig7.get_config()}
+               "mnist": mnist.get_config(), "cifar10": cifar10.get_config(),
+               "appendix_a": cifar10.get_config("appendix_a"), "imagenet": imagenet.get_config(),
+               "longtail": longtail.get_config(), "mnist_fig7": mnist_fig7.get_config()}
     for name, config in configs.items():
         facts = plan.DatasetFacts(1000, 1000) if name == "imagenet" else plan.DatasetFacts(10, 144)
         networks = {n.name: n.training_hash for n in plan.plan_networks(config, facts)}

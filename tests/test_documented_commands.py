@@ -134,6 +134,6 @@ def test_every_documented_command_runs_as_written(outcomes):
 
 @pytest.mark.slow
 def test_growing_the_quick_study_as_documented_plans_the_new_networks(outcomes):
-    (status, out, _), = [v for (_, c), v in outcomes.items()
-                         if c.startswith("uv run python -m launch.study --workdir=runs/quick --config.imbalance.repetitions=3")]
+    grow = "uv run python -m launch.study --workdir=runs/quick --config.imbalance.repetitions=3"
+    (status, out, _), = [v for (_, c), v in outcomes.items() if c.startswith(grow)]
     assert status == 0 and "dry run of 93 networks" in out, out  # 3 repetitions of the quick study's 31

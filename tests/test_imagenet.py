@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from configs import imagenet
-from imbalance_jax import config_schema, sampling, study, train
+from imbalance_jax import config_schema, sampling, train
 from imbalance_jax import setup as setup_lib
 from imbalance_jax.data import grain_stream, streaming
 from imbalance_jax.models import ResNet10

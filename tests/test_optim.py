@@ -14,7 +14,8 @@ def _caffe_sgd_by_hand(params, grads_seq, lr_fn, lr_scale, mult, momentum=0.9, w
     velocity = jax.tree.map(jnp.zeros_like, params)
     for t, grads in enumerate(grads_seq):
         lr = lr_fn(jnp.int32(t)) * lr_scale
-        velocity = jax.tree.map(lambda v, g, p, m: momentum * v + (lr * m) * (g + wd * p), velocity, grads, params, mult)
+        velocity = jax.tree.map(lambda v, g, p, m: momentum * v + (lr * m) * (g + wd * p), velocity, grads, params,
+                                mult)
         params = jax.tree.map(lambda p, v: p - v, params, velocity)
     return params
 
@@ -47,10 +48,13 @@ def test_schedules_follow_caffe_and_optax():
     np.testing.assert_allclose([multistep(jnp.int32(s)) for s in (199, 200, 499, 500)], [0.05, 0.005, 0.005, 0.0005],
                                rtol=1e-6)
     warm = optim.schedule("warmup_multistep", 0.1, 1000, gamma=0.01, steps=(600, 800), warmup_steps=100)
-    assert float(warm(jnp.int32(0))) == pytest.approx(0.001, rel=1e-5) and float(warm(jnp.int32(100))) == pytest.approx(0.1, rel=1e-5)
-    assert float(warm(jnp.int32(700))) == pytest.approx(0.001, rel=1e-5) and float(warm(jnp.int32(900))) == pytest.approx(1e-5, rel=1e-5)
+    assert float(warm(jnp.int32(0))) == pytest.approx(0.001, rel=1e-5)
+    assert float(warm(jnp.int32(100))) == pytest.approx(0.1, rel=1e-5)
+    assert float(warm(jnp.int32(700))) == pytest.approx(0.001, rel=1e-5)
+    assert float(warm(jnp.int32(900))) == pytest.approx(1e-5, rel=1e-5)
     cosine = optim.schedule("warmup_cosine", 0.1, 1000, warmup_steps=100)
-    assert float(cosine(jnp.int32(100))) == pytest.approx(0.1, rel=1e-5) and float(cosine(jnp.int32(1000))) == pytest.approx(0, abs=1e-7)
+    assert float(cosine(jnp.int32(100))) == pytest.approx(0.1, rel=1e-5)
+    assert float(cosine(jnp.int32(1000))) == pytest.approx(0, abs=1e-7)
     with pytest.raises(ValueError, match="train.lr_policy='cosine' is unknown"):
         optim.schedule("cosine", 0.1, 1000)
 

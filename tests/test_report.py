@@ -43,7 +43,8 @@ def test_report_writes_every_figure_and_true_means(tmp_path):
                 writer.writerow(dict(network=m, method=m, imbalance="step", rho=100, mu=0.5, repetition=0,
                                      step=step, train_accuracy=0.5 + step / 100, test_accuracy=0.4 + step / 100))
     path = report.write_report(str(tmp_path))
-    for name in ("fig8_convergence.png", "fig3_auc_vs_minority_classes.png", "fig4_auc_vs_rho.png", "fig5_linear_auc_vs_rho.png",
+    for name in ("fig8_convergence.png", "fig3_auc_vs_minority_classes.png", "fig4_auc_vs_rho.png",
+                 "fig5_linear_auc_vs_rho.png",
                  "fig6_accuracy_vs_minority_classes.png", "fig7_partial_sampling.png"):
         assert os.path.getsize(tmp_path / name) > 10_000, name
     text = open(path).read()
@@ -121,7 +122,8 @@ def test_curves_csv_keeps_every_lr_run_and_marks_the_selected_one(tmp_path):
     results.write(str(tmp_path), rows, curves)
     with open(tmp_path / "curves.csv") as f:
         written = list(csv.DictReader(f))
-    assert [(c["network"], c["selected"]) for c in written] == [("s/oversampling/lr1", "0"), ("s/oversampling/lr2", "1")]
+    assert [(c["network"], c["selected"]) for c in written] == [("s/oversampling/lr1", "0"),
+                                                                 ("s/oversampling/lr2", "1")]
     assert {"lr", "lr_run", "selected"} <= set(written[0])
 
 
@@ -129,14 +131,16 @@ def _quick_like_rows(reps=2):
     """Results of a quick-config-like grid: two mu, two step rho, two linear rho, two repetitions."""
     rng = np.random.default_rng(1)
     rows = []
-    settings = [("step", rho, mu) for rho in (10, 50) for mu in (0.2, 0.5)] + [("linear", rho, None) for rho in (10, 50)]
+    settings = [("step", rho, mu) for rho in (10, 50) for mu in (0.2, 0.5)]
+    settings += [("linear", rho, None) for rho in (10, 50)]
     for kind, rho, mu in settings:
         for rep in range(reps):
             k = 9 if mu is None else int(mu * 10)
             for m in ("baseline", "oversampling", "undersampling", "two_phase_oversampling", "two_phase_undersampling",
                       "thresholding", "oversampling_thresholding", "undersampling_thresholding"):
                 rows.append(dict(imbalance=kind, rho=float(rho), mu=mu, method=m, repetition=rep, num_minority=k,
-                                 auc=rng.uniform(0.9, 1.0), accuracy=rng.uniform(0.6, 1.0), network=f"{kind}{rho}{mu}{rep}"))
+                                 auc=rng.uniform(0.9, 1.0), accuracy=rng.uniform(0.6, 1.0),
+                                 network=f"{kind}{rho}{mu}{rep}"))
     return rows
 
 
@@ -159,15 +163,16 @@ def test_comparing_two_studies_gives_their_difference_with_an_interval(tmp_path)
             writer.writeheader()
             writer.writerows(rows)
     out = subprocess.run([sys.executable, "-m", "launch.report", f"--workdir={tmp_path / 'fp32'}",
-                          f"--workdir={tmp_path / 'bf16'}", f"--out={tmp_path / 'cmp'}"], capture_output=True, text=True)
+                          f"--workdir={tmp_path / 'bf16'}", f"--out={tmp_path / 'cmp'}"],
+                         capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     text = (tmp_path / "cmp" / "report.md").read_text()
     with open(tmp_path / "cmp" / "results.csv") as f:
         combined = list(csv.DictReader(f))
     assert len(combined) == 32 and {r["study"] for r in combined} == {"fp32", "bf16"}
     line = next(x for x in text.splitlines() if x.startswith("| ROS | step rho=100 mu=0.5 | oversampling |"))
-    a = [float(r["auc"]) for r in combined if r["study"] == "bf16" and r["rho"] == "100.0" and r["method"] == "oversampling"]
-    b = [float(r["auc"]) for r in combined if r["study"] == "fp32" and r["rho"] == "100.0" and r["method"] == "oversampling"]
+    a, b = ([float(r["auc"]) for r in combined if r["study"] == study and r["rho"] == "100.0"
+             and r["method"] == "oversampling"] for study in ("bf16", "fp32"))
     welch = scipy.stats.ttest_ind(a, b, equal_var=False)
     assert f"{np.mean(a) - np.mean(b):+.4f} [" in line and statistics.format_p(welch.pvalue) in line
     assert welch.pvalue < 0.05  # a 0.02 shift under noise of 0.005 is found
@@ -191,7 +196,8 @@ def test_balanced_reference_line_and_the_section_43_table():
     assert "Balanced (reference)" in [t.get_text() for t in fig.legends[0].get_texts()]
     table = report.section43_table(rows)
     line = next(x for x in table.splitlines() if x.startswith("| ROS | 50 | oversampling |"))
-    linear = [r["auc"] for r in rows if r["imbalance"] == "linear" and r["rho"] == 50.0 and r["method"] == "oversampling"]
+    linear = [r["auc"] for r in rows
+              if r["imbalance"] == "linear" and r["rho"] == 50.0 and r["method"] == "oversampling"]
     step_half = [r["auc"] for r in rows if r["imbalance"] == "step" and r["rho"] == 50.0 and r["mu"] == 0.5
                  and r["method"] == "oversampling"]
     assert f"{np.mean(step_half):.4f} (3) | {np.mean(linear):.4f} (3) | 1,000 / 1,000 |" in line
@@ -260,7 +266,8 @@ def test_the_class_table_names_each_class_and_its_recall_as_minority_and_majorit
     for net, minority in (("a", {0}), ("b", {1}), ("c", {0, 1})):
         for c, name in enumerate(("cat", "dog", "emu")):
             rows.append(dict(network=net, method="oversampling", selected="1", **{"class": str(c)}, class_name=name,
-                             minority=str(int(c in minority)), recall=str(0.1 * (c + 1) + (0.5 if c in minority else 0))))
+                             minority=str(int(c in minority)),
+                             recall=str(0.1 * (c + 1) + (0.5 if c in minority else 0))))
     table = report.class_table(rows).splitlines()
     assert table[2] == "| cat | ROS | 0.6000 (2) | 0.1000 (1) |"  # minority in a and c, majority in b
     assert table[3] == "| dog | ROS | 0.7000 (2) | 0.2000 (1) |"

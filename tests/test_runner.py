@@ -83,7 +83,8 @@ def _launch(*args, **kwargs):
 
 
 LONG = ["--config=tests/tiny.py", "--config.train.iterations=80", "--config.checkpoint_every=10",
-        "--config.curve_every=40", "--config.cohort_size=5", "--config.report=False", "--config.methods=('baseline','oversampling')"]
+        "--config.curve_every=40", "--config.cohort_size=5", "--config.report=False",
+        "--config.methods=('baseline','oversampling')"]
 
 
 @pytest.fixture(scope="module")

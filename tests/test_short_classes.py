@@ -50,8 +50,8 @@ def test_short_classes_are_minority_at_mu_09_and_the_table_holds_every_oversampl
 def test_more_short_classes_than_minority_slots_is_refused_naming_the_fix():
     config = quick.get_config()
     config.imbalance.step_rhos, config.imbalance.step_mus, config.imbalance.linear_rhos = (10,), (0.2,), ()
-    with pytest.raises(ValueError, match=r"3 classes have fewer than n_max=100 examples .* step mu=0.2 rho=10 has only 2 "
-                                         r"minority classes.*train_per_class"):
+    with pytest.raises(ValueError, match=r"3 classes have fewer than n_max=100 examples .* step mu=0.2 rho=10 has "
+                                         r"only 2 minority classes.*train_per_class"):
         plan.plan_networks(config, _facts_with_short_classes())
 
 

@@ -52,7 +52,8 @@ def class_names(name: str, num_classes: int) -> tuple:
             import pickle
 
             with open(path, "rb") as f:
-                names = [n.decode() if isinstance(n, bytes) else n for n in pickle.load(f, encoding="bytes")[b"label_names"]]
+                names = [n.decode() if isinstance(n, bytes) else n
+                         for n in pickle.load(f, encoding="bytes")[b"label_names"]]
     elif name.startswith("npz:") and os.path.exists(name[len("npz:"):]):
         with np.load(name[len("npz:"):]) as f:
             names = [str(n) for n in f["class_names"]] if "class_names" in f else None

@@ -3,8 +3,10 @@
 A method either trains a network (its Training says with which sampler, loss, parent and layers)
 or reads the network of another method and only scores it differently (thresholding, post-hoc
 adjustment, tau-normalisation). The runner, the sizing, the evaluation and the report read these
-declarations; nothing else switches on method names. Parametrised names (`oversampling_to_<r>`)
-are families: a pattern and a function from its match to a Method.
+declarations; nothing else names a method: a Method also says how figures and tables show it (its label
+and style, the paper's figures that draw it), which network it thresholds and which part it plays in the
+paper's conclusions. Parametrised names (`oversampling_to_<r>`) are families: a pattern and a function from
+its match to a Method.
 """
 import dataclasses
 import re
@@ -49,6 +51,14 @@ class Scoring:
         return scorings.get(self.kind).keeps_ranking
 
 
+# The parts the paper's conclusions, Fig. 7 and the report's differences give a method (at most one each):
+# the untreated network, full minority oversampling, full majority undersampling, the balanced reference.
+NO_REMEDY, ROS, RUS, REFERENCE = "no remedy", "ROS", "RUS", "balanced reference"
+ROLES = (NO_REMEDY, ROS, RUS, REFERENCE)
+# The paper's figures that draw a fixed choice of methods (Figs. 3-5 draw every method whose AUC is its own).
+FIGURES = ("fig6", "fig7", "fig8")
+
+
 @dataclasses.dataclass(frozen=True)
 class Method:
     """One reported method: the network it reads and how that network is scored."""
@@ -61,10 +71,20 @@ class Method:
     partial_sampling: bool = False  # Section 4.5's sampling to a reduced ratio (Fig. 7)
     reduces: str = ""  # for partial sampling: the method that samples fully (oversampling, undersampling)
     label: str = ""  # the name figures and tables show (the paper's for its methods); '' shows the name
+    style: tuple = ()  # (colour, marker, line style) in figures; () takes the next free style
+    figures: tuple = ()  # which of FIGURES draw it
+    thresholds: str = ""  # the paper's thresholding (softmax / prior) of this trained method's network
+    paper_role: str = ""  # its part in the paper's conclusions: one of ROLES, or ''
 
     def __post_init__(self):
         if (self.training is not None) != (self.network == self.name):
             raise ValueError(f"method {self.name!r}: a method trains its own network or reads another's")
+        if self.thresholds and self.thresholds != self.network:
+            raise ValueError(f"method {self.name!r}: thresholds={self.thresholds!r} but reads the network of "
+                             f"{self.network!r}; set thresholds to the network it reads")
+        if self.paper_role not in ("", *ROLES) or set(self.figures) - set(FIGURES):
+            raise ValueError(f"method {self.name!r}: paper_role={self.paper_role!r}, figures={self.figures!r}; use a "
+                             f"role of {ROLES} and figures of {FIGURES}")
         scorings.get(self.scoring.kind)  # each raises a one-line ValueError for a name it does not know
         if self.training is not None:
             samplers.get(self.training.sampler)
@@ -77,6 +97,9 @@ _FAMILIES: list[tuple[re.Pattern, Callable[[re.Match], Method], str]] = []
 
 def register(method: Method) -> Method:
     """Adds a method by its exact name; returns it."""
+    taken = with_role(method.paper_role) if method.paper_role else ""
+    if taken and taken != method.name:
+        raise ValueError(f"method {method.name!r}: paper_role={method.paper_role!r} is {taken!r}'s; leave it ''")
     _METHODS[method.name] = method
     return method
 
@@ -119,6 +142,22 @@ def lookup(name: str) -> Optional[Method]:
 def names() -> list[str]:
     """Every exactly-named method, in registration order."""
     return list(_METHODS)
+
+
+def with_role(role: str) -> str:
+    """The name of the registered method playing role (one of ROLES) in the paper's conclusions; '' for none."""
+    return next((m.name for m in _METHODS.values() if m.paper_role == role), "")
+
+
+def drawn_in(name: str, figure: str) -> bool:
+    """Whether the paper's figure (one of FIGURES) draws the method called name (False for an unknown name)."""
+    method = lookup(name)
+    return method is not None and figure in method.figures
+
+
+def thresholded() -> list[tuple[str, str]]:
+    """(method, the trained method it thresholds) of every registered thresholding, in registration order."""
+    return [(m.name, m.thresholds) for m in _METHODS.values() if m.thresholds]
 
 
 def stage(name: str) -> int:

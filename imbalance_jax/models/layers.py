@@ -39,7 +39,8 @@ class Conv(nn.Module):
             if self.stride != 1 or self.padding:
                 raise ValueError(f"conv impl={self.impl!r} takes stride 1 and no padding; {self.name} has stride "
                                  f"{self.stride}, padding {self.padding}: use 'im2col' or 'xla' for it")
-            from imbalance_jax.models.pallas_conv import pallas_conv  # imported here: only this lowering pays for Pallas
+            # imported here: only this lowering pays for Pallas
+            from imbalance_jax.models.pallas_conv import pallas_conv
 
             y = pallas_conv(x, kernel, self.dtype, None, self.impl == "pallas_fwd")
         elif self.impl == "xla":
