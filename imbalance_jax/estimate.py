@@ -156,6 +156,7 @@ def plan_table(config: ml_collections.ConfigDict, workdir: str = None, measure_s
     device = jax.devices()[0]
     lines = [f"plan of {len(networks):,} networks on {jax.device_count()} x {device.device_kind} "
              f"({jax.default_backend()}), {config.compute_dtype}", f"  dataset  {shape.source}"]
+    lines += [line for line in [plan.as_is_line(networks)] if line]
     for stage, counts in plan.methods_per_stage(networks).items():
         per_method = ", ".join(f"{m} {c:,}" for m, c in counts.items())
         lines.append(f"  stage {stage}  {counts.total():,} networks ({per_method})"

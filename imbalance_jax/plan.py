@@ -106,11 +106,24 @@ def imbalanced_sets(config: ml_collections.ConfigDict, facts: DatasetFacts) -> l
 def as_is_sets(config: ml_collections.ConfigDict, facts: DatasetFacts) -> list[dict]:
     """The dataset's own training split once per repetition (imbalance.as_is): its class counts, rho the largest
     class's count over the smallest's; repetitions differ in seeds only."""
+    if facts.available is None:
+        raise ValueError(f"dataset={config.dataset!r}: a study of the data as it is needs its class counts; "
+                         "prepare the dataset first (or give it as folder:, npz: or idx:)")
     counts = tuple(int(c) for c in facts.available)
     rho = max(counts) / min(counts)
     return [dict(set_name=f"as_is_rep{rep}", imbalance="as_is", rho=rho, mu=None, repetition=rep,
                  set_seed=_seed(config.seed, "as_is", rep), class_counts=counts)
             for rep in range(config.imbalance.repetitions)]
+
+
+def as_is_line(networks: list) -> str:
+    """The line the dry run and launch.plan print for a study of the data as it is ('' for any other)."""
+    sets = {n.set_name: n for n in networks if n.imbalance == "as_is"}
+    if not sets:
+        return ""
+    counts = next(iter(sets.values())).class_counts
+    return (f"  data     as it is (imbalance.as_is): {len(counts)} classes of {max(counts):,} down to {min(counts):,} "
+            f"training images (rho {max(counts) / min(counts):.3g}), {len(sets)} repetitions on all of them")
 
 
 def balanced_sets(config: ml_collections.ConfigDict, facts: DatasetFacts) -> list[dict]:

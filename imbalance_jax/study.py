@@ -50,6 +50,7 @@ def dry_run(config: ml_collections.ConfigDict, path: str) -> str:
     setup = setup_lib.build(config, workdir, measure=False, prepare=False)
     located, packed = stages.pending_cohorts(setup.networks, max(setup.cohort_size, 1), workdir.cohorts())
     lines = [f"dry run of {len(setup.networks):,} networks in {path} (nothing trained or written)"]
+    lines += [line for line in [plan.as_is_line(setup.networks)] if line]
     for stage, counts in plan.methods_per_stage(setup.networks).items():
         lines.append(f"  stage {stage}  " + ", ".join(f"{m} {c:,}" for m, c in counts.items()))
     todo = sum(len(c) for c in packed)

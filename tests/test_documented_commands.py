@@ -92,6 +92,10 @@ def outcomes(tmp_path_factory):
     Workdir(str(scratch / "runs" / "quick")).prepare()
     Workdir(str(scratch / "runs" / "quick")).save_config(quick.get_config())
     os.remove(scratch / "runs" / "quick" / "lock")
+    for path in DOCS[1:]:  # the docs pages' python blocks write the data their commands read (README's: test_readme)
+        for block in re.finditer(r"```python\n(.*?)```", open(path).read(), re.S):
+            subprocess.run([sys.executable, "-c", block.group(1)], cwd=scratch, check=True, timeout=300,
+                           env=dict(os.environ, PYTHONPATH=ROOT))
     commands = documented_commands()
     for _, command in commands:  # every workdir a report command reads holds a results.csv
         _, argv = _argv(command)
@@ -113,8 +117,8 @@ def outcomes(tmp_path_factory):
 def test_the_docs_hold_the_commands_a_user_needs():
     commands = " ".join(c for _, c in documented_commands())
     for needed in ("launch.study --config=configs/quick.py --workdir=runs/quick",
-                   "launch.study --workdir=runs/quick --config.imbalance.repetitions=3",
-                   "launch.plan --workdir=runs/quick --config.imbalance.repetitions=3",
+                   "launch.study --workdir=runs/quick --config.imbalance.repetitions=5",
+                   "launch.plan --workdir=runs/quick --config.imbalance.repetitions=5",
                    "launch.evaluate --workdir=runs/quick --force", "launch.report --workdir=runs/quick"):
         assert needed in commands, needed
 
@@ -134,6 +138,18 @@ def test_every_documented_command_runs_as_written(outcomes):
 
 @pytest.mark.slow
 def test_growing_the_quick_study_as_documented_plans_the_new_networks(outcomes):
-    grow = "uv run python -m launch.study --workdir=runs/quick --config.imbalance.repetitions=3"
+    grow = "uv run python -m launch.study --workdir=runs/quick --config.imbalance.repetitions=5"
     (status, out, _), = [v for (_, c), v in outcomes.items() if c.startswith(grow)]
-    assert status == 0 and "dry run of 93 networks" in out, out  # 3 repetitions of the quick study's 31
+    assert status == 0 and "dry run of 205 networks" in out, out  # 5 repetitions of the quick study's 41
+
+
+@pytest.mark.slow
+def test_the_data_as_it_is_page_runs_on_the_folder_its_own_code_writes(outcomes):
+    """docs/your_data.md's python block writes the long-tailed folder; its dry run and plan then read it for real
+    (a missing folder would be the one acceptable failure above, so it is ruled out here)."""
+    page = [(where, v) for (where, c), v in outcomes.items() if where.startswith("docs/your_data.md")]
+    assert len(page) == 3, page
+    for where, (status, out, err) in page:
+        assert status == 0, (where, err[-500:])
+    study, plan_, _ = (v for _, v in page)
+    assert "as_is" in study[1] and "as_is" in plan_[1], study[1][-2000:]
