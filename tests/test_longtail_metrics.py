@@ -90,6 +90,19 @@ def _per_class(seed=0, reps=3):
     return out
 
 
+def test_for_rows_gives_each_result_row_its_groups_recall_and_bounds():
+    per_class = _per_class(reps=1)
+    rows = [dict(network="exponential0/oversampling", method="oversampling"),
+            dict(network="step0/baseline", method="baseline"), dict(network="gone/baseline", method="baseline")]
+    tail, step, gone = longtail_metrics.for_rows(rows, per_class)
+    recall = {c["train_count"]: c["recall"] for c in per_class if c["network"] == "exponential0/oversampling"}
+    assert tail.recall == pytest.approx({"many": recall[150], "medium": (recall[60] + recall[24]) / 2,
+                                         "few": (recall[9] + recall[4] + recall[2]) / 3})
+    assert tail.classes == {"many": 1, "medium": 2, "few": 3} and tail.bounds.rule == "liu"
+    assert step.recall["medium"] is None and step.classes == {"many": 3, "medium": 0, "few": 3}
+    assert gone is None  # no per-class recall: a diverged network
+
+
 def test_the_recall_figure_draws_each_methods_mean_per_training_count_on_a_log_axis():
     per_class = _per_class()
     spec = figs.recall_vs_count_spec(per_class)
