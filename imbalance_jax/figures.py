@@ -337,6 +337,31 @@ def minority_recall_figure(per_class: list[dict], path: str) -> str:
     return spec.title
 
 
+def recall_vs_count_spec(per_class: list[dict]) -> Optional[Spec]:
+    """Recall against training count (log x), a panel per imbalance shape, a line per method: the mean recall
+    of the selected networks' classes with that training count, with its 95% interval; None when there is
+    nothing to draw (the balanced reference has one count and no tail, so it is left out)."""
+    rows = [dict(method=r["method"], imbalance=r["imbalance"], train_count=float(r["train_count"]),
+                 recall=float(r["recall"])) for r in per_class
+            if selected(r) and r["recall"] not in ("", None) and r["imbalance"] != "balanced"]
+    panels = [(f"{kind} imbalance", [r for r in rows if r["imbalance"] == kind])
+              for kind in dict.fromkeys(r["imbalance"] for r in rows)]
+    if not panels:
+        return None
+    return Spec("fig_recall_vs_train_count.png", "Recall against training count (mean over the classes and "
+                "networks with that count)", panels, "train_count", "recall", "training images of the class",
+                "recall", dict(logx=True))
+
+
+def recall_vs_count_figure(per_class: list[dict], path: str) -> str:
+    """Writes recall_vs_count_spec's figure to path; returns its title (empty when there is nothing to draw)."""
+    spec = recall_vs_count_spec(per_class)
+    if spec is None:
+        return ""
+    _save_and_close(spec.draw(), path)
+    return spec.title
+
+
 def fig7_rows(rows: list[dict]) -> list[tuple]:
     """Fig. 7's panels: per rho, oversampling and undersampling, each line a number of minority classes,
     x the imbalance ratio left after sampling (the baseline's rho, 1 for full sampling)."""

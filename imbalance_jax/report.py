@@ -14,7 +14,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from imbalance_jax import conclusions, methods, recommendation, statistics
+from imbalance_jax import conclusions, longtail_metrics, methods, recommendation, statistics
 from imbalance_jax import figures as figs
 from imbalance_jax.display import TABLE_NOTE, method_label
 from imbalance_jax.results import (keeps_ranking, method_order, partial_sampling, read_rows, read_workdir_results,
@@ -226,6 +226,62 @@ def minority_table(per_class: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def shot_bounds_lines(per_class: list[dict]) -> list[str]:
+    """report.md lines: per imbalance setting, the bounds its networks' classes were grouped by and how many
+    classes fell in each group (each distinct grouping once, with its number of networks when they differ)."""
+    found = defaultdict(lambda: defaultdict(set))
+    for s in longtail_metrics.network_shots([r for r in per_class if selected(r)]):
+        grouping = (s.bounds.describe(), tuple(s.classes[g] for g in longtail_metrics.GROUPS))
+        found[setting_label(s.first)][grouping].add(s.network)
+    lines = []
+    for setting, groupings in found.items():
+        parts = [f"{bounds}: {many} many-, {medium} medium-, {few} few-shot classes"
+                 + (f" ({len(networks)} networks)" if len(groupings) > 1 else "")
+                 for (bounds, (many, medium, few)), networks in groupings.items()]
+        lines.append(f"- {setting}: " + "; ".join(parts))
+    return lines
+
+
+def shot_table(per_class: list[dict]) -> str:
+    """Markdown table per imbalance setting and method: mean recall of the many-, medium- and few-shot classes
+    over the networks (each network's mean over its group's classes) with its 95% interval; empty where the
+    setting has no class in a group."""
+    groups = defaultdict(list)
+    for s in longtail_metrics.network_shots([r for r in per_class if selected(r)]):
+        groups[(setting_label(s.first), s.method)].append(s.recall)
+    lines = ["| method | setting | config name | networks | many-shot recall [95% CI] | medium-shot recall [95% CI] "
+             "| few-shot recall [95% CI] |", "|---|---|---|---|---|---|---|"]
+    settings = list(dict.fromkeys(k[0] for k in groups))
+    order = method_order([{"method": m} for _, m in groups])
+    for setting, method in sorted(groups, key=lambda k: (settings.index(k[0]), order.index(k[1]))):
+        found = groups[(setting, method)]
+        cells = []
+        for g in longtail_metrics.GROUPS:
+            values = [r[g] for r in found if r[g] is not None]
+            d = statistics.describe(values) if values else None
+            cells.append(f"{d.mean:.4f} {statistics.format_interval(d.ci_low, d.ci_high)}" if d else "")
+        lines.append(f"| {method_label(method)} | {setting} | {method} | {len(found)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def shot_section(per_class: list[dict], workdir: str) -> list[str]:
+    """report.md's section on many-, medium- and few-shot recall, with the recall-against-training-count
+    figure written into workdir; [] when per_class.csv holds no recall."""
+    if not longtail_metrics.network_shots([r for r in per_class if selected(r)]):
+        return []
+    lines = ["## Many-, medium- and few-shot recall", "",
+             "Each network's classes grouped by their training counts (before sampling) as the long-tail "
+             "literature reports accuracy; the bounds, and how many classes fell in each group:", "",
+             *shot_bounds_lines(per_class), "",
+             "Recall is each network's mean over the group's classes; the table gives the mean over networks with "
+             "its 95% interval (results.csv: many_shot_recall, medium_shot_recall, few_shot_recall; per_class.csv: "
+             "shot).", "", shot_table(per_class), ""]
+    title = figs.recall_vs_count_figure(per_class, os.path.join(workdir, "fig_recall_vs_train_count.png"))
+    if title:
+        lines += [f"![{title}](fig_recall_vs_train_count.png)", ""]
+    return lines
+
+
 def class_table(per_class: list[dict]) -> str:
     """Markdown table per class (by name) and method: mean recall over the networks where the class was a
     minority class and where it was a majority class (the paper's classes are named by the dataset)."""
@@ -398,6 +454,7 @@ def write_report(workdir: str, margin: float = None, ran_on: list = None) -> str
                       "and one-vs-rest AUC).", "", minority_table(per_class), "",
                       f"![{title}](fig_minority_recall.png)", "", "Each class by name: its recall where it was a "
                       "minority class and where it was a majority class, per method.", "", class_table(per_class), ""]
+        lines += shot_section(per_class, workdir)
     lines += ["## All settings", "", summary_table(rows), ""]
     lines += diverged_section(path)
     report = os.path.join(workdir, "report.md")

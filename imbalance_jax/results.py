@@ -3,19 +3,20 @@ and those rows read back for tables and figures."""
 import csv
 import os
 
-from imbalance_jax import methods
+from imbalance_jax import longtail_metrics, methods
 from imbalance_jax.files import RecordError, write_csv, write_text  # noqa: F401 - the one writer, for the reports
 from imbalance_jax.methods import PAPER_METHODS
 
 RESULT_COLUMNS = (
     "dataset", "imbalance", "rho", "mu", "minority_classes", "seed", "repetition", "split", "method",
     "auc", "accuracy", "balanced_accuracy", "macro_f1", "train_size", "iterations", "lr", "lr_run",
-    "selected", "network", "cohort", "diverged",
+    "selected", "network", "cohort", "diverged", *longtail_metrics.COLUMNS,
 )
 # per_class.csv: a row per (network, method, class); train_count is the class's count in the imbalanced
-# set (before any sampling), minority whether it is below the largest class's.
+# set (before any sampling), minority whether it is below the largest class's, shot its many/medium/few-shot
+# group by those counts (imbalance_jax.longtail_metrics).
 PER_CLASS_COLUMNS = ("network", "method", "imbalance", "rho", "mu", "repetition", "split", "selected", "class",
-                     "class_name", "train_count", "minority", "recall", "precision", "auc")
+                     "class_name", "train_count", "minority", "shot", "recall", "precision", "auc")
 CURVE_COLUMNS = ("network", "method", "imbalance", "rho", "mu", "repetition", "split", "lr", "lr_run", "selected",
                  "step", "train_accuracy", "test_accuracy")
 
@@ -63,11 +64,13 @@ def per_class_rows(rows: list[dict], class_counts: dict, class_names: tuple = ()
     out = []
     for row in filter(trained, rows):
         counts = class_counts[row["network"]]
+        shots, _ = longtail_metrics.shot_groups(counts)
         metrics = {key: str(row.get(f"per_class_{key}", "")).split() for key in ("recall", "precision", "auc")}
         for c, count in enumerate(counts):
             out.append(dict({key: row[key] for key in ("network", "method", "imbalance", "rho", "mu", "repetition",
                                                         "split")},
                             selected=row.get("selected", 1), train_count=count, minority=int(count < max(counts)),
+                            shot=shots[c],
                             class_name=class_names[c] if c < len(class_names) else str(c),
                             **{"class": c}, **{key: values[c] if c < len(values) else ""
                                                for key, values in metrics.items()}))
@@ -76,9 +79,13 @@ def per_class_rows(rows: list[dict], class_counts: dict, class_names: tuple = ()
 
 def write(workdir: str, rows: list[dict], curves: list[dict], class_counts: dict = None,
           class_names: tuple = ()) -> list[dict]:
-    """results.csv, per_class.csv (given each network's class counts) and curves.csv (when there are
+    """results.csv, per_class.csv (given each network's class counts, which also give results.csv's
+    many/medium/few-shot recall) and curves.csv (when there are
     curves) in the workdir; returns per_class.csv's rows."""
     mark_selected(rows)
+    if class_counts is not None:
+        for row in rows:
+            row.update(longtail_metrics.result_columns(row.get("per_class_recall"), class_counts[row["network"]]))
     write_csv(os.path.join(workdir, "results.csv"), RESULT_COLUMNS, rows)
     per_class = per_class_rows(rows, class_counts, class_names) if class_counts is not None else []
     if class_counts is not None:

@@ -94,6 +94,27 @@ def test_per_class_csv_has_a_row_per_class_with_counts_minority_flags_and_metric
         assert abs(f1.mean() - float(row["macro_f1"])) < 2e-3  # precision and recall agree with macro F1
 
 
+def test_many_medium_few_shot_recall_equals_a_recomputation_from_per_class_csv(finished):
+    per_class = _read(f"{finished.workdir}/per_class.csv")
+    counts = {n.name: n.class_counts for n in finished.networks}
+    assert sorted(set(counts[n.name][c] for n in finished.networks for c in range(10))) == [14, 144]
+    rows = _read(f"{finished.workdir}/results.csv")
+    for row in rows:
+        classes = sorted((c for c in per_class if (c["network"], c["method"]) == (row["network"], row["method"])),
+                         key=lambda c: int(c["class"]))
+        train = counts[row["network"]]  # the network's imbalanced set, before sampling: > 100 many, < 20 few
+        assert [int(c["train_count"]) for c in classes] == list(train)
+        shot = ["many" if n > 100 else "few" if n < 20 else "medium" for n in train]
+        assert [c["shot"] for c in classes] == shot
+        for group in ("many", "medium", "few"):
+            recall = [float(c["recall"]) for c, s in zip(classes, shot) if s == group]
+            if recall:
+                assert float(row[f"{group}_shot_recall"]) == pytest.approx(np.mean(recall), abs=1e-9)
+            else:
+                assert row[f"{group}_shot_recall"] == ""
+    assert {r["few_shot_recall"] for r in rows} != {r["many_shot_recall"] for r in rows}
+
+
 def test_two_phase_changes_only_the_last_layer(finished):
     index = {s.name: (ci, j) for ci, c in enumerate(finished.cohorts) for j, s in enumerate(c)}
     child = next(s for c in finished.cohorts for s in c if s.method == "two_phase_oversampling")
