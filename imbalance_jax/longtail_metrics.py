@@ -53,21 +53,24 @@ def shot_groups(counts) -> tuple[list[str], Bounds]:
     return groups, Bounds("relative", low * math.exp(span / 3), low * math.exp(2 * span / 3))
 
 
-def group_recall(recalls, counts) -> dict:
-    """{group: mean recall of its classes (None where the group has no class)} of one network's classes."""
+def group_recall(recalls, counts, usable=None) -> dict:
+    """{group: mean recall of its classes (None where the group has no class)} of one network's classes (usable:
+    which classes have enough test images to count; all by default)."""
     groups, _ = shot_groups(counts)
-    recalls = [float(r) for r in recalls]
-    return {g: float(np.mean([r for r, k in zip(recalls, groups) if k == g])) if g in groups else None
+    usable = [True] * len(groups) if usable is None else usable
+    kept = [(float(r), k) for r, k, ok in zip(recalls, groups, usable) if ok]
+    return {g: float(np.mean([r for r, k in kept if k == g])) if any(k == g for _, k in kept) else None
             for g in GROUPS}
 
 
-def result_columns(per_class_recall: str, counts) -> dict:
+def result_columns(per_class_recall: str, counts, usable=None) -> dict:
     """results.csv's many/medium/few_shot_recall of a row from its per-class recalls (space-separated, as an
-    evaluation record holds them) and its network's counts; empty where a group has no class or no recall."""
+    evaluation record holds them) and its network's counts; empty where a group has no class or no recall (usable:
+    the classes with enough test images)."""
     values = str(per_class_recall or "").split()
     if len(values) != len(counts):
         return {c: "" for c in COLUMNS}
-    means = group_recall(values, counts)
+    means = group_recall(values, counts, usable)
     return {f"{g}_shot_recall": "" if means[g] is None else means[g] for g in GROUPS}
 
 
@@ -87,14 +90,16 @@ def network_shots(per_class: list[dict]) -> list[NetworkShots]:
     so per_class.csv files written before the shot column read the same."""
     by_key = {}
     for r in per_class:
-        if r.get("recall") not in ("", None):
-            by_key.setdefault((r["network"], r["method"]), []).append(r)
+        by_key.setdefault((r["network"], r["method"]), []).append(r)
     out = []
     for (network, method), classes in by_key.items():
         classes = sorted(classes, key=lambda c: int(c["class"]))
         counts = [float(c["train_count"]) for c in classes]
         groups, bounds = shot_groups(counts)
-        recall = group_recall([c["recall"] for c in classes], counts)
+        usable = [c.get("recall") not in ("", None) for c in classes]  # too few test images: no recall
+        if not any(usable):
+            continue
+        recall = group_recall([c["recall"] if ok else 0.0 for c, ok in zip(classes, usable)], counts, usable)
         out.append(NetworkShots(network, method, recall, {g: groups.count(g) for g in GROUPS}, bounds, classes[0]))
     return out
 

@@ -17,8 +17,8 @@ import numpy as np
 from imbalance_jax import conclusions, longtail_metrics, methods, recommendation, statistics
 from imbalance_jax import figures as figs
 from imbalance_jax.display import TABLE_NOTE, method_label
-from imbalance_jax.results import (keeps_ranking, method_order, partial_sampling, read_rows, read_workdir_results,
-                                   selected, setting_label, trained, write_text)
+from imbalance_jax.results import (MIN_TEST_IMAGES, keeps_ranking, method_order, partial_sampling, read_rows,
+                                   read_workdir_results, selected, setting_label, trained, write_text)
 
 
 def pair_key(row: dict) -> tuple:
@@ -275,11 +275,21 @@ def shot_section(per_class: list[dict], workdir: str) -> list[str]:
              *shot_bounds_lines(per_class), "",
              "Recall is each network's mean over the group's classes; the table gives the mean over networks with "
              "its 95% interval (results.csv: many_shot_recall, medium_shot_recall, few_shot_recall; per_class.csv: "
-             "shot).", "", shot_table(per_class), ""]
+             "shot).", "", shot_table(per_class), "", *few_test_images_lines(per_class)]
     title = figs.recall_vs_count_figure(per_class, os.path.join(workdir, "fig_recall_vs_train_count.png"))
     if title:
         lines += [f"![{title}](fig_recall_vs_train_count.png)", ""]
     return lines
+
+
+def few_test_images_lines(per_class: list[dict]) -> list[str]:
+    """report.md lines naming each class with too few test images for a per-class metric (per split)."""
+    few = sorted({(int(r.get("split") or 0), int(r["class"]), r.get("class_name") or r["class"], int(r["test_count"]))
+                  for r in per_class if str(r.get("test_count", "")).strip() not in ("", "None")
+                  and int(r["test_count"]) < MIN_TEST_IMAGES})
+    return [f"- class {c} ({name}){f', split {k}' if k else ''}: {n} test image{'s' if n != 1 else ''}: no recall, "
+            f"precision or one-vs-rest AUC for it, and no part in its group's mean (a per-class metric needs "
+            f"{MIN_TEST_IMAGES})" for k, c, name, n in few] + ([""] if few else [])
 
 
 def class_table(per_class: list[dict]) -> str:

@@ -16,7 +16,10 @@ RESULT_COLUMNS = (
 # set (before any sampling), minority whether it is below the largest class's, shot its many/medium/few-shot
 # group by those counts (imbalance_jax.longtail_metrics).
 PER_CLASS_COLUMNS = ("network", "method", "imbalance", "rho", "mu", "repetition", "split", "selected", "class",
-                     "class_name", "train_count", "minority", "shot", "recall", "precision", "auc")
+                     "class_name", "train_count", "minority", "shot", "test_count", "recall", "precision", "auc")
+# A class with fewer test images has no per-class recall, precision or AUC (a number from 0 to 2 images), and takes
+# no part in a many/medium/few-shot mean; the report names it.
+MIN_TEST_IMAGES = 3
 CURVE_COLUMNS = ("network", "method", "imbalance", "rho", "mu", "repetition", "split", "lr", "lr_run", "selected",
                  "step", "train_accuracy", "test_accuracy")
 
@@ -58,19 +61,30 @@ def curve_rows(networks: list, curves: dict) -> list[dict]:
     return rows
 
 
-def per_class_rows(rows: list[dict], class_counts: dict, class_names: tuple = ()) -> list[dict]:
+def _test_count(test_counts, row, c):
+    counts = (test_counts or {}).get(int(row.get("split") or 0))
+    return "" if counts is None else int(counts[c])
+
+
+def per_class_rows(rows: list[dict], class_counts: dict, class_names: tuple = (),
+                   test_counts: dict = None) -> list[dict]:
     """Rows of per_class.csv, one per (network, method, class), from result rows (trained networks only),
-    {network name: class counts} and the classes' names."""
+    {network name: class counts}, the classes' names and {split: test images per class}."""
     out = []
     for row in filter(trained, rows):
         counts = class_counts[row["network"]]
         shots, _ = longtail_metrics.shot_groups(counts)
         metrics = {key: str(row.get(f"per_class_{key}", "")).split() for key in ("recall", "precision", "auc")}
+        for key, values in metrics.items():
+            for c in range(len(values)):
+                tested = _test_count(test_counts, row, c)
+                if tested != "" and tested < MIN_TEST_IMAGES:
+                    values[c] = ""
         for c, count in enumerate(counts):
             out.append(dict({key: row[key] for key in ("network", "method", "imbalance", "rho", "mu", "repetition",
                                                         "split")},
                             selected=row.get("selected", 1), train_count=count, minority=int(count < max(counts)),
-                            shot=shots[c],
+                            shot=shots[c], test_count=_test_count(test_counts, row, c),
                             class_name=class_names[c] if c < len(class_names) else str(c),
                             **{"class": c}, **{key: values[c] if c < len(values) else ""
                                                for key, values in metrics.items()}))
@@ -78,16 +92,19 @@ def per_class_rows(rows: list[dict], class_counts: dict, class_names: tuple = ()
 
 
 def write(workdir: str, rows: list[dict], curves: list[dict], class_counts: dict = None,
-          class_names: tuple = ()) -> list[dict]:
+          class_names: tuple = (), test_counts: dict = None) -> list[dict]:
     """results.csv, per_class.csv (given each network's class counts, which also give results.csv's
     many/medium/few-shot recall) and curves.csv (when there are
     curves) in the workdir; returns per_class.csv's rows."""
     mark_selected(rows)
     if class_counts is not None:
         for row in rows:
-            row.update(longtail_metrics.result_columns(row.get("per_class_recall"), class_counts[row["network"]]))
+            counts = class_counts[row["network"]]
+            usable = [_test_count(test_counts, row, c) in ("",) or _test_count(test_counts, row, c) >= MIN_TEST_IMAGES
+                      for c in range(len(counts))]
+            row.update(longtail_metrics.result_columns(row.get("per_class_recall"), counts, usable))
     write_csv(os.path.join(workdir, "results.csv"), RESULT_COLUMNS, rows)
-    per_class = per_class_rows(rows, class_counts, class_names) if class_counts is not None else []
+    per_class = per_class_rows(rows, class_counts, class_names, test_counts) if class_counts is not None else []
     if class_counts is not None:
         write_csv(os.path.join(workdir, "per_class.csv"), PER_CLASS_COLUMNS, per_class)
     if curves:

@@ -8,6 +8,7 @@ import json
 from typing import NamedTuple
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging
 
@@ -205,8 +206,10 @@ def write_results(setup: Setup, workdir: Workdir, layout: Layout) -> list[dict]:
     order = {n.name: i for i, n in enumerate(setup.networks)}
     rows.sort(key=lambda r: order[r["network"]])
     if jax.process_index() == 0:
+        test_counts = {k: tuple(int(c) for c in np.bincount(split.y_test, minlength=split.num_classes))
+                       for k, split in enumerate(setup.splits or (setup.data,))}
         per_class = results.write(workdir.path, rows, curves, {n.name: n.class_counts for n in setup.networks},
-                                  tuple(setup.data.class_names))
+                                  tuple(setup.data.class_names), test_counts)
         tensorboard.write_study(workdir.file("tensorboard"), rows, curves, per_class,
                                 json.loads(setup.config.to_json()))
     logging.info("wrote %d rows to %s/results.csv", len(rows), workdir.path)

@@ -19,14 +19,16 @@ METHODS = ("baseline", "oversampling", "undersampling", "two_phase_oversampling"
 COUNTS = (120, 60, 30, 15, 8)  # a long tail of five digit classes
 
 
-def long_tailed_npz(path, counts=COUNTS, test=12, seed=0):
-    """An npz of digits with the given training counts per class (the tool is not told how it was made)."""
+def long_tailed_npz(path, counts=COUNTS, test=12, seed=0, short_test=(4, 2)):
+    """An npz of digits with the given training counts per class (the tool is not told how it was made), `test`
+    test images per class but short_test's (class, images): one class too thin for per-class metrics."""
     x, y = data.load("digits", "train")
     xt, yt = data.load("digits", "test")
     rng = np.random.default_rng(seed)
     train = np.sort(np.concatenate([rng.choice(np.flatnonzero(y == c), n, replace=False)
                                     for c, n in enumerate(counts)]))
-    held = np.sort(np.concatenate([np.flatnonzero(yt == c)[:test] for c in range(len(counts))]))
+    held = np.sort(np.concatenate([np.flatnonzero(yt == c)[:short_test[1] if c == short_test[0] else test]
+                                   for c in range(len(counts))]))
     np.savez(path, x_train=x[train], y_train=y[train], x_test=xt[held], y_test=yt[held])
     return path
 
@@ -75,6 +77,22 @@ def test_every_network_trains_on_the_files_own_counts_after_its_sampling(as_is_s
     assert setup.data.n_max == max(COUNTS) and np.bincount(setup.data.y_train).tolist() == list(COUNTS)
 
 
+def test_long_tail_columns_recompute_and_a_thin_test_class_gets_no_per_class_number(as_is_study):
+    _, workdir, rows, text = as_is_study
+    with open(os.path.join(workdir, "per_class.csv")) as f:
+        per_class = list(csv.DictReader(f))
+    thin = [r for r in per_class if r["class"] == "4"]
+    assert thin and all(r["test_count"] == "2" and r["recall"] == r["precision"] == r["auc"] == "" for r in thin)
+    assert "- class 4 (4): 2 test images: no recall, precision or one-vs-rest AUC for it" in text
+    # Liu et al.'s bounds on 120/60/30/15/8 training images: many (> 100): class 0; medium: 1, 2; few (< 20): 3, 4
+    for row in rows:
+        recall = {int(r["class"]): float(r["recall"]) for r in per_class if (r["network"], r["method"]) == (
+            row["network"], row["method"]) and r["recall"] != ""}
+        expected = {"many": [recall[0]], "medium": [recall[1], recall[2]], "few": [recall[3]]}  # class 4: no recall
+        for group, values in expected.items():
+            assert float(row[f"{group}_shot_recall"]) == pytest.approx(np.mean(values), abs=1e-4), (row, group)
+
+
 def _holm(ps):
     order, out, running = np.argsort(ps), [0.0] * len(ps), 0.0
     for rank, i in enumerate(order):
@@ -83,7 +101,8 @@ def _holm(ps):
     return out
 
 
-@pytest.mark.parametrize("metric,name", [("auc", "ROC AUC"), ("balanced_accuracy", "balanced accuracy")])
+@pytest.mark.parametrize("metric,name", [("auc", "ROC AUC"), ("balanced_accuracy", "balanced accuracy"),
+                                         ("few_shot_recall", "few-shot recall")])
 def test_the_recommendation_recomputes_from_results_csv(as_is_study, metric, name):
     _, _, rows, text = as_is_study
     assert text.index("## Which method to use on this data") < text.index("## What this study can detect")
@@ -93,19 +112,23 @@ def test_the_recommendation_recomputes_from_results_csv(as_is_study, metric, nam
             continue  # ranks as its network does
         values.setdefault(r["method"], {})[r["repetition"]] = float(r[metric])
     means = {m: np.mean(list(v.values())) for m, v in values.items()}
-    best = max(means, key=means.get)
+    line = next(x for x in text.splitlines() if x.startswith(f"- **{name}**"))
+    best = re.search(r"\*\*[^*]+\*\* \(([a-z_0-9.]+)\) ", line).group(1)
+    assert means[best] == pytest.approx(max(means.values()), abs=1e-12), line  # the highest mean (ties: any)
     others = sorted((m for m in means if m != best), key=lambda m: -means[m])
     raw = [scipy.stats.ttest_rel([values[best][k] for k in "012"], [values[m][k] for k in "012"]).pvalue
            for m in others]
-    holm = _holm(raw)
-    line = next(x for x in text.splitlines() if x.startswith(f"- **{name}**"))
+    tested = [i for i, p in enumerate(raw) if not math.isnan(p)]  # identical values: no test, out of the family
+    holm = [math.nan] * len(raw)
+    for i, h in zip(tested, _holm([raw[i] for i in tested])):
+        holm[i] = h
     assert f"**{method_label(best)}** ({best}) {means[best]:.4f}" in line, line
     for m, h in zip(others, holm):
-        shown = re.search(rf"{re.escape(method_label(m))} \(([+-][0-9.]+), Holm ([<0-9.]+)\)", line)
+        shown = re.search(rf"{re.escape(method_label(m))} \(([+-][0-9.]+), Holm ([<0-9.]+|n/a)\)", line)
         if shown:  # not told apart: its difference and Holm p are printed
             assert float(shown.group(1)) == pytest.approx(means[best] - means[m], abs=1e-4)
-            assert shown.group(2) == ("<0.001" if h < 0.001 else f"{h:.3f}")
-            assert h >= 0.05
+            assert shown.group(2) == ("n/a" if math.isnan(h) else "<0.001" if h < 0.001 else f"{h:.3f}")
+            assert math.isnan(h) or h >= 0.05
         else:
             assert h < 0.05 and method_label(m) in line.split("it is ahead of")[1], line
     verdict = f"{method_label(best)} wins" if all(h < 0.05 for h in holm) else \
