@@ -46,10 +46,12 @@ def prepare_run(workdir: str, multihost: bool = False, coordinator: str = None, 
     resuming or re-evaluating does not recompile."""
     import jax
 
+    from imbalance_jax.workdir import Workdir
+
     if multihost:
         jax.distributed.initialize(coordinator, num_processes, process_id)
     if "JAX_COMPILATION_CACHE_DIR" not in os.environ:  # the user's cache wins
-        jax.config.update("jax_compilation_cache_dir", os.path.join(os.path.abspath(workdir), "jax_cache"))
+        jax.config.update("jax_compilation_cache_dir", os.path.abspath(Workdir(workdir).file("jax_cache")))
     if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ:  # the user's setting wins
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
     log_to_workdir(workdir, jax.process_index())
@@ -58,10 +60,12 @@ def prepare_run(workdir: str, multihost: bool = False, coordinator: str = None, 
 def log_to_workdir(workdir: str, host: int = 0):
     """Appends the run's log lines (this project's INFO, every library's warnings) to workdir/log.txt
     (log_host<i>.txt on the other hosts of a multi-host run); returns its handler."""
+    from imbalance_jax.workdir import Workdir
+
     if os.path.exists(workdir) and not os.path.isdir(workdir):
         return  # the study refuses such a workdir in one line
     os.makedirs(workdir, exist_ok=True)
-    handler = std_logging.FileHandler(os.path.join(workdir, "log.txt" if host == 0 else f"log_host{host}.txt"))
+    handler = std_logging.FileHandler(Workdir(workdir).file("log.txt" if host == 0 else f"log_host{host}.txt"))
     handler.setFormatter(logging.PythonFormatter())
     handler.addFilter(_QuietLibraries())
     logging.get_absl_logger().addHandler(handler)
@@ -100,7 +104,8 @@ def check_overrides(overrides: list, config) -> None:
         except (ValueError, SyntaxError):
             parsed = None
         expected = type(current)
-        ok = (parsed is not None and (isinstance(parsed, expected) or (expected is float and isinstance(parsed, int))
+        ok = (parsed is not None and not (isinstance(parsed, bool) and expected is not bool)
+              and (isinstance(parsed, expected) or (expected is float and isinstance(parsed, int))
                                       or (expected in (tuple, list) and isinstance(parsed, (tuple, list)))))
         if not ok:
             _fail(f"--config.{key}={value}: expected {expected.__name__} (like {current!r})")
@@ -120,17 +125,28 @@ def run_app(main, config: str = "required", workdir: str = "required") -> None:
     from ml_collections import config_flags
 
     argv = list(sys.argv)
+    helping = any(a in ("-h", "--help", "--helpfull", "--helpshort", "-?") for a in argv[1:])
     workdir_value = _flag_value(argv, "workdir")
-    if workdir == "required" and not workdir_value:
+    if workdir == "required" and not workdir_value and not helping:
         _fail("give --workdir=<folder> (where the study's checkpoints and results go, e.g. --workdir=runs/quick)")
     config_arg = _flag_value(argv, "config")
     overrides = [a for a in argv if a.startswith("--config.")]
+    keys = [a.partition("=")[0] for a in overrides]
+    twice = next((k for i, k in enumerate(keys) if k in keys[:i]), None)
+    if twice:
+        given = [a for a in overrides if a.partition("=")[0] == twice]
+        _fail(f"{twice} is given {len(given)} times ({' '.join(given)}); give it once, with the value you mean")
+    main = _no_stray_arguments(main)
+    if helping and not config_arg and not (workdir_value and os.path.isfile(os.path.join(workdir_value,
+                                                                                          config_files.SAVED))):
+        app.run(main, argv=[a for a in argv if not a.startswith("--config.")], flags_parser=_parse_flags)
+        return
     saved = workdir_value and os.path.isfile(os.path.join(workdir_value, config_files.SAVED))
     if config == "optional" and not config_arg and not saved:
         if overrides:
             _fail(f"{overrides[0].split('=')[0]} overrides a study's config, and --workdir={workdir_value} holds none; "
                   "give --config=<config file> too")
-        app.run(main, argv=argv)
+        app.run(main, argv=argv, flags_parser=_parse_flags)
         return
     try:
         base = config_files.load(config_arg, workdir_value)
@@ -141,7 +157,31 @@ def run_app(main, config: str = "required", workdir: str = "required") -> None:
     sys.argv = [a for a in argv if not a.startswith("--config=")]
     config_flags.DEFINE_config_dict("config", base, "The study's config: a config file's, or the workdir's saved "
                                     "config.json; --config.<key>=<value> overrides a key.")
-    app.run(main, argv=sys.argv)
+    app.run(main, argv=sys.argv, flags_parser=_parse_flags)
+
+
+def _parse_flags(argv: list) -> list:
+    """absl's parsing, with a flag it does not know or a value of the wrong type as one line and exit 2 (absl
+    ends such a command with a FATAL log line and exit 1)."""
+    from absl import flags
+
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as e:
+        message = str(e).replace("\n", " ").strip()
+        if "dry-run" in message or any(a.startswith("--") and "-" in a[2:].split("=")[0] for a in argv[1:]):
+            message += " (flags are written with '_', e.g. --dry_run)"
+        _fail(f"{message}; see --help for the flags")
+
+
+def _no_stray_arguments(main):
+    """main, refusing words on the command line that are no flag (an unquoted path with spaces, a typo)."""
+    def checked(argv):
+        if len(argv) > 1:
+            _fail(f"{' '.join(repr(a) for a in argv[1:])} is not a flag (--name=value); quote a value that holds "
+                  "spaces, e.g. --workdir='runs/my study'")
+        return main(argv)
+    return checked
 
 
 def config():

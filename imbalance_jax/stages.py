@@ -41,6 +41,14 @@ def pending_cohorts(networks, cohort_size: int, records: list) -> tuple[dict, li
     return located, plan.pack_cohorts(pending, cohort_size) if pending else []
 
 
+def unfinished_cohorts(workdir: Workdir, records: list, located: dict, iterations: int) -> list:
+    """The networks of each held cohort whose last save is before the final step (a run killed while it
+    trained): resumed by the next run, so neither trained nor new."""
+    held = {cohort_id for cohort_id, _ in located.values()}
+    return [[n for n in r.networks if n.name in located] for r in records
+            if r.cohort_id in held and workdir.checkpoints(r.cohort_id).latest_step() != iterations]
+
+
 def current_layout(setup: Setup, workdir: Workdir, create: bool = True) -> Layout:
     """The cohorts holding planned networks; with create, the networks no cohort holds are packed
     into new cohorts (their members written, nothing trained yet)."""
@@ -82,8 +90,10 @@ def train_all(setup: Setup, workdir: Workdir) -> Layout:
     report = progress.Progress(total, total - sum(len(r.networks) for r in todo),
                                sum(len(r.networks) for r in todo) * setup.hp.batch_size * setup.hp.max_iter)
     devices = jax.devices()
-    logging.info("imbalance_jax on %d x %s (%s backend), jax %s; %d process(es)", len(devices),
-                 devices[0].device_kind, jax.default_backend(), jax.__version__, jax.process_count())
+    ran_on = f"{len(devices)} x {devices[0].device_kind} ({jax.default_backend()} backend), jax {jax.__version__}"
+    logging.info("imbalance_jax on %s; %d process(es)", ran_on, jax.process_count())
+    if jax.process_index() == 0:
+        workdir.record_run(ran_on)  # what the report's header says the study ran on
     logging.info("%d networks planned in %d cohorts; %d cohorts to train (%d networks already trained)",
                  len(setup.networks), len(layout.cohorts), len(todo), report.done_networks)
     run_chunk = run.chunk_runner(setup) if todo else None
@@ -205,7 +215,7 @@ def write_results(setup: Setup, workdir: Workdir, layout: Layout) -> list[dict]:
     order = {n.name: i for i, n in enumerate(setup.networks)}
     rows.sort(key=lambda r: order[r["network"]])
     if jax.process_index() == 0:
-        per_class = results.write(workdir.path, rows, curves, {n.name: n.class_counts for n in setup.networks},
+        per_class = results.write(workdir, rows, curves, {n.name: n.class_counts for n in setup.networks},
                                   tuple(setup.data.class_names))
         tensorboard.write_study(workdir.file("tensorboard"), rows, curves, per_class,
                                 json.loads(setup.config.to_json()))
