@@ -147,8 +147,9 @@ KEYS = [
     Key("conv_impl", EXECUTION, "auto", Rule(_conv_impls, "'auto', or a lowering of imbalance_jax/models/layers.py "
         "(one per conv layer, like 'taps/im2col')"), "the convolutions' lowering; 'auto' picks the measured best "
         "per backend"),
-    Key("compute_dtype", EXECUTION, "float32", one_of("float32", "bfloat16"), "operands and activations; weights, "
-        "accumulation and the loss stay float32"),
+    Key("compute_dtype", IDENTITY, "float32", one_of("float32", "bfloat16"), "operands and activations; weights, "
+        "accumulation and the loss stay float32 (it changes the numbers, so a workdir keeps the one it trained with)",
+        neutral=True),
     Key("networks_per_vmap", EXECUTION, 0, WHOLE_0, "networks stepped at once by vmap (0: all; 1: one after "
         "another, so cuDNN sees dense convolutions)"),
     # The solver (Caffe's, as the paper ran it).
@@ -349,6 +350,9 @@ def identity_changes(saved_json: dict, current_json: dict) -> list[str]:
     old, new = identity_values(saved_json), identity_values(current_json)
     missing = object()
     show = lambda v: "(absent)" if v is missing else json.dumps(v)  # noqa: E731
+    for values in (old, new):  # a neutral key left out at its default is shown with that default
+        values.update({k: BY_PATH[k].default for k in set(old) | set(new) if k not in values
+                       and k in BY_PATH and BY_PATH[k].neutral})
     return [f"{k}: {show(old.get(k, missing))} -> {show(new.get(k, missing))}"
             for k in sorted(set(old) | set(new)) if not _same(old.get(k, missing), new.get(k, missing))]
 

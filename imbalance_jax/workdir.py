@@ -258,11 +258,15 @@ class StudyTables:
             rows = tables.read(path, schema, fix)
         except tables.TableError as e:
             raise RecordError(str(e)) from None
-        expected = self._checksums().get(schema.file)
+        return rows
+
+    def _verify(self, schema: tables.Schema) -> None:
+        """Refuses a table whose bytes differ from those the study wrote (checked last, so that a table edited
+        into something wrong is named by what is wrong)."""
+        path, expected = self.workdir.file(schema.file), self._checksums().get(schema.file)
         if expected is not None and expected != _file_checksum(path):
             raise RecordError(f"{path} was changed after the study wrote it (its sha256 differs from "
-                              f"{self.workdir.file(CHECKSUMS)}'s); {fix}")
-        return rows
+                              f"{self.workdir.file(CHECKSUMS)}'s); {self.table_fix()}")
 
     def results(self) -> list[dict]:
         """Every row of results.csv as strings, read strictly and matched to the study: one row per network and
@@ -280,6 +284,7 @@ class StudyTables:
             if marks.count("1") != 1:
                 raise RecordError(f"{path}: {network} {method} has {marks.count('1')} rows with selected=1 among its "
                                   f"{len(marks)} learning-rate runs (one is the study's pick); {fix}")
+        self._verify(tables.RESULTS)
         return rows
 
     def _match_study(self, rows: list[dict], path: str, fix: str) -> None:
@@ -328,6 +333,7 @@ class StudyTables:
             if got != set(range(max(counts, default=0))):
                 raise RecordError(f"{path} holds classes {sorted(got)} of {key[0]} {key[1]}, not 0 to "
                                   f"{max(counts, default=0) - 1} as the others; {fix}")
+        self._verify(tables.PER_CLASS)
         return rows
 
     def curves(self, results_rows: list[dict]) -> Optional[list[dict]]:
@@ -340,6 +346,7 @@ class StudyTables:
         for line, row in enumerate(rows, start=2):
             if row["network"] not in networks:
                 raise RecordError(f"{path} line {line}: network {row['network']!r} has no row in results.csv; {fix}")
+        self._verify(tables.CURVES)
         return rows
 
 
