@@ -22,7 +22,7 @@ def step_counts(num_classes: int, n_max: int, rho: float, mu: float) -> np.ndarr
         raise ValueError(
             f"mu={mu} gives {num_minority:g} minority classes of {num_classes}; "
             f"use a multiple of 1/{num_classes}")
-    _check_n_max(n_max)
+    _check_n_max(n_max, rho)
     counts = np.full(num_classes, n_max, np.int64)
     counts[: int(round(num_minority))] = max(1, int(round(n_max / rho)))
     return counts
@@ -35,7 +35,7 @@ def linear_counts(num_classes: int, n_max: int, rho: float) -> np.ndarray:
     [500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000]
     """
     _check_rho(rho)
-    _check_n_max(n_max)
+    _check_n_max(n_max, rho)
     if num_classes < 2:
         raise ValueError(f"num_classes={num_classes} must be at least 2 for linear imbalance")
     smallest = max(1, int(round(n_max / rho)))
@@ -50,16 +50,26 @@ def exponential_counts(num_classes: int, n_max: int, rho: float) -> np.ndarray:
     [50, 83, 139]
     """
     _check_rho(rho)
-    _check_n_max(n_max)
+    _check_n_max(n_max, rho)
     if num_classes < 2:
         raise ValueError(f"num_classes={num_classes} must be at least 2 for exponential imbalance")
     exponents = (num_classes - 1 - np.arange(num_classes)) / (num_classes - 1)
     return np.maximum(1, np.round(n_max * np.power(float(rho), -exponents))).astype(np.int64)
 
 
-def _check_n_max(n_max):
+def _check_n_max(n_max, rho=1.0):
     if n_max < 1:
         raise ValueError(f"n_max={n_max} must be a positive number of examples per class")
+    if rho > n_max:  # the smallest class would hold less than one example: clipped to one, every such rho alike
+        raise ValueError(f"rho={rho:g} is above n_max={n_max} (the largest class's examples): its smallest class "
+                         f"would hold 1 example, a ratio of {n_max} for every rho above {n_max}; use rho <= {n_max}, "
+                         "or more examples per class (config.train_per_class)")
+
+
+def true_ratio(counts) -> float:
+    """The ratio the counts hold (largest / smallest), which rounding to whole examples moves away from rho."""
+    counts = np.asarray(counts)
+    return float(counts.max() / max(int(counts.min()), 1))
 
 
 def assign_counts(counts: np.ndarray, order: str, seed: int, forced_minority=()) -> np.ndarray:

@@ -10,6 +10,7 @@ import hashlib
 import json
 from typing import NamedTuple, Optional
 
+from absl import logging
 import ml_collections
 import numpy as np
 
@@ -86,6 +87,10 @@ def imbalanced_sets(config: ml_collections.ConfigDict, facts: DatasetFacts) -> l
         except ValueError as e:  # which setting of config.imbalance, then what is wrong with it
             where = f"{kind} rho={rho:g}" + (f" mu={mu:g}" if mu is not None else "")
             raise ValueError(f"config.imbalance, the {where} setting: {e}") from e
+        ratio = imbalance.true_ratio(counts)
+        if abs(ratio - rho) > 0.05 * rho:
+            logging.warning("config.imbalance, the %s rho=%g setting: n_max=%d in whole examples gives a ratio of %g "
+                            "(its rows say rho=%g)", kind, rho, facts.n_max, round(ratio, 2), rho)
         slots = int((np.asarray(counts) < facts.n_max).sum())
         if len(short) > slots and grid.minority == "random":
             raise ValueError(

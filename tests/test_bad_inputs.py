@@ -573,3 +573,69 @@ def test_stray_words_and_dashed_flags_are_one_line_exit_2(tmp_path, args, expect
 def test_help_prints_the_flags_without_a_workdir():
     done = _launch("launch.study", "--help")  # absl's help, whose exit status is absl's
     assert "--workdir: Where checkpoints and results go" in done.stdout and not done.stderr.strip(), done.stderr
+
+
+def _folders(root, counts, size=20, seed=0):
+    """A folder dataset with counts[name] random greyscale images per class."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for name, count in counts.items():
+        (root / name).mkdir(parents=True)
+        for i in range(count):
+            Image.fromarray(rng.integers(0, 255, (size, size), dtype=np.uint8)).save(root / name / f"{i}.png")
+    return root
+
+
+@pytest.mark.parametrize("case", ["npz_last_label", "folder_last_class"])  # a middle label: _checked's line
+def test_a_test_split_missing_a_class_is_one_line(capsys, tmp_path, case):
+    from imbalance_jax.data import balanced
+
+    if case.startswith("npz"):
+        name, missing = _npz(tmp_path / "d.npz", y_test=np.array([0, 1, 2, 0, 1, 2, 0, 1])), 3
+    else:
+        train = _folders(tmp_path / "train", {"a": 6, "b": 6, "c": 6})
+        test = _folders(tmp_path / "test", {"a": 2, "b": 2}, seed=1)  # class c has no test folder
+        name, missing = f"folder:{train},{test}", 2
+    line = _one_line_exit(capsys, lambda: balanced.load_balanced(name, 0, 0))
+    assert f"the test split has no images of class {missing} (of 0..{2 if case == 'folder_last_class' else 3})" \
+        in line and "give every class test images" in line, line
+
+
+def test_a_one_class_dataset_and_a_class_of_one_image_are_named(capsys, tmp_path):
+    from imbalance_jax.data import balanced
+
+    name = _npz(tmp_path / "one.npz", y_train=np.zeros(40, np.int64), y_test=np.zeros(8, np.int64))
+    line = _one_line_exit(capsys, lambda: balanced.load_balanced(name, 0, 0))
+    assert "has 1 class in its training split; a class imbalance study needs two or more classes" in line, line
+    folder = _folders(tmp_path / "f", {"a": 5, "b": 1})
+    line = _one_line_exit(capsys, lambda: balanced.load_balanced(f"folder:{folder}", 0, 0))
+    assert "class folder 'b' has 1 image; each class needs two or more (one is held out for testing)" in line, line
+
+
+def test_sixteen_bit_greyscale_pngs_keep_their_grey_levels(tmp_path):
+    from PIL import Image
+
+    from imbalance_jax import data
+
+    levels = np.linspace(0, 65535, 20 * 20).reshape(20, 20).astype(np.uint16)  # a 16-bit ramp
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        for i in range(3):
+            Image.fromarray(levels).save(tmp_path / name / f"{i}.png")
+    assert Image.open(tmp_path / "a" / "0.png").mode in ("I;16", "I")
+    images, _ = data.load(f"folder:{tmp_path}", "train")
+    assert images.dtype == np.uint8 and images.shape[1:] == (20, 20, 1)
+    np.testing.assert_array_equal(images[0, ..., 0], np.round(levels / 257).astype(np.uint8))
+    assert len(np.unique(images[0])) > 200  # a ramp, not black and white
+
+
+@pytest.mark.parametrize("rho", [250, 1000])
+def test_a_rho_above_the_largest_class_is_refused_naming_the_true_ratio(capsys, tmp_path, rho):
+    config = tiny.tiny_config()  # digits: 144 training images per class
+    config.imbalance.step_rhos = (10, rho)
+    line = _one_line_exit(capsys, lambda: study.open_study(config, str(tmp_path / "w")))
+    assert line.startswith(f"error: config.imbalance, the step rho={rho} mu=0.5 setting: rho={rho} is above "
+                           "n_max=144"), line
+    assert "a ratio of 144 for every rho above 144; use rho <= 144" in line
+    assert not (tmp_path / "w" / "config.json").exists()

@@ -49,6 +49,14 @@ def load_balanced(name: str, train_per_class: Optional[int], test_per_class: Opt
         raise DatasetError(f"dataset={name!r}: test images are {x_test.shape[1:]} but training images "
                            f"{x_train.shape[1:]}; give both splits the same size and channels")
     classes = np.unique(y_train)
+    if len(classes) < 2:
+        raise DatasetError(f"dataset={name!r} has {len(classes)} class in its training split; a class imbalance "
+                           "study needs two or more classes")
+    untested = np.setdiff1d(classes, y_test)
+    if len(untested):
+        raise DatasetError(f"dataset={name!r}: the test split has no images of class {int(untested[0])} (of "
+                           f"0..{len(classes) - 1}); give every class test images (its ROC AUC and recall are "
+                           "undefined without them)")
     if not np.array_equal(classes, np.arange(len(classes))) or not np.isin(y_test, classes).all():
         raise DatasetError(
             f"dataset={name!r} labels must be 0..C-1 in both splits; found train {classes.tolist()} "

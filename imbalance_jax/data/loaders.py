@@ -232,6 +232,10 @@ def _load_folder(spec, split):
         directory, names = (test_dir, test_classes) if split == "test" else (train_dir, classes)
         return _read_class_images(directory, names, size, classes)
     images, labels = _read_class_images(train_dir, classes, size, classes)
+    counts = np.bincount(labels, minlength=len(classes))
+    if counts.min() < 2:
+        raise DatasetError(f"dataset='folder:{spec}': class folder {classes[int(counts.argmin())]!r} has "
+                           f"{int(counts.min())} image; each class needs two or more (one is held out for testing)")
     keep = held_out(labels, len(classes))
     return images[keep if split == "test" else ~keep], labels[keep if split == "test" else ~keep]
 
@@ -295,6 +299,22 @@ def _class_folders(directory):
     return classes
 
 
+SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
+
+
+def eight_bit(image):
+    """A 16-bit greyscale image scaled to 8 bits (PIL's convert('L') would clip every value above 255 to white);
+    other images as they are."""
+    from PIL import Image
+
+    if image.mode not in ("I", *SIXTEEN_BIT):
+        return image
+    pixels = np.asarray(image).astype(np.float64)
+    if pixels.size and (pixels.min() < 0 or pixels.max() > 65535):
+        raise ValueError(f"{image.mode} pixels from {pixels.min():g} to {pixels.max():g} are not 16-bit greyscale")
+    return Image.fromarray(np.round(pixels / 257).astype(np.uint8), "L")
+
+
 def _read_class_images(directory, classes, size, label_names):
     from PIL import Image
 
@@ -305,8 +325,8 @@ def _read_class_images(directory, classes, size, label_names):
         file = os.path.relpath(path, directory)
         try:
             with Image.open(path) as image:
-                mode = mode or ("L" if image.mode in ("L", "1", "I;16") else "RGB")
-                image = image.convert(mode)
+                mode = mode or ("L" if image.mode in ("L", "1", "I", *SIXTEEN_BIT) else "RGB")
+                image = eight_bit(image).convert(mode)
                 if size is not None:
                     image = image.resize((size, size), Image.BILINEAR)
                 array = np.asarray(image, np.uint8)
