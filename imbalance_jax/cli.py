@@ -1,5 +1,6 @@
 """Helpers for the absl entry points."""
 import contextlib
+import errno
 import logging as std_logging
 import os
 import sys
@@ -111,6 +112,20 @@ def check_overrides(overrides: list, config) -> None:
             _fail(f"--config.{key}={value}: expected {expected.__name__} (like {current!r})")
 
 
+def _check_path_length(path: str) -> None:
+    """Refuses a --workdir the file system cannot name (a folder name over 255 bytes, a path over 4,000)."""
+    longest = max((len(os.fsencode(part)) for part in path.split(os.sep)), default=0)
+    if longest > 255 or len(os.fsencode(os.path.abspath(path))) > 4000:
+        _fail(f"--workdir={_shorten(path)} is too long for the file system ({len(path):,} characters, a folder name "
+              f"of {longest:,} bytes; at most 255 bytes a name and 4,000 in all); give a shorter --workdir")
+
+
+def _shorten(text, keep: int = 60) -> str:
+    """text, its middle elided when longer than 2 x keep characters (a one-line error stays one line)."""
+    text = os.fsdecode(text) if isinstance(text, bytes) else str(text)
+    return text if len(text) <= 2 * keep else f"{text[:keep]}...{text[-keep:]}"
+
+
 def _fail(message: str) -> None:
     print(f"error: {message}", file=sys.stderr)
     sys.exit(2)
@@ -129,6 +144,8 @@ def run_app(main, config: str = "required", workdir: str = "required") -> None:
     workdir_value = _flag_value(argv, "workdir")
     if workdir == "required" and not workdir_value and not helping:
         _fail("give --workdir=<folder> (where the study's checkpoints and results go, e.g. --workdir=runs/quick)")
+    for value in [a.split("=", 1)[1] for a in argv if a.startswith("--workdir=")]:
+        _check_path_length(value)
     config_arg = _flag_value(argv, "config")
     overrides = [a for a in argv if a.startswith("--config.")]
     keys = [a.partition("=")[0] for a in overrides]
@@ -213,13 +230,35 @@ def one_line_errors(workdir: str = None):
     except OSError as e:  # a read-only or full disk, a folder where a file should be, ...
         if os.environ.get("IMBALANCE_JAX_TRACEBACK"):
             raise
-        _exit_quietly(f"error: {e.filename or 'the workdir'}: {e.strerror or e}; check the workdir's "
-                      "permissions and free space, then rerun to resume", 2)
-    except Exception as e:  # noqa: BLE001 - only device memory exhaustion is the user's to fix
-        if "RESOURCE_EXHAUSTED" not in str(e) or os.environ.get("IMBALANCE_JAX_TRACEBACK"):
+        where = _shorten(e.filename) if e.filename else "the workdir"
+        if e.errno == errno.ENOSPC:
+            _exit_quietly(f"error: {DISK_FULL.format(where=where)}", 2)
+        _exit_quietly(f"error: {where}: {e.strerror or e}; check the workdir's permissions and free space, then "
+                      "rerun to resume", 2)
+    except Exception as e:  # noqa: BLE001 - a full disk and device memory exhaustion are the user's to fix
+        if os.environ.get("IMBALANCE_JAX_TRACEBACK"):
+            raise
+        if _disk_full(e):  # orbax and jax wrap it, some as RESOURCE_EXHAUSTED: not the device's memory
+            _exit_quietly(f"error: {DISK_FULL.format(where=workdir or 'the workdir')}", 2)
+        if "RESOURCE_EXHAUSTED" not in str(e):
             raise
         _exit_quietly("error: out of device memory; use a smaller --config.cohort_size (0 sizes cohorts to the "
                       "device) or --config.train.batch_size / --config.eval_batch_size", 2)
+
+
+DISK_FULL = ("the disk holding {where} is full (no space left on device); free space or give a --workdir on "
+             "another disk, then rerun to resume")
+
+
+def _disk_full(error: BaseException) -> bool:
+    """Whether an error, or one it was raised from, is a full disk."""
+    for _ in range(20):  # a chain is short; a cycle in it ends here
+        if error is None:
+            return False
+        if getattr(error, "errno", None) == errno.ENOSPC or "No space left on device" in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def _exit_quietly(line: str, status: int) -> None:

@@ -38,6 +38,7 @@ class Rule:
     ok: Callable[[Any], bool]
     words: str
     choices: Optional[Callable[[], list]] = None  # the allowed names, listed when a value is refused
+    why: Optional[Callable[[Any], Optional[str]]] = None  # the particular reason a value is refused, if known
 
 
 WHOLE_1 = Rule(lambda v: _whole(v) and v >= 1, "a whole number >= 1")
@@ -126,7 +127,7 @@ KEYS = [
     Key("methods", GROWTH, ("baseline", "oversampling", "undersampling", "two_phase_oversampling",
                             "two_phase_undersampling", "thresholding", "oversampling_thresholding",
                             "undersampling_thresholding", "balanced"),
-        Rule(_method, "a registered method (imbalance_jax/methods)", _method_names), "the methods to train and report",
+        Rule(_method, "a registered method (imbalance_jax/methods)", _method_names, methods.registry.why_not), "the methods to train and report",
         sequence=True),
     # The input pipeline.
     Key("input_pipeline", IDENTITY, "resident", one_of("resident", "stream"), "'resident': the dataset on the "
@@ -282,6 +283,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
             if not isinstance(value, (tuple, list)):
                 raise ValueError(f"config.{key.path}={_shown(value)} must be a tuple, e.g. {_shown(key.default)}")
             for entry in value:
+                reason = key.rule.why(entry) if key.rule.why and not key.rule.ok(entry) else None
+                if reason:
+                    raise ValueError(f"config.{key.path} holds {entry!r}: {reason}")
                 if not key.rule.ok(entry):
                     known = f": {', '.join(key.rule.choices())}" if key.rule.choices else ""
                     raise ValueError(f"config.{key.path} holds {entry!r}; every entry must be {key.rule.words}{known}")

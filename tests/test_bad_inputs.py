@@ -639,3 +639,70 @@ def test_a_rho_above_the_largest_class_is_refused_naming_the_true_ratio(capsys, 
                            "n_max=144"), line
     assert "a ratio of 144 for every rho above 144; use rho <= 144" in line
     assert not (tmp_path / "w" / "config.json").exists()
+
+
+@pytest.mark.parametrize("method,expected", [
+    ("oversampling_to_0.5", "config.methods holds 'oversampling_to_0.5': method 'oversampling_to_0.5': the target "
+     "ratio must be >= 1"),
+    ("posthoc_adjustment_tau-1", "config.methods holds 'posthoc_adjustment_tau-1': '-1' is not a number >= 0, the <t> "
+     "of posthoc_adjustment_tau<t>; e.g. posthoc_adjustment_tau2"),
+])
+def test_a_parametrised_method_with_a_bad_parameter_says_why(capsys, tmp_path, method, expected):
+    config = tiny.tiny_config()
+    config.methods = ("baseline", method)
+    line = _one_line_exit(capsys, lambda: study.open_study(config, str(tmp_path / "w")))
+    assert line == f"error: {expected}", line
+
+
+@pytest.mark.parametrize("error", [OSError(28, "No space left on device", "/w/cohorts/x"),
+                                   RuntimeError("RESOURCE_EXHAUSTED: write failed: No space left on device")])
+def test_a_full_disk_is_called_a_full_disk(capsys, error):
+    def build():
+        raise error
+    line = _one_line_exit(capsys, build)
+    assert "is full (no space left on device); free space or give a --workdir on another disk" in line, line
+    assert "device memory" not in line
+
+
+def test_a_workdir_path_too_long_is_one_line(capsys, monkeypatch, tmp_path):
+    line = _run_app(capsys, monkeypatch, "--config=tests/tiny.py", f"--workdir={tmp_path / ('x' * 4000)}")
+    assert "is too long for the file system (" in line and "give a shorter --workdir" in line, line
+    assert len(line) < 400 and "b'" not in line
+
+
+@pytest.mark.parametrize("case,expected", [
+    ("not_zip", "cannot be read as an .npz of numeric arrays"),
+    ("objects", "cannot be read as an .npz of numeric arrays (Object arrays cannot be loaded"),
+    ("npy", "holds one array, not an .npz archive"),
+])
+def test_an_npz_that_is_no_archive_of_numbers_names_the_file(capsys, tmp_path, case, expected):
+    from imbalance_jax import data
+
+    path = tmp_path / "d.npz"
+    if case == "not_zip":
+        path.write_bytes(b"this is not a zip archive" * 10)
+    elif case == "objects":
+        np.savez(path, x_train=np.array([object(), 1], dtype=object), y_train=np.arange(2), x_test=np.zeros(2),
+                 y_test=np.arange(2))
+    else:
+        with open(path, "wb") as f:
+            np.save(f, np.zeros(3))
+    line = _one_line_exit(capsys, lambda: data.load(f"npz:{path}", "train"))
+    assert line.startswith(f"error: dataset='npz:{path}' ") and expected in line, line
+
+
+def test_an_oversized_train_per_class_names_the_key(capsys, tmp_path):
+    config = tiny.tiny_config()
+    config.train_per_class = 100_000
+    line = _one_line_exit(capsys, lambda: study.open_study(config, str(tmp_path / "w")))
+    assert line.startswith("error: config.train_per_class=100000 but the smallest class of 'digits' train has "), line
+
+
+def test_a_folder_resized_beyond_the_machines_memory_is_refused(capsys, tmp_path, monkeypatch):
+    from imbalance_jax import data
+    from imbalance_jax.data import loaders
+
+    folder = _folders(tmp_path / "f", {"a": 3, "b": 3})
+    monkeypatch.setattr(loaders, "_memory_bytes", lambda: 2**30)
+    line = _one_line_exit(capsys, lambda: data.load(f"folder:{folder}@100000", "train"))
+    assert "6 images of 100000x100000 take" in line and "give a smaller @<size>" in line, line

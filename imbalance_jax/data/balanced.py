@@ -22,7 +22,8 @@ class BalancedData(NamedTuple):
         return len(self.y_train) // self.num_classes
 
 
-def balanced_indices(labels: np.ndarray, per_class: Optional[int], seed: int) -> np.ndarray:
+def balanced_indices(labels: np.ndarray, per_class: Optional[int], seed: int, key: str = "per_class",
+                     split: str = "the split") -> np.ndarray:
     """Sorted indices holding the same number of examples of every class, drawn uniformly.
 
     per_class=None (or 0) takes the smallest class's count; a per_class above it is an error.
@@ -33,8 +34,8 @@ def balanced_indices(labels: np.ndarray, per_class: Optional[int], seed: int) ->
         per_class = smallest
     if per_class < 1 or per_class > smallest:
         raise DatasetError(
-            f"per_class={per_class} but the smallest class has {smallest} examples; "
-            f"use a value from 1 to {smallest}")
+            f"{key}={per_class} but the smallest class of {split} has {smallest} examples; "
+            f"use a value from 1 to {smallest} (0 takes the smallest class's count)")
     rng = np.random.default_rng(seed)
     chosen = [rng.choice(np.flatnonzero(labels == c), per_class, replace=False) for c in classes]
     return np.sort(np.concatenate(chosen))
@@ -61,7 +62,7 @@ def load_balanced(name: str, train_per_class: Optional[int], test_per_class: Opt
         raise DatasetError(
             f"dataset={name!r} labels must be 0..C-1 in both splits; found train {classes.tolist()} "
             f"and test {np.unique(y_test).tolist()}")
-    train = balanced_indices(y_train, train_per_class, seed)
-    test = balanced_indices(y_test, test_per_class, seed + 1)
+    train = balanced_indices(y_train, train_per_class, seed, "config.train_per_class", f"{name!r} train")
+    test = balanced_indices(y_test, test_per_class, seed + 1, "config.test_per_class", f"{name!r} test")
     return BalancedData(x_train[train], y_train[train], x_test[test], y_test[test], len(classes),
                         class_names(name, len(classes)))
