@@ -137,6 +137,7 @@ def plan_table(config: ml_collections.ConfigDict, workdir: str = None, measure_s
     started = time.perf_counter()
     shape = dataset_shape(config)
     loading_s = time.perf_counter() - started
+    plan.check_rhos(config, shape.facts)
     networks = plan.plan_networks(config, shape.facts)
     hp = setup_lib.hparams(config)
     model = setup_lib.build_model(config, shape.facts.num_classes)

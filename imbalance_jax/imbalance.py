@@ -22,7 +22,7 @@ def step_counts(num_classes: int, n_max: int, rho: float, mu: float) -> np.ndarr
         raise ValueError(
             f"mu={mu} gives {num_minority:g} minority classes of {num_classes}; "
             f"use a multiple of 1/{num_classes}")
-    _check_n_max(n_max, rho)
+    _check_n_max(n_max)
     counts = np.full(num_classes, n_max, np.int64)
     counts[: int(round(num_minority))] = max(1, int(round(n_max / rho)))
     return counts
@@ -35,7 +35,7 @@ def linear_counts(num_classes: int, n_max: int, rho: float) -> np.ndarray:
     [500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000]
     """
     _check_rho(rho)
-    _check_n_max(n_max, rho)
+    _check_n_max(n_max)
     if num_classes < 2:
         raise ValueError(f"num_classes={num_classes} must be at least 2 for linear imbalance")
     smallest = max(1, int(round(n_max / rho)))
@@ -50,7 +50,7 @@ def exponential_counts(num_classes: int, n_max: int, rho: float) -> np.ndarray:
     [50, 83, 139]
     """
     _check_rho(rho)
-    _check_n_max(n_max, rho)
+    _check_n_max(n_max)
     if num_classes < 2:
         raise ValueError(f"num_classes={num_classes} must be at least 2 for exponential imbalance")
     exponents = (num_classes - 1 - np.arange(num_classes)) / (num_classes - 1)
@@ -60,16 +60,6 @@ def exponential_counts(num_classes: int, n_max: int, rho: float) -> np.ndarray:
 def _check_n_max(n_max, rho=1.0):
     if n_max < 1:
         raise ValueError(f"n_max={n_max} must be a positive number of examples per class")
-    if rho > n_max:  # the smallest class would hold less than one example: clipped to one, every such rho alike
-        raise ValueError(f"rho={rho:g} is above n_max={n_max} (the largest class's examples): its smallest class "
-                         f"would hold 1 example, a ratio of {n_max} for every rho above {n_max}; use rho <= {n_max}, "
-                         "or more examples per class (config.train_per_class)")
-
-
-def true_ratio(counts) -> float:
-    """The ratio the counts hold (largest / smallest), which rounding to whole examples moves away from rho."""
-    counts = np.asarray(counts)
-    return float(counts.max() / max(int(counts.min()), 1))
 
 
 def assign_counts(counts: np.ndarray, order: str, seed: int, forced_minority=()) -> np.ndarray:
