@@ -246,8 +246,8 @@ def one_line_errors(workdir: str = None):
                       "device) or --config.train.batch_size / --config.eval_batch_size", 2)
 
 
-DISK_FULL = ("the disk holding {where} is full (no space left on device); free space or give a --workdir on "
-             "another disk, then rerun to resume")
+DISK_FULL = ("{where}: No space left on device (the disk is full); free space or give a --workdir on another disk, "
+             "then rerun to resume")
 
 
 def _disk_full(error: BaseException) -> bool:

@@ -659,7 +659,7 @@ def test_a_full_disk_is_called_a_full_disk(capsys, error):
     def build():
         raise error
     line = _one_line_exit(capsys, build)
-    assert "is full (no space left on device); free space or give a --workdir on another disk" in line, line
+    assert ": No space left on device (the disk is full); free space or give a --workdir on another disk" in line, line
     assert "device memory" not in line
 
 
