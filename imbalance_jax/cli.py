@@ -3,6 +3,7 @@ import contextlib
 import errno
 import logging as std_logging
 import os
+import signal
 import sys
 
 from absl import logging
@@ -217,8 +218,12 @@ def one_line_errors(workdir: str = None):
     """
     quiet_library_logs()
     resume = f"uv run python -m launch.study --workdir={workdir}" if workdir else "the same command"
+    previous = _terminate_as_exception()
     try:
         yield
+    except Terminated:  # outside training (which saves first): evaluating, writing results or a report
+        _exit_quietly(f"interrupted: SIGTERM received; what was saved is kept (the lock released); rerun `{resume}` "
+                      "to resume", 128 + signal.SIGTERM)
     except (ValueError, DatasetError, RecordError, FileNotFoundError) as e:
         if os.environ.get("IMBALANCE_JAX_TRACEBACK"):
             raise
@@ -244,6 +249,25 @@ def one_line_errors(workdir: str = None):
             raise
         _exit_quietly("error: out of device memory; use a smaller --config.cohort_size (0 sizes cohorts to the "
                       "device) or --config.train.batch_size / --config.eval_batch_size", 2)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM outside training, raised where the program is, so the run ends with its line and its lock freed."""
+
+
+def _terminate_as_exception():
+    """Makes SIGTERM raise Terminated (the default would end the process with no line, its lock left behind);
+    returns the handler it replaced, or None where signals cannot be set (not the main thread)."""
+    def handler(signum, frame):
+        raise Terminated
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:
+        return None
 
 
 DISK_FULL = ("{where}: No space left on device (the disk is full); free space or give a --workdir on another disk, "

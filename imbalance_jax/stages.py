@@ -11,7 +11,7 @@ import jax
 import orbax.checkpoint as ocp
 from absl import logging
 
-from imbalance_jax import cohort, distributed, evaluate, plan, progress, results, run, sizing, tensorboard
+from imbalance_jax import cohort, config_schema, distributed, evaluate, plan, progress, results, run, sizing, tensorboard
 from imbalance_jax import workdir as workdir_lib
 from imbalance_jax.checkpoint import CheckpointError
 from imbalance_jax.setup import Setup
@@ -33,10 +33,11 @@ def barrier(name: str) -> None:
         ocp.multihost.get_barrier_sync_fn()(key=name, timeout_ms=BARRIER_TIMEOUT_MS)
 
 
-def pending_cohorts(networks, cohort_size: int, records: list) -> tuple[dict, list]:
+def pending_cohorts(networks, cohort_size: int, records: list, identity: dict = None) -> tuple[dict, list]:
     """({network: (cohort id, position)} of the planned networks the workdir's cohorts hold, the cohorts the rest
-    would be packed into): the one rule the study and launch.plan share."""
-    located = workdir_lib.locate(records, networks)
+    would be packed into): the one rule the study and launch.plan share (identity: the config's identity values,
+    so a held network trained otherwise is refused naming the keys)."""
+    located = workdir_lib.locate(records, networks, identity)
     pending = [n for n in networks if n.name not in located]
     return located, plan.pack_cohorts(pending, cohort_size) if pending else []
 
@@ -53,11 +54,12 @@ def current_layout(setup: Setup, workdir: Workdir, create: bool = True) -> Layou
     """The cohorts holding planned networks; with create, the networks no cohort holds are packed
     into new cohorts (their members written, nothing trained yet)."""
     records = workdir.cohorts()
-    located, packed = pending_cohorts(setup.networks, setup.cohort_size, records)
+    identity = config_schema.identity_values(json.loads(setup.config.to_json()))
+    located, packed = pending_cohorts(setup.networks, setup.cohort_size, records, identity)
     if packed and create:
         for cohort_id, networks in zip(workdir_lib.next_cohort_ids(records, len(packed)), packed):
-            records.append(workdir.new_cohort(cohort_id, networks))
-        located = workdir_lib.locate(records, setup.networks)
+            records.append(workdir.new_cohort(cohort_id, networks, identity))
+        located = workdir_lib.locate(records, setup.networks, identity)
     elif packed:
         missing = packed[0][0].name
         raise CheckpointError(f"{sum(map(len, packed))} networks of the study are not trained (e.g. {missing}); "

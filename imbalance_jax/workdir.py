@@ -38,6 +38,7 @@ class CohortRecord(NamedTuple):
 
     cohort_id: str
     networks: tuple  # of plan.Network
+    identity: Optional[dict] = None  # the identity keys' values it was created under (None: an older cohort)
 
 
 class Workdir:
@@ -117,14 +118,18 @@ class Workdir:
                                              "reported": tuple(n["reported"])}) for n in saved["networks"])
         except (KeyError, TypeError) as e:
             raise RecordError(f"{path} does not list networks as this version writes them ({e}); {fix}") from e
-        return CohortRecord(cohort_id, networks)
+        identity = saved.get("identity")
+        return CohortRecord(cohort_id, networks, identity if isinstance(identity, dict) else None)
 
-    def new_cohort(self, cohort_id: str, networks: list) -> CohortRecord:
-        """Creates a cohort's folder and writes its members before anything is trained."""
+    def new_cohort(self, cohort_id: str, networks: list, identity: dict = None) -> CohortRecord:
+        """Creates a cohort's folder and writes its members (and the identity keys' values, so a later change
+        is named by key) before anything is trained."""
         os.makedirs(self.cohort_dir(cohort_id), exist_ok=True)
-        files.write_json(os.path.join(self.cohort_dir(cohort_id), MEMBERS),
-                         {"networks": [dataclasses.asdict(n) for n in networks]})
-        return CohortRecord(cohort_id, tuple(networks))
+        record = {"networks": [dataclasses.asdict(n) for n in networks]}
+        if identity is not None:
+            record["identity"] = identity
+        files.write_json(os.path.join(self.cohort_dir(cohort_id), MEMBERS), record)
+        return CohortRecord(cohort_id, tuple(networks), identity)
 
     # --- sizes and evaluations -------------------------------------------------------------------
     def saved_sizes(self) -> Optional[dict]:
@@ -367,19 +372,24 @@ def next_cohort_ids(existing: list[CohortRecord], count: int) -> list[str]:
     return [f"cohort_{i:05d}" for i in range(start, start + count)]
 
 
-def locate(records: list[CohortRecord], planned: list) -> dict:
+def locate(records: list[CohortRecord], planned: list, identity: dict = None) -> dict:
     """{network name: (cohort id, position)} for the planned networks some cohort holds; a held network
-    whose identity differs from the planned one is refused (it was trained with other settings)."""
+    whose identity differs from the planned one is refused (it was trained with other settings, named by key
+    where the cohort recorded its identity and the current one is given)."""
     held = {n.name: (r.cohort_id, j, n) for r in records for j, n in enumerate(r.networks)}
+    identities = {r.cohort_id: r.identity for r in records}
     found = {}
     for network in planned:
         if network.name not in held:
             continue
         cohort_id, j, saved = held[network.name]
         if saved.training_hash != network.training_hash:
+            changes = (config_schema.identity_changes(identities[cohort_id], identity)
+                       if identities[cohort_id] is not None and identity is not None else [])
+            what = "; ".join(changes) if changes else f"identity {saved.training_hash} != {network.training_hash}"
             raise ValueError(
-                f"cohort {cohort_id} holds {network.name} trained with other settings (identity {saved.training_hash} "
-                f"!= {network.training_hash}); restore the config it was trained with or use a new --workdir")
+                f"cohort {cohort_id} holds {network.name} trained with other settings ({what}); restore the config "
+                "it was trained with or use a new --workdir")
         found[network.name] = (cohort_id, j)
     return found
 

@@ -705,3 +705,37 @@ def test_a_folder_resized_beyond_the_machines_memory_is_refused(capsys, tmp_path
     monkeypatch.setattr(loaders, "_memory_bytes", lambda: 2**30)
     line = _one_line_exit(capsys, lambda: data.load(f"folder:{folder}@100000", "train"))
     assert "6 images of 100000x100000 take" in line and "give a smaller @<size>" in line, line
+
+
+def test_an_identity_key_edited_in_config_json_is_named(capsys, tmp_path, finished):
+    from imbalance_jax import config_files
+
+    workdir = _copy(finished, tmp_path)
+    saved = json.loads((workdir / "config.json").read_text())
+    saved["train"]["iterations"] = 30  # edited by hand: the saved config now agrees with itself, not the cohorts
+    (workdir / "config.json").write_text(json.dumps(saved))
+    config = config_files.read_saved(str(workdir / "config.json"))
+    line = _one_line_exit(capsys, lambda: study.run_study(config, str(workdir)))
+    assert "holds step_rho10_mu0.5_rep0/baseline trained with other settings (train.iterations: 20 -> 30)" in line, line
+
+
+def test_sigterm_outside_training_ends_with_a_line_and_frees_the_lock(tmp_path):
+    import signal
+
+    script = ("import sys, time\nfrom imbalance_jax import cli, workdir\n"
+              "with cli.one_line_errors(sys.argv[1]):\n"
+              "    workdir.acquire_lock(sys.argv[1])\n"
+              "    print('evaluating', flush=True)\n"
+              "    time.sleep(60)\n")  # as a run evaluating: no training handler is installed then
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    run = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    assert run.stdout.readline().strip() == "evaluating"
+    assert (tmp_path / "lock").exists()
+    run.send_signal(signal.SIGTERM)
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 128 + signal.SIGTERM
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("interrupted: SIGTERM received;"), err
+    assert f"--workdir={tmp_path}`" in lines[0]
+    assert not (tmp_path / "lock").exists()  # released on the way out, not left for the next run to take over
