@@ -114,7 +114,7 @@ def read(path: str, schema: Schema, fix: str) -> list[dict]:
     """Every row of a table as strings (absent optional columns at their default), checked against its schema;
     a TableError says what is wrong, where, and the fix."""
     try:
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:  # a spreadsheet's byte-order mark is no column
             reader = csv.DictReader(f)
             columns = list(reader.fieldnames or [])
             rows = list(reader)

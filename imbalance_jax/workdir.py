@@ -249,7 +249,9 @@ class StudyTables:
         if not os.path.exists(path):
             return {}
         sums = files.read_json(path, f"delete it and {self.table_fix()}")
-        return sums if isinstance(sums, dict) else {}
+        if not (isinstance(sums, dict) and all(isinstance(v, str) for v in sums.values())):
+            raise RecordError(f"{path} does not hold a sha256 per table; delete it and {self.table_fix()}")
+        return sums
 
     def has_table(self, schema: tables.Schema) -> bool:
         """Whether the workdir holds this table."""

@@ -739,3 +739,16 @@ def test_sigterm_outside_training_ends_with_a_line_and_frees_the_lock(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("interrupted: SIGTERM received;"), err
     assert f"--workdir={tmp_path}`" in lines[0]
     assert not (tmp_path / "lock").exists()  # released on the way out, not left for the next run to take over
+
+
+def test_a_checksums_record_of_another_shape_is_refused_and_a_byte_order_mark_is_no_column(capsys, tmp_path,
+                                                                                           finished):
+    from imbalance_jax import report, tables
+
+    workdir = _copy(finished, tmp_path)
+    (workdir / "checksums.json").write_text("[1, 2]")  # trusting no checksum would let any edit through
+    line = _one_line_exit(capsys, lambda: report.write_report(str(workdir)))
+    assert "checksums.json does not hold a sha256 per table; delete it and write it again with" in line, line
+    text = (workdir / "results.csv").read_text()
+    (tmp_path / "bom.csv").write_text(text, encoding="utf-8-sig")  # as a spreadsheet saves it
+    assert len(tables.read(str(tmp_path / "bom.csv"), tables.RESULTS, "fix")) == 3
