@@ -57,7 +57,7 @@ def exponential_counts(num_classes: int, n_max: int, rho: float) -> np.ndarray:
     return np.maximum(1, np.round(n_max * np.power(float(rho), -exponents))).astype(np.int64)
 
 
-def _check_n_max(n_max, rho=1.0):
+def _check_n_max(n_max):
     if n_max < 1:
         raise ValueError(f"n_max={n_max} must be a positive number of examples per class")
 
