@@ -1,7 +1,9 @@
 """Helpers for the absl entry points."""
 import contextlib
+import errno
 import logging as std_logging
 import os
+import signal
 import sys
 
 from absl import logging
@@ -46,10 +48,12 @@ def prepare_run(workdir: str, multihost: bool = False, coordinator: str = None, 
     resuming or re-evaluating does not recompile."""
     import jax
 
+    from imbalance_jax.workdir import Workdir
+
     if multihost:
         jax.distributed.initialize(coordinator, num_processes, process_id)
     if "JAX_COMPILATION_CACHE_DIR" not in os.environ:  # the user's cache wins
-        jax.config.update("jax_compilation_cache_dir", os.path.join(os.path.abspath(workdir), "jax_cache"))
+        jax.config.update("jax_compilation_cache_dir", os.path.abspath(Workdir(workdir).file("jax_cache")))
     if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ:  # the user's setting wins
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
     log_to_workdir(workdir, jax.process_index())
@@ -58,10 +62,12 @@ def prepare_run(workdir: str, multihost: bool = False, coordinator: str = None, 
 def log_to_workdir(workdir: str, host: int = 0):
     """Appends the run's log lines (this project's INFO, every library's warnings) to workdir/log.txt
     (log_host<i>.txt on the other hosts of a multi-host run); returns its handler."""
+    from imbalance_jax.workdir import Workdir
+
     if os.path.exists(workdir) and not os.path.isdir(workdir):
         return  # the study refuses such a workdir in one line
     os.makedirs(workdir, exist_ok=True)
-    handler = std_logging.FileHandler(os.path.join(workdir, "log.txt" if host == 0 else f"log_host{host}.txt"))
+    handler = std_logging.FileHandler(Workdir(workdir).file("log.txt" if host == 0 else f"log_host{host}.txt"))
     handler.setFormatter(logging.PythonFormatter())
     handler.addFilter(_QuietLibraries())
     logging.get_absl_logger().addHandler(handler)
@@ -100,10 +106,25 @@ def check_overrides(overrides: list, config) -> None:
         except (ValueError, SyntaxError):
             parsed = None
         expected = type(current)
-        ok = (parsed is not None and (isinstance(parsed, expected) or (expected is float and isinstance(parsed, int))
+        ok = (parsed is not None and not (isinstance(parsed, bool) and expected is not bool)
+              and (isinstance(parsed, expected) or (expected is float and isinstance(parsed, int))
                                       or (expected in (tuple, list) and isinstance(parsed, (tuple, list)))))
         if not ok:
             _fail(f"--config.{key}={value}: expected {expected.__name__} (like {current!r})")
+
+
+def _check_path_length(path: str) -> None:
+    """Refuses a --workdir the file system cannot name (a folder name over 255 bytes, a path over 4,000)."""
+    longest = max((len(os.fsencode(part)) for part in path.split(os.sep)), default=0)
+    if longest > 255 or len(os.fsencode(os.path.abspath(path))) > 4000:
+        _fail(f"--workdir={_shorten(path)} is too long for the file system ({len(path):,} characters, a folder name "
+              f"of {longest:,} bytes; at most 255 bytes a name and 4,000 in all); give a shorter --workdir")
+
+
+def _shorten(text, keep: int = 60) -> str:
+    """text, its middle elided when longer than 2 x keep characters (a one-line error stays one line)."""
+    text = os.fsdecode(text) if isinstance(text, bytes) else str(text)
+    return text if len(text) <= 2 * keep else f"{text[:keep]}...{text[-keep:]}"
 
 
 def _fail(message: str) -> None:
@@ -120,17 +141,30 @@ def run_app(main, config: str = "required", workdir: str = "required") -> None:
     from ml_collections import config_flags
 
     argv = list(sys.argv)
+    helping = any(a in ("-h", "--help", "--helpfull", "--helpshort", "-?") for a in argv[1:])
     workdir_value = _flag_value(argv, "workdir")
-    if workdir == "required" and not workdir_value:
+    if workdir == "required" and not workdir_value and not helping:
         _fail("give --workdir=<folder> (where the study's checkpoints and results go, e.g. --workdir=runs/quick)")
+    for value in [a.split("=", 1)[1] for a in argv if a.startswith("--workdir=")]:
+        _check_path_length(value)
     config_arg = _flag_value(argv, "config")
     overrides = [a for a in argv if a.startswith("--config.")]
+    keys = [a.partition("=")[0] for a in overrides]
+    twice = next((k for i, k in enumerate(keys) if k in keys[:i]), None)
+    if twice:
+        given = [a for a in overrides if a.partition("=")[0] == twice]
+        _fail(f"{twice} is given {len(given)} times ({' '.join(given)}); give it once, with the value you mean")
+    main = _no_stray_arguments(main)
+    if helping and not config_arg and not (workdir_value and os.path.isfile(os.path.join(workdir_value,
+                                                                                          config_files.SAVED))):
+        app.run(main, argv=[a for a in argv if not a.startswith("--config.")], flags_parser=_parse_flags)
+        return
     saved = workdir_value and os.path.isfile(os.path.join(workdir_value, config_files.SAVED))
     if config == "optional" and not config_arg and not saved:
         if overrides:
             _fail(f"{overrides[0].split('=')[0]} overrides a study's config, and --workdir={workdir_value} holds none; "
                   "give --config=<config file> too")
-        app.run(main, argv=argv)
+        app.run(main, argv=argv, flags_parser=_parse_flags)
         return
     try:
         base = config_files.load(config_arg, workdir_value)
@@ -141,7 +175,31 @@ def run_app(main, config: str = "required", workdir: str = "required") -> None:
     sys.argv = [a for a in argv if not a.startswith("--config=")]
     config_flags.DEFINE_config_dict("config", base, "The study's config: a config file's, or the workdir's saved "
                                     "config.json; --config.<key>=<value> overrides a key.")
-    app.run(main, argv=sys.argv)
+    app.run(main, argv=sys.argv, flags_parser=_parse_flags)
+
+
+def _parse_flags(argv: list) -> list:
+    """absl's parsing, with a flag it does not know or a value of the wrong type as one line and exit 2 (absl
+    ends such a command with a FATAL log line and exit 1)."""
+    from absl import flags
+
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as e:
+        message = str(e).replace("\n", " ").strip()
+        if "dry-run" in message or any(a.startswith("--") and "-" in a[2:].split("=")[0] for a in argv[1:]):
+            message += " (flags are written with '_', e.g. --dry_run)"
+        _fail(f"{message}; see --help for the flags")
+
+
+def _no_stray_arguments(main):
+    """main, refusing words on the command line that are no flag (an unquoted path with spaces, a typo)."""
+    def checked(argv):
+        if len(argv) > 1:
+            _fail(f"{' '.join(repr(a) for a in argv[1:])} is not a flag (--name=value); quote a value that holds "
+                  "spaces, e.g. --workdir='runs/my study'")
+        return main(argv)
+    return checked
 
 
 def config():
@@ -160,8 +218,12 @@ def one_line_errors(workdir: str = None):
     """
     quiet_library_logs()
     resume = f"uv run python -m launch.study --workdir={workdir}" if workdir else "the same command"
+    previous = _terminate_as_exception()
     try:
         yield
+    except Terminated:  # outside training (which saves first): evaluating, writing results or a report
+        _exit_quietly(f"interrupted: SIGTERM received; what was saved is kept (the lock released); rerun `{resume}` "
+                      "to resume", 128 + signal.SIGTERM)
     except (ValueError, DatasetError, RecordError, FileNotFoundError) as e:
         if os.environ.get("IMBALANCE_JAX_TRACEBACK"):
             raise
@@ -173,13 +235,54 @@ def one_line_errors(workdir: str = None):
     except OSError as e:  # a read-only or full disk, a folder where a file should be, ...
         if os.environ.get("IMBALANCE_JAX_TRACEBACK"):
             raise
-        _exit_quietly(f"error: {e.filename or 'the workdir'}: {e.strerror or e}; check the workdir's "
-                      "permissions and free space, then rerun to resume", 2)
-    except Exception as e:  # noqa: BLE001 - only device memory exhaustion is the user's to fix
-        if "RESOURCE_EXHAUSTED" not in str(e) or os.environ.get("IMBALANCE_JAX_TRACEBACK"):
+        where = _shorten(e.filename) if e.filename else "the workdir"
+        if e.errno == errno.ENOSPC:
+            _exit_quietly(f"error: {DISK_FULL.format(where=where)}", 2)
+        _exit_quietly(f"error: {where}: {e.strerror or e}; check the workdir's permissions and free space, then "
+                      "rerun to resume", 2)
+    except Exception as e:  # noqa: BLE001 - a full disk and device memory exhaustion are the user's to fix
+        if os.environ.get("IMBALANCE_JAX_TRACEBACK"):
+            raise
+        if _disk_full(e):  # orbax and jax wrap it, some as RESOURCE_EXHAUSTED: not the device's memory
+            _exit_quietly(f"error: {DISK_FULL.format(where=workdir or 'the workdir')}", 2)
+        if "RESOURCE_EXHAUSTED" not in str(e):
             raise
         _exit_quietly("error: out of device memory; use a smaller --config.cohort_size (0 sizes cohorts to the "
                       "device) or --config.train.batch_size / --config.eval_batch_size", 2)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM outside training, raised where the program is, so the run ends with its line and its lock freed."""
+
+
+def _terminate_as_exception():
+    """Makes SIGTERM raise Terminated (the default would end the process with no line, its lock left behind);
+    returns the handler it replaced, or None where signals cannot be set (not the main thread)."""
+    def handler(signum, frame):
+        raise Terminated
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:
+        return None
+
+
+DISK_FULL = ("{where}: No space left on device (the disk is full); free space or give a --workdir on another disk, "
+             "then rerun to resume")
+
+
+def _disk_full(error: BaseException) -> bool:
+    """Whether an error, or one it was raised from, is a full disk."""
+    for _ in range(20):  # a chain is short; a cycle in it ends here
+        if error is None:
+            return False
+        if getattr(error, "errno", None) == errno.ENOSPC or "No space left on device" in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def _exit_quietly(line: str, status: int) -> None:

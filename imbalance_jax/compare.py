@@ -9,8 +9,9 @@ from imbalance_jax import figures as figs
 from imbalance_jax import statistics
 from imbalance_jax.display import TABLE_NOTE, method_label
 from imbalance_jax.report import mean_by_setting
-from imbalance_jax.results import (RESULT_COLUMNS, keeps_ranking, method_order, read_workdir_results, setting_label,
-                                   write_csv, write_text)
+from imbalance_jax.results import (RESULT_COLUMNS, keeps_ranking, method_order, setting_label, typed, write_csv,
+                                   write_text)
+from imbalance_jax.workdir import Workdir
 
 
 def combined_rows(workdirs: list, labels: list) -> list[dict]:
@@ -19,7 +20,7 @@ def combined_rows(workdirs: list, labels: list) -> list[dict]:
         raise ValueError(f"--label values {labels} repeat; give each study its own label")
     rows = []
     for workdir, label in zip(workdirs, labels):
-        rows += [dict(r, study=label) for r in read_workdir_results(workdir)]
+        rows += [dict(r, study=label) for r in typed(Workdir(workdir).tables.results())]
     return rows
 
 

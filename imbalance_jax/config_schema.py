@@ -38,6 +38,7 @@ class Rule:
     ok: Callable[[Any], bool]
     words: str
     choices: Optional[Callable[[], list]] = None  # the allowed names, listed when a value is refused
+    why: Optional[Callable[[Any], Optional[str]]] = None  # the particular reason a value is refused, if known
 
 
 WHOLE_1 = Rule(lambda v: _whole(v) and v >= 1, "a whole number >= 1")
@@ -127,7 +128,8 @@ KEYS = [
     Key("imbalance.minority", IDENTITY, "random", one_of("random", "lowest"), "which labels are minority: new "
         "random ones per repetition (MNIST) or the lowest labels (CIFAR-10)"),
     Key("methods", GROWTH, (*methods.PAPER_METHODS, methods.with_role(methods.REFERENCE)),
-        Rule(_method, "a registered method (imbalance_jax/methods)", _method_names), "the methods to train and report",
+        Rule(_method, "a registered method (imbalance_jax/methods)", _method_names, methods.registry.why_not),
+        "the methods to train and report",
         sequence=True),
     # The input pipeline.
     Key("input_pipeline", IDENTITY, "resident", one_of("resident", "stream"), "'resident': the dataset on the "
@@ -148,8 +150,9 @@ KEYS = [
     Key("conv_impl", EXECUTION, "auto", Rule(_conv_impls, "'auto', or a lowering of imbalance_jax/models/layers.py "
         "(one per conv layer, like 'taps/im2col')"), "the convolutions' lowering; 'auto' picks the measured best "
         "per backend"),
-    Key("compute_dtype", EXECUTION, "float32", one_of("float32", "bfloat16"), "operands and activations; weights, "
-        "accumulation and the loss stay float32"),
+    Key("compute_dtype", IDENTITY, "float32", one_of("float32", "bfloat16"), "operands and activations; weights, "
+        "accumulation and the loss stay float32 (it changes the numbers, so a workdir keeps the one it trained with)",
+        neutral=True),
     Key("networks_per_vmap", EXECUTION, 0, WHOLE_0, "networks stepped at once by vmap (0: all; 1: one after "
         "another, so cuDNN sees dense convolutions)"),
     # The solver (Caffe's, as the paper ran it).
@@ -282,6 +285,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
             if not isinstance(value, (tuple, list)):
                 raise ValueError(f"config.{key.path}={_shown(value)} must be a tuple, e.g. {_shown(key.default)}")
             for entry in value:
+                reason = key.rule.why(entry) if key.rule.why and not key.rule.ok(entry) else None
+                if reason:
+                    raise ValueError(f"config.{key.path} holds {entry!r}: {reason}")
                 if not key.rule.ok(entry):
                     known = f": {', '.join(key.rule.choices())}" if key.rule.choices else ""
                     raise ValueError(f"config.{key.path} holds {entry!r}; every entry must be {key.rule.words}{known}")
@@ -360,6 +366,9 @@ def identity_changes(saved_json: dict, current_json: dict) -> list[str]:
     old, new = identity_values(saved_json), identity_values(current_json)
     missing = object()
     show = lambda v: "(absent)" if v is missing else json.dumps(v)  # noqa: E731
+    for values in (old, new):  # a neutral key left out at its default is shown with that default
+        values.update({k: BY_PATH[k].default for k in set(old) | set(new) if k not in values
+                       and k in BY_PATH and BY_PATH[k].neutral})
     return [f"{k}: {show(old.get(k, missing))} -> {show(new.get(k, missing))}"
             for k in sorted(set(old) | set(new)) if not _same(old.get(k, missing), new.get(k, missing))]
 

@@ -3,7 +3,6 @@ and wall time from a short measured run of the real compiled step on this device
 
   estimate.plan_table(config, workdir=None)   # what launch.plan prints
 """
-import os
 import time
 from typing import NamedTuple
 
@@ -12,7 +11,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from imbalance_jax import config_schema, plan, progress, report, results, sizing, stages, statistics, train
+from imbalance_jax import config_schema, plan, progress, report, results, sizing, stages, statistics, tables, train
 from imbalance_jax import setup as setup_lib
 from imbalance_jax.workdir import Workdir
 from imbalance_jax.data import DatasetError
@@ -106,10 +105,9 @@ def measured_rate(model, hp: train.TrainHParams, train_shape: tuple, networks: i
 def pilot_spread(workdir: str):
     """(sd, where from): the upper quartile over a workdir's settings of the sd of each method's paired ROC AUC
     differences from the baseline, or None without such pairs (two repetitions or more)."""
-    path = os.path.join(workdir or "", "results.csv")
-    if not workdir or not os.path.exists(path):
+    if not workdir or not Workdir(workdir).tables.has_table(tables.RESULTS):
         return None
-    sds = [d.sd for d in report.baseline_differences(results.read_results(path)).values()
+    sds = [d.sd for d in report.baseline_differences(results.typed(Workdir(workdir).tables.results())).values()
            if d.n >= 2 and np.isfinite(d.sd) and d.sd > 0]
     if not sds:
         return None
@@ -139,6 +137,7 @@ def plan_table(config: ml_collections.ConfigDict, workdir: str = None, measure_s
     started = time.perf_counter()
     shape = dataset_shape(config)
     loading_s = time.perf_counter() - started
+    plan.check_rhos(config, shape.facts)
     networks = plan.plan_networks(config, shape.facts)
     hp = setup_lib.hparams(config)
     model = setup_lib.build_model(config, shape.facts.num_classes)
@@ -152,6 +151,8 @@ def plan_table(config: ml_collections.ConfigDict, workdir: str = None, measure_s
     records = held.cohorts() if held else []
     located, cohorts = stages.pending_cohorts(networks, max(cohort_size, 1), records)
     compiled = frozenset(len(r.networks) for r in records)  # their programs are in the workdir's jax_cache
+    unfinished = stages.unfinished_cohorts(held, records, located, hp.max_iter) if held else []
+    resumed = sum(map(len, unfinished))
     todo = [n for c in cohorts for n in c]
     device = jax.devices()[0]
     lines = [f"plan of {len(networks):,} networks on {jax.device_count()} x {device.device_kind} "
@@ -165,7 +166,10 @@ def plan_table(config: ml_collections.ConfigDict, workdir: str = None, measure_s
     lines.append(f"  results  {reported:,} rows ({len(config.methods)} methods; "
                  f"{reported - len(networks):,} read another method's network)")
     if located:
-        lines.append(f"  workdir  {len(located):,} networks already trained in {workdir}; {len(todo):,} to train")
+        lines.append(f"  workdir  {len(located) - resumed:,} networks already trained in {workdir}; "
+                     + (f"{resumed:,} in {len(unfinished):,} unfinished cohorts to resume; " if resumed else "")
+                     + f"{len(todo):,} to train")
+    cohorts = unfinished + cohorts  # what is left to train, resumed cohorts first (timed as if from the start)
     per_state = state_bytes_per_network(model, shape.train_shape[1:], config.preprocess, hp)
     if sizes.source == "measured":
         m = sizes.measured

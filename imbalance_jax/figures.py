@@ -1,6 +1,5 @@
 """The paper's figures (3-8) drawn from a study's result rows; every point is a mean over repetitions, its
 error bar the 95% interval (inside [0, 1], none below statistics.MIN_N repetitions)."""
-import csv
 import math
 import os
 import re
@@ -441,11 +440,10 @@ def draw_fig8(curve_rows: list[dict]):
     return title, fig
 
 
-def fig8(curves_path: str, path: str) -> str:
-    """Training and test accuracy against iterations for baseline, ROS and RUS; returns the title ('' when
-    the curves hold none of them)."""
-    with open(curves_path) as f:
-        title, fig = draw_fig8(list(csv.DictReader(f)))
+def fig8(curve_rows: list[dict], path: str) -> str:
+    """Training and test accuracy against iterations for baseline, ROS and RUS, from curves.csv's rows; returns
+    the title ('' when the curves hold none of them)."""
+    title, fig = draw_fig8(curve_rows)
     if fig is None:
         return ""
     _save_and_close(fig, path)

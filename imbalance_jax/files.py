@@ -21,7 +21,7 @@ def write_text(path: str, text: str) -> None:
 
 def write_json(path: str, obj: Any) -> None:
     """A JSON file, atomically (numpy values as plain numbers and lists)."""
-    write_atomically(path, lambda f: json.dump(obj, f, indent=1, default=_to_builtin))
+    write_atomically(path, lambda f: json.dump(obj, f, indent=1, default=to_builtin))
 
 
 def write_csv(path: str, columns, rows: list[dict]) -> None:
@@ -46,7 +46,8 @@ def read_json(path: str, fix: str = "delete it and rerun") -> Any:
         raise RecordError(f"{path} is not valid JSON ({e}); {fix}") from e
 
 
-def _to_builtin(x):
+def to_builtin(x):
+    """A numpy value as a plain number or list (for json.dump)."""
     if hasattr(x, "tolist"):
         return x.tolist()
     raise TypeError(f"{type(x).__name__} is not JSON serialisable")

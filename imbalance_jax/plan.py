@@ -10,6 +10,7 @@ import hashlib
 import json
 from typing import NamedTuple, Optional
 
+from absl import logging
 import ml_collections
 import numpy as np
 
@@ -58,6 +59,28 @@ def _seed(*parts) -> int:
 
 def _hash(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def check_rhos(config: ml_collections.ConfigDict, facts: DatasetFacts) -> str:
+    """Says (a warning, returned too) which rhos of the grid the dataset's n_max cannot hold in whole examples, and
+    the ratio each really gives: above n_max every rho gives n_max (a class keeps one example), and rounding moves
+    others; '' when every rho holds within 5%."""
+    grid = config.imbalance
+    rhos = [*grid.step_rhos, *[rho for _, rho, _ in grid.step_settings], *grid.linear_rhos, *grid.exponential_rhos]
+    moved = {}
+    for rho in dict.fromkeys(float(r) for r in rhos):
+        ratio = facts.n_max / max(1, int(round(facts.n_max / rho)))
+        if abs(ratio - rho) > 0.05 * rho:
+            moved.setdefault(round(ratio, 2), []).append(rho)
+    if not moved:
+        return ""
+    said = "; ".join(f"rho {', '.join(f'{r:g}' for r in group)} {'give' if len(group) > 1 else 'gives'} a ratio "
+                     f"of {ratio:g}" for ratio, group in moved.items())
+    note = (f"config.imbalance: with n_max={facts.n_max} examples per class, {said} (a class keeps at least one "
+            "example; results.csv keeps the rho asked for); use more examples per class or rho <= n_max for the "
+            "ratios asked for")
+    logging.warning("%s", note)
+    return note
 
 
 def imbalanced_sets(config: ml_collections.ConfigDict, facts: DatasetFacts) -> list[dict]:

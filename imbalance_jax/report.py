@@ -5,11 +5,8 @@ Tables give each (setting, method) the sample standard deviation and a 95% inter
 Benjamini-Hochberg adjusted one over the table (imbalance_jax.statistics). Below statistics.MIN_N
 repetitions there is no interval and no test.
 """
-import csv
-import json
 import math
 import os
-import re
 from collections import defaultdict
 
 import numpy as np
@@ -17,8 +14,9 @@ import numpy as np
 from imbalance_jax import conclusions, longtail_metrics, methods, recommendation, statistics
 from imbalance_jax import figures as figs
 from imbalance_jax.display import TABLE_NOTE, method_label
-from imbalance_jax.results import (MIN_TEST_IMAGES, keeps_ranking, method_order, partial_sampling, read_rows,
-                                   read_workdir_results, selected, setting_label, trained, write_text)
+from imbalance_jax.results import (MIN_TEST_IMAGES, keeps_ranking, method_order, partial_sampling, selected,
+                                   setting_label, trained, typed, write_text)
+from imbalance_jax.workdir import Workdir
 
 
 def pair_key(row: dict) -> tuple:
@@ -306,20 +304,20 @@ def class_table(per_class: list[dict]) -> str:
     order = method_order([{"method": m} for _, _, m in groups])
     for (_, name, method), (low, high) in sorted(groups.items(), key=lambda kv: (kv[0][0], order.index(kv[0][2]))):
         cell = lambda v: f"{np.mean(v):.4f} ({len(v)})" if v else ""  # noqa: E731
-        lines.append(f"| {name} | {method_label(method)} | {cell(low)} | {cell(high)} |")
+        lines.append(f"| {markdown_cell(name)} | {method_label(method)} | {cell(low)} | {cell(high)} |")
     return "\n".join(lines)
 
 
 def study_statistic(workdir: str, key: str, default: float) -> float:
     """A statistics.<key> of the workdir's config (margin, target_difference), or the default."""
-    path = os.path.join(workdir, "config.json")
-    if os.path.exists(path):
-        with open(path) as f:
-            saved = json.load(f)
-        value = (saved.get("statistics") or {}).get(key)
-        if value is not None:
-            return float(value)
-    return default
+    saved = Workdir(workdir).saved_config_json() or {}
+    value = (saved.get("statistics") or {}).get(key)
+    return default if value is None else float(value)
+
+
+def markdown_cell(text) -> str:
+    """A value as one cell of a Markdown table: its '|' escaped, its line breaks as spaces."""
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ")
 
 
 def study_margin(workdir: str) -> float:
@@ -360,20 +358,19 @@ def power_lines(rows: list[dict]) -> list[str]:
             "needs:", "", *out, ""]
 
 
-# The start line every run of a study writes to its log.txt (stages.train_all).
-_MACHINE = re.compile(r"imbalance_jax on (\d+ x .+? \(\S+ backend\)), jax (\S+);")
-
-
 def machines(workdirs: list) -> list[str]:
-    """The devices the studies in workdirs ran on, in order of first use, from their runs' start lines in
-    log.txt (none where no log.txt is kept)."""
-    found = []
-    for workdir in workdirs:
-        path = os.path.join(workdir, "log.txt")
-        if os.path.exists(path):
-            with open(path, errors="replace") as f:
-                found += [f"{m.group(1)}, jax {m.group(2)}" for m in _MACHINE.finditer(f.read())]
-    return list(dict.fromkeys(found))
+    """The devices the studies in workdirs ran on, in order of first use, from their runs.json records."""
+    return list(dict.fromkeys(run["devices"] for workdir in workdirs for run in Workdir(workdir).runs()))
+
+
+def in_flight_note(workdir: str) -> str:
+    """A line saying a run is using the workdir (its tables may be rewritten when it ends); '' when none is."""
+    holder = Workdir(workdir).run_in_flight()
+    if holder is None:
+        return ""
+    return (f"A run (pid {holder.get('pid', '?')} on {holder.get('host', '?')}, since {holder.get('started', '?')}) "
+            f"is using {workdir}: this report is of the results written before it; run launch.report again when it "
+            "ends.")
 
 
 def header(rows: list[dict], margin: float, ran_on: list = ()) -> list[str]:
@@ -406,23 +403,23 @@ def header(rows: list[dict], margin: float, ran_on: list = ()) -> list[str]:
 def write_report(workdir: str, margin: float = None, ran_on: list = None) -> str:
     """Turns workdir/results.csv into workdir/report.md and PNG figures; returns the report's path. ran_on: the
     devices its runs used (default: those in workdir/log.txt)."""
-    rows = read_workdir_results(workdir)
+    study = Workdir(workdir).tables
+    every_row = study.results()
+    per_class, curve_rows = study.per_class(every_row), study.curves(every_row)  # checked before anything is drawn
+    rows = typed(every_row)
     margin = study_margin(workdir) if margin is None else margin
-    path = os.path.join(workdir, "results.csv")
+    flight = in_flight_note(workdir)
     if not rows:  # every network diverged: nothing to compare, only what happened
-        report = os.path.join(workdir, "report.md")
-        write_text(report, "\n".join(["# Class imbalance study", "", "No network trained to the end: every network "
-                                       "diverged. Try a lower --config.train.base_lr.", "", *diverged_section(path)]))
+        report = Workdir(workdir).file("report.md")
+        write_text(report, "\n".join(["# Class imbalance study", "", *([flight, ""] if flight else []),
+                                       "No network trained to the end: every network diverged. Try a lower "
+                                       "--config.train.base_lr.", "", *diverged_section(every_row)]))
         return report
     made = figs.figures(rows, workdir)
-    curves = os.path.join(workdir, "curves.csv")
-    curve_rows = None
-    if os.path.exists(curves):
-        title = figs.fig8(curves, os.path.join(workdir, "fig8_convergence.png"))
+    if curve_rows is not None:
+        title = figs.fig8(curve_rows, Workdir(workdir).file("fig8_convergence.png"))
         if title:
             made["fig8_convergence.png"] = title
-        with open(curves) as f:
-            curve_rows = list(csv.DictReader(f))
     reference = conclusions.balanced_reference(rows)
     ran_on = machines([workdir]) if ran_on is None else ran_on
     as_is = recommendation.section(rows, study_statistic(workdir, "target_difference", 0.01))
@@ -434,7 +431,8 @@ def write_report(workdir: str, margin: float = None, ran_on: list = None) -> str
              *conclusions.section(rows, curve_rows, margin), ""] if not as_is else [
         "The paper's five conclusions are about imbalance imposed on a balanced dataset; this study is of the data "
         "as it is, so the section above answers its question instead.", ""]
-    lines = [*header(rows, margin, ran_on), *(as_is or ["## Which method wins", "", *winners(rows, margin), ""]),
+    lines = [*header(rows, margin, ran_on), *([flight, ""] if flight else []),
+             *(as_is or ["## Which method wins", "", *winners(rows, margin), ""]),
              *paper,
              *power_lines(rows),
              "## Mean multi-class ROC AUC x 100 (Table 4's layout)", "",
@@ -452,11 +450,8 @@ def write_report(workdir: str, margin: float = None, ran_on: list = None) -> str
     lines += ["## Figures", ""]
     for file, title in figs.in_paper_order(made).items():
         lines += [f"### {title}", "", f"![{title}]({file})", ""]
-    per_class_path = os.path.join(workdir, "per_class.csv")
-    if os.path.exists(per_class_path):
-        with open(per_class_path) as f:
-            per_class = list(csv.DictReader(f))
-        title = figs.minority_recall_figure(per_class, os.path.join(workdir, "fig_minority_recall.png"))
+    if per_class is not None:
+        title = figs.minority_recall_figure(per_class, Workdir(workdir).file("fig_minority_recall.png"))
         if title:
             lines += ["## What happens to the minority classes", "",
                       "Mean recall over each network's minority classes and over its majority classes "
@@ -466,15 +461,16 @@ def write_report(workdir: str, margin: float = None, ran_on: list = None) -> str
                       "minority class and where it was a majority class, per method.", "", class_table(per_class), ""]
         lines += shot_section(per_class, workdir)
     lines += ["## All settings", "", summary_table(rows), ""]
-    lines += diverged_section(path)
-    report = os.path.join(workdir, "report.md")
+    lines += diverged_section(every_row)
+    report = Workdir(workdir).file("report.md")
     write_text(report, "\n".join(lines))
     return report
 
 
-def diverged_section(results_path: str) -> list[str]:
-    """report.md lines listing the networks that diverged (kept out of every mean and figure)."""
-    gone = sorted({(r["network"], r["diverged"]) for r in read_rows(results_path)[1] if not trained(r)})
+def diverged_section(every_row: list[dict]) -> list[str]:
+    """report.md lines listing the networks that diverged (kept out of every mean and figure), from every row of
+    results.csv."""
+    gone = sorted({(r["network"], r["diverged"]) for r in every_row if not trained(r)})
     if not gone:
         return []
     return ["## Diverged networks", "", f"{len(gone)} networks stopped having a finite loss or finite weights; "

@@ -1,27 +1,19 @@
 """Evaluation records -> results.csv (a row per network and method) and curves.csv (accuracy vs iterations),
 and those rows read back for tables and figures."""
-import csv
-import os
-
 from imbalance_jax import longtail_metrics, methods
 from imbalance_jax.files import RecordError, write_csv, write_text  # noqa: F401 - the one writer, for the reports
 from imbalance_jax.methods import PAPER_METHODS
+from imbalance_jax.tables import CURVES, PER_CLASS, RESULTS
 
-RESULT_COLUMNS = (
-    "dataset", "imbalance", "rho", "mu", "minority_classes", "seed", "repetition", "split", "method",
-    "auc", "accuracy", "balanced_accuracy", "macro_f1", "train_size", "iterations", "lr", "lr_run",
-    "selected", "network", "cohort", "diverged", *longtail_metrics.COLUMNS,
-)
 # per_class.csv: a row per (network, method, class); train_count is the class's count in the imbalanced
 # set (before any sampling), minority whether it is below the largest class's, shot its many/medium/few-shot
-# group by those counts (imbalance_jax.longtail_metrics).
-PER_CLASS_COLUMNS = ("network", "method", "imbalance", "rho", "mu", "repetition", "split", "selected", "class",
-                     "class_name", "train_count", "minority", "shot", "test_count", "recall", "precision", "auc")
+# group by those counts (imbalance_jax.longtail_metrics), test_count its test images. The columns of the three
+# tables, their types and ranges are declared in imbalance_jax.tables.
+
+RESULT_COLUMNS, PER_CLASS_COLUMNS, CURVE_COLUMNS = RESULTS.names, PER_CLASS.names, CURVES.names
 # A class with fewer test images has no per-class recall, precision or AUC (a number from 0 to 2 images), and takes
 # no part in a many/medium/few-shot mean; the report names it.
 MIN_TEST_IMAGES = 3
-CURVE_COLUMNS = ("network", "method", "imbalance", "rho", "mu", "repetition", "split", "lr", "lr_run", "selected",
-                 "step", "train_accuracy", "test_accuracy")
 
 
 def trained(row: dict) -> bool:
@@ -91,28 +83,29 @@ def per_class_rows(rows: list[dict], class_counts: dict, class_names: tuple = ()
     return out
 
 
-def write(workdir: str, rows: list[dict], curves: list[dict], class_counts: dict = None,
+def write(workdir, rows: list[dict], curves: list[dict], class_counts: dict = None,
           class_names: tuple = (), test_counts: dict = None) -> list[dict]:
     """results.csv, per_class.csv (given each network's class counts, which also give results.csv's
-    many/medium/few-shot recall) and curves.csv (when there are
-    curves) in the workdir; returns per_class.csv's rows."""
+    many/medium/few-shot recall, and {split: test images per class}) and curves.csv (when there are curves) in the
+    workdir (a workdir.Workdir), with their checksums; returns per_class.csv's rows."""
     mark_selected(rows)
     if class_counts is not None:
         for row in rows:
             counts = class_counts[row["network"]]
-            usable = [_test_count(test_counts, row, c) in ("",) or _test_count(test_counts, row, c) >= MIN_TEST_IMAGES
+            usable = [_test_count(test_counts, row, c) == "" or _test_count(test_counts, row, c) >= MIN_TEST_IMAGES
                       for c in range(len(counts))]
             row.update(longtail_metrics.result_columns(row.get("per_class_recall"), counts, usable))
-    write_csv(os.path.join(workdir, "results.csv"), RESULT_COLUMNS, rows)
+    written = {RESULTS: rows}
     per_class = per_class_rows(rows, class_counts, class_names, test_counts) if class_counts is not None else []
     if class_counts is not None:
-        write_csv(os.path.join(workdir, "per_class.csv"), PER_CLASS_COLUMNS, per_class)
+        written[PER_CLASS] = per_class
     if curves:
         # a network's curve is selected when its own method's row is (the lr protocol's pick)
         chosen = {(r["network"], r["method"]) for r in rows if r["selected"]}
         for c in curves:
             c["selected"] = int((c["network"], c["method"]) in chosen)
-        write_csv(os.path.join(workdir, "curves.csv"), CURVE_COLUMNS, curves)
+        written[CURVES] = curves
+    workdir.tables.write_tables(written)
     return per_class
 
 
@@ -135,54 +128,17 @@ def sampling_reduced(name: str) -> str:
     return "" if method is None else method.reduces
 
 
-REQUIRED_COLUMNS = ("dataset", "imbalance", "rho", "mu", "minority_classes", "repetition", "method", "auc",
-                    "accuracy", "network")
-
-
-def read_rows(path: str) -> tuple[list, list[dict]]:
-    """(columns, every row as strings) of a results.csv, read strictly: a missing column, or a row cut short
-    (a copy interrupted mid-write) or holding a non-number where a metric belongs, is a one-line RecordError
-    naming the line and how to write the file again."""
-    fix = f"write it again with `uv run python -m launch.evaluate --workdir={os.path.dirname(path) or '.'}`"
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        columns = list(reader.fieldnames or [])
-        missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-        if missing:
-            raise RecordError(f"{path} lacks the column(s) {', '.join(missing)}; {fix}")
-        rows = list(reader)
-    for line, row in enumerate(rows, start=2):
-        short = [c for c in columns if row.get(c) is None]
-        if short or None in row:
-            what = f"no {short[0]} field" if short else "more fields than columns"
-            raise RecordError(f"{path} line {line} is cut short or malformed ({what}); {fix}")
-        if trained(row):
-            try:
-                [float(row[c]) for c in ("rho", "auc", "accuracy")]
-            except ValueError:
-                raise RecordError(f"{path} line {line} holds a non-number where rho, auc or accuracy belongs; "
-                                  f"{fix}") from None
-    return columns, rows
-
-
-def read_results(path: str) -> list[dict]:
-    """Selected rows of a results.csv (the best of each learning-rate protocol), numbers as floats."""
-    rows = [r for r in read_rows(path)[1] if selected(r) and trained(r)]
-    for r in rows:
+def typed(rows: list[dict]) -> list[dict]:
+    """The selected rows of trained networks (the best of each learning-rate protocol) of results.csv's rows
+    as Workdir reads them, with rho, auc and accuracy as floats, mu a float or None, split an int."""
+    out = [dict(r) for r in rows if selected(r) and trained(r)]
+    for r in out:
         for key in ("rho", "auc", "accuracy"):
             r[key] = float(r[key])
         r["mu"] = float(r["mu"]) if r["mu"] not in ("", None) else None
-        r["split"] = int(r.get("split") or 0)  # results.csv of studies before re-splits have no split column
+        r["split"] = int(float(r.get("split") or 0))
         r["num_minority"] = len(r["minority_classes"].split())
-    return rows
-
-
-def read_workdir_results(workdir: str) -> list[dict]:
-    """read_results of a workdir's results.csv; a missing one says how to make it."""
-    path = os.path.join(workdir, "results.csv")
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path} does not exist; run launch.study with --workdir={workdir} first")
-    return read_results(path)
+    return out
 
 
 def setting_label(row: dict) -> str:

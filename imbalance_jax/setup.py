@@ -126,7 +126,9 @@ def build(config: ml_collections.ConfigDict, workdir=None, measure: bool = True,
     config_schema.validate(config)  # before anything loads or compiles
     data, input_shape = load_data(config, prepare)
     available = tuple(int(c) for c in np.bincount(data.y_train, minlength=data.num_classes))
-    networks = tuple(plan.plan_networks(config, plan.DatasetFacts(data.num_classes, data.n_max, available)))
+    facts = plan.DatasetFacts(data.num_classes, data.n_max, available)
+    plan.check_rhos(config, facts)
+    networks = tuple(plan.plan_networks(config, facts))
     model = build_model(config, data.num_classes)
     hp = hparams(config)
     check_finetune_layers(config, model, input_shape, hp)

@@ -12,7 +12,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging
 
-from imbalance_jax import cohort, distributed, evaluate, plan, progress, results, run, sizing, tensorboard
+from imbalance_jax import (cohort, config_schema, distributed, evaluate, plan, progress, results, run, sizing,
+                           tensorboard)
 from imbalance_jax import workdir as workdir_lib
 from imbalance_jax.checkpoint import CheckpointError
 from imbalance_jax.setup import Setup
@@ -34,23 +35,33 @@ def barrier(name: str) -> None:
         ocp.multihost.get_barrier_sync_fn()(key=name, timeout_ms=BARRIER_TIMEOUT_MS)
 
 
-def pending_cohorts(networks, cohort_size: int, records: list) -> tuple[dict, list]:
+def pending_cohorts(networks, cohort_size: int, records: list, identity: dict = None) -> tuple[dict, list]:
     """({network: (cohort id, position)} of the planned networks the workdir's cohorts hold, the cohorts the rest
-    would be packed into): the one rule the study and launch.plan share."""
-    located = workdir_lib.locate(records, networks)
+    would be packed into): the one rule the study and launch.plan share (identity: the config's identity values,
+    so a held network trained otherwise is refused naming the keys)."""
+    located = workdir_lib.locate(records, networks, identity)
     pending = [n for n in networks if n.name not in located]
     return located, plan.pack_cohorts(pending, cohort_size) if pending else []
+
+
+def unfinished_cohorts(workdir: Workdir, records: list, located: dict, iterations: int) -> list:
+    """The networks of each held cohort whose last save is before the final step (a run killed while it
+    trained): resumed by the next run, so neither trained nor new."""
+    held = {cohort_id for cohort_id, _ in located.values()}
+    return [[n for n in r.networks if n.name in located] for r in records
+            if r.cohort_id in held and workdir.checkpoints(r.cohort_id).latest_step() != iterations]
 
 
 def current_layout(setup: Setup, workdir: Workdir, create: bool = True) -> Layout:
     """The cohorts holding planned networks; with create, the networks no cohort holds are packed
     into new cohorts (their members written, nothing trained yet)."""
     records = workdir.cohorts()
-    located, packed = pending_cohorts(setup.networks, setup.cohort_size, records)
+    identity = config_schema.identity_values(json.loads(setup.config.to_json()))
+    located, packed = pending_cohorts(setup.networks, setup.cohort_size, records, identity)
     if packed and create:
         for cohort_id, networks in zip(workdir_lib.next_cohort_ids(records, len(packed)), packed):
-            records.append(workdir.new_cohort(cohort_id, networks))
-        located = workdir_lib.locate(records, setup.networks)
+            records.append(workdir.new_cohort(cohort_id, networks, identity))
+        located = workdir_lib.locate(records, setup.networks, identity)
     elif packed:
         missing = packed[0][0].name
         raise CheckpointError(f"{sum(map(len, packed))} networks of the study are not trained (e.g. {missing}); "
@@ -83,8 +94,10 @@ def train_all(setup: Setup, workdir: Workdir) -> Layout:
     report = progress.Progress(total, total - sum(len(r.networks) for r in todo),
                                sum(len(r.networks) for r in todo) * setup.hp.batch_size * setup.hp.max_iter)
     devices = jax.devices()
-    logging.info("imbalance_jax on %d x %s (%s backend), jax %s; %d process(es)", len(devices),
-                 devices[0].device_kind, jax.default_backend(), jax.__version__, jax.process_count())
+    ran_on = f"{len(devices)} x {devices[0].device_kind} ({jax.default_backend()} backend), jax {jax.__version__}"
+    logging.info("imbalance_jax on %s; %d process(es)", ran_on, jax.process_count())
+    if jax.process_index() == 0:
+        workdir.record_run(ran_on)  # what the report's header says the study ran on
     logging.info("%d networks planned in %d cohorts; %d cohorts to train (%d networks already trained)",
                  len(setup.networks), len(layout.cohorts), len(todo), report.done_networks)
     run_chunk = run.chunk_runner(setup) if todo else None
@@ -208,7 +221,7 @@ def write_results(setup: Setup, workdir: Workdir, layout: Layout) -> list[dict]:
     if jax.process_index() == 0:
         test_counts = {k: tuple(int(c) for c in np.bincount(split.y_test, minlength=split.num_classes))
                        for k, split in enumerate(setup.splits or (setup.data,))}
-        per_class = results.write(workdir.path, rows, curves, {n.name: n.class_counts for n in setup.networks},
+        per_class = results.write(workdir, rows, curves, {n.name: n.class_counts for n in setup.networks},
                                   tuple(setup.data.class_names), test_counts)
         tensorboard.write_study(workdir.file("tensorboard"), rows, curves, per_class,
                                 json.loads(setup.config.to_json()))

@@ -54,10 +54,13 @@ def dry_run(config: ml_collections.ConfigDict, path: str) -> str:
     for stage, counts in plan.methods_per_stage(setup.networks).items():
         lines.append(f"  stage {stage}  " + ", ".join(f"{m} {c:,}" for m, c in counts.items()))
     todo = sum(len(c) for c in packed)
+    unfinished = stages.unfinished_cohorts(workdir, workdir.cohorts(), located, setup.hp.max_iter)
+    resumed = sum(map(len, unfinished))
     size = (f"cohorts of {setup.cohort_size:,} ({setup.sizes.source})" if setup.cohort_size
             else "cohort size measured when the study runs")
-    lines.append(f"  workdir  {len(located):,} networks already held; {todo:,} to train in {len(packed):,} new "
-                 f"cohorts ({size})")
+    lines.append(f"  workdir  {len(located) - resumed:,} networks already trained; "
+                 + (f"{resumed:,} in {len(unfinished):,} unfinished cohorts to resume; " if resumed else "")
+                 + f"{todo:,} to train in {len(packed):,} new cohorts ({size})")
     lines.append(f"  train    {setup.hp.max_iter:,} iterations of batch {setup.hp.batch_size} per network; then "
                  "evaluation and results.csv of every planned network (launch.plan says how long it takes)")
     return "\n".join(lines)

@@ -6,11 +6,10 @@ The study's config is read from the workdir (execution keys may be overridden, e
 --config.eval_batch_size=500). Without --force only cohorts whose evaluation is missing, stale (the
 cohort was retrained) or lacks a method the config asks for are evaluated.
 """
-import os
-
 from absl import flags
 
 from imbalance_jax import cli, report, study
+from imbalance_jax.workdir import Workdir
 
 _MULTIHOST, _COORDINATOR, _NUM_PROCESSES, _PROCESS_ID = cli.define_multihost_flags()
 _WORKDIR = flags.DEFINE_string("workdir", None, "The study's workdir.")
@@ -22,7 +21,7 @@ _DRY_RUN = flags.DEFINE_bool("dry_run", False, "Check the config and the workdir
 def main(argv):
     del argv
     with cli.one_line_errors(_WORKDIR.value):
-        if not os.path.exists(os.path.join(_WORKDIR.value, "config.json")):
+        if Workdir(_WORKDIR.value).saved_config_json() is None:
             raise FileNotFoundError(f"no study in {_WORKDIR.value} (it has no config.json); run launch.study with "
                                     f"--workdir={_WORKDIR.value} first")
         if _DRY_RUN.value:

@@ -382,3 +382,381 @@ def test_a_bad_config_value_leaves_no_workdir_behind(tmp_path):
                           env=env, capture_output=True, text=True)
     assert done.returncode == 2 and "holds 'baseline' twice" in done.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "w").exists()
+
+
+def _edit_csv(path, edit):
+    """Rewrites a CSV through edit(rows) -> rows (the header kept unless the rows drop a column)."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    columns = list(rows[0]) if rows else open(path).readline().strip().split(",")
+    rows = edit(rows)
+    columns = [c for c in columns if not rows or c in rows[0]]
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+_OTHER = "step_rho20_mu0.5_rep0/baseline"
+RESULTS_EDITS = {  # an edit of results.csv, and what the one line must say
+    "auc_above_one": (lambda rows: [dict(rows[0], auc="2.0"), *rows[1:]], "line 2: column auc='2.0' is not a finite "
+                      "number in [0, 1]"),
+    "auc_negative": (lambda rows: [dict(rows[0], auc="-0.5"), *rows[1:]], "column auc='-0.5' is not"),
+    "auc_inf": (lambda rows: [dict(rows[0], auc="inf"), *rows[1:]], "column auc='inf' is not a finite number"),
+    "auc_nan": (lambda rows: [dict(rows[0], auc="nan"), *rows[1:]], "column auc='nan' is not a finite number"),
+    "accuracy_text": (lambda rows: [*rows[:-1], dict(rows[-1], accuracy="high")], "line 4: column accuracy='high'"),
+    "rho_zero": (lambda rows: [dict(r, rho="0") for r in rows], "line 2: column rho='0' is not a finite number >= 1"),
+    "duplicated": (lambda rows: rows + rows[:1], "line 5 repeats line 2's network=step_rho10_mu0.5_rep0/baseline, "
+                   "method=baseline (one row each)"),
+    "another_study": (lambda rows: rows + [dict(rows[0], network=_OTHER)], f"line 5: network '{_OTHER}' is not one "
+                      "of this study's networks"),
+    "other_method": (lambda rows: [dict(rows[0], method="undersampling"), *rows[1:]],
+                     "line 2: method 'undersampling' is not one this study reports for step_rho10_mu0.5_rep0/baseline"),
+    "row_deleted": (lambda rows: rows[1:], "results.csv was changed after the study wrote it"),
+    "header_only": (lambda rows: [], "results.csv holds no rows"),
+    "none_selected": (lambda rows: [dict(r, selected="0") for r in rows], "has 0 rows with selected=1"),
+    "auc_edited": (lambda rows: [dict(rows[0], auc="0.999"), *rows[1:]], "results.csv was changed after the study"),
+}
+
+
+@pytest.mark.parametrize("case", list(RESULTS_EDITS))
+def test_a_results_csv_out_of_range_or_not_the_studys_is_refused_by_the_report(capsys, tmp_path, finished, case):
+    from imbalance_jax import report
+
+    workdir = _copy(finished, tmp_path)
+    edit, expected = RESULTS_EDITS[case]
+    _edit_csv(workdir / "results.csv", edit)
+    line = _one_line_exit(capsys, lambda: report.write_report(str(workdir)))
+    assert expected in line and f"{workdir}/results.csv" in line, line
+    assert line.endswith(f"write it again with `uv run python -m launch.evaluate --workdir={workdir}`"), line
+    assert not (workdir / "report.md").exists()
+
+
+def test_the_study_writes_tables_its_own_reader_accepts(tmp_path, finished):
+    from imbalance_jax import report
+    from imbalance_jax.workdir import Workdir
+
+    workdir = _copy(finished, tmp_path)
+    study = Workdir(str(workdir)).tables
+    rows = study.results()
+    assert len(rows) == 3 and len(study.per_class(rows)) == 30 and study.curves(rows)
+    assert "## Which method wins" in open(report.write_report(str(workdir))).read()
+
+
+SIDE_EDITS = {  # an edit of per_class.csv or curves.csv, and what the one line must say
+    "per_class_other_network": ("per_class.csv", lambda rows: rows + [dict(rows[0], network=_OTHER)],
+                                f"per_class.csv line 32: {_OTHER} baseline has no trained row in results.csv"),
+    "per_class_class_missing": ("per_class.csv", lambda rows: rows[1:],
+                                "per_class.csv holds classes [1, 2, 3, 4, 5, 6, 7, 8, 9] of "
+                                "step_rho10_mu0.5_rep0/baseline baseline, not 0 to 9"),
+    "per_class_no_recall": ("per_class.csv", lambda rows: [{k: v for k, v in r.items() if k != "recall"} for r in rows],
+                            "per_class.csv lacks the column(s) recall"),
+    "per_class_recall_above_one": ("per_class.csv", lambda rows: [dict(rows[0], recall="1.5"), *rows[1:]],
+                                   "per_class.csv line 2: column recall='1.5' is not a finite number in [0, 1]"),
+    "curves_other_network": ("curves.csv", lambda rows: rows + [dict(rows[0], network=_OTHER)],
+                             f"network '{_OTHER}' has no row in results.csv"),
+    "curves_no_step": ("curves.csv", lambda rows: [{k: v for k, v in r.items() if k != "step"} for r in rows],
+                       "curves.csv lacks the column(s) step"),
+    "curves_accuracy_text": ("curves.csv", lambda rows: [dict(rows[0], test_accuracy="x"), *rows[1:]],
+                             "curves.csv line 2: column test_accuracy='x' is not a finite number in [0, 1]"),
+}
+
+
+@pytest.mark.parametrize("case", list(SIDE_EDITS))
+def test_per_class_and_curves_are_checked_and_matched_to_results(capsys, tmp_path, finished, case):
+    from imbalance_jax import report
+
+    workdir = _copy(finished, tmp_path)
+    name, edit, expected = SIDE_EDITS[case]
+    _edit_csv(workdir / name, edit)
+    line = _one_line_exit(capsys, lambda: report.write_report(str(workdir)))
+    assert expected in line and f"launch.evaluate --workdir={workdir}`" in line, line
+
+
+def test_a_hand_edited_evaluation_record_is_evaluated_again(tmp_path, finished):
+    workdir, config = _copy(finished, tmp_path), finished[1].copy_and_resolve_references()
+    before = _results(workdir)
+    path = workdir / "eval" / "cohort_00000.json"
+    record = json.loads(path.read_text())
+    record["rows"][0]["auc"] = 0.999
+    path.write_text(json.dumps(record))
+    study.evaluate_study(config, str(workdir))
+    assert _results(workdir) == before  # redone from the checkpoint, not copied from the edit
+    assert json.loads(path.read_text())["rows"][0]["auc"] != 0.999
+
+
+def test_compute_dtype_is_kept_by_the_workdir(capsys, tmp_path, finished):
+    workdir, config = _copy(finished, tmp_path), finished[1].copy_and_resolve_references()
+    config.compute_dtype = "bfloat16"
+    config.imbalance.repetitions = 2  # a grow in bf16
+    line = _one_line_exit(capsys, lambda: study.run_study(config, str(workdir)))
+    assert 'compute_dtype: "float32" -> "bfloat16"' in line and "use a new --workdir" in line, line
+    line = _one_line_exit(capsys, lambda: study.evaluate_study(config, str(workdir), force=True))
+    assert 'compute_dtype: "float32" -> "bfloat16"' in line, line
+    assert json.loads((workdir / "config.json").read_text())["compute_dtype"] == "float32"
+
+
+def test_plan_and_dry_run_count_a_cohort_killed_mid_training_as_unfinished(tmp_path, finished):
+    from imbalance_jax import estimate
+
+    workdir, config = _copy(finished, tmp_path), finished[1].copy_and_resolve_references()
+    checkpoints = workdir / "cohorts" / "cohort_00002" / "checkpoints"
+    os.rename(checkpoints / "20", checkpoints / "10")  # its last save before the end, as a kill leaves it
+    dry = study.dry_run(config, str(workdir))
+    assert "2 networks already trained; 1 in 1 unfinished cohorts to resume; 0 to train" in dry, dry
+    planned = estimate.plan_table(config, str(workdir), measure=False)
+    assert f"2 networks already trained in {workdir}; 1 in 1 unfinished cohorts to resume; 0 to train" in planned
+    assert "cohorts  1 to train" in planned, planned
+
+
+def test_a_report_while_a_run_holds_the_workdir_says_so(tmp_path, finished):
+    import socket
+
+    from imbalance_jax import report
+
+    workdir = _copy(finished, tmp_path)
+    (workdir / "lock").write_text(json.dumps({"pid": os.getppid(), "host": socket.gethostname(),
+                                              "started": "2026-12-03 10:00:00"}))  # a live process: a run in flight
+    text = open(report.write_report(str(workdir))).read()
+    assert f"A run (pid {os.getppid()} on {socket.gethostname()}, since 2026-12-03 10:00:00) is using {workdir}" in text
+    (workdir / "lock").unlink()
+    assert "is using" not in open(report.write_report(str(workdir))).read()
+
+
+def test_a_class_name_holding_a_bar_keeps_the_class_table_whole():
+    from imbalance_jax import report
+
+    rows = [dict(network="a", method="baseline", selected="1", minority="1", recall="0.5", **{"class": "0"},
+                 class_name="cat|dog")]
+    table = report.class_table(rows).splitlines()
+    assert table[2] == "| cat\\|dog | Baseline | 0.5000 (1) |  |"
+    assert all(line.replace("\\|", "").count("|") == 5 for line in table)
+
+
+def _launch(*args):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "tests")]))
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+def test_launch_report_refuses_unknown_config_keys_and_overrides_it_cannot_use(tmp_path, finished):
+    workdir = _copy(finished, tmp_path)
+    done = _launch("launch.report", f"--workdir={workdir}", "--config.train.iterations=5")
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert "--config.train.iterations changes how a study trains" in lines[0] and "--config.statistics." in lines[0]
+    saved = json.loads((workdir / "config.json").read_text())
+    (workdir / "config.json").write_text(json.dumps(dict(saved, colour="red")))
+    done = _launch("launch.report", f"--workdir={workdir}")
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert lines[0] == (f"error: {workdir}/config.json: config.colour is not a key of a study's config; see "
+                        "imbalance_jax/config_schema.py for the keys")
+    assert not (workdir / "report.md").exists()
+
+
+@pytest.mark.parametrize("args,expected", [
+    (("--config.imbalance.step_rhos=(10,)", "--config.imbalance.step_rhos=(250,1000)"),
+     "error: --config.imbalance.step_rhos is given 2 times (--config.imbalance.step_rhos=(10,) "
+     "--config.imbalance.step_rhos=(250,1000)); give it once"),
+    (("--config.train.iterations=5", "--config.train.iterations=6"),
+     "error: --config.train.iterations is given 2 times"),
+    (("--config.train.iterations=True",), "error: --config.train.iterations=True: expected int (like 20)"),
+])
+def test_an_override_given_twice_or_of_the_wrong_type_is_one_line(capsys, monkeypatch, tmp_path, args, expected):
+    line = _run_app(capsys, monkeypatch, "--config=tests/tiny.py", f"--workdir={tmp_path}", *args)
+    assert line.startswith(expected), line
+
+
+@pytest.mark.parametrize("args,expected", [
+    (("my", "study"), "error: 'my' 'study' is not a flag (--name=value); quote a value that holds spaces"),
+    (("--dry-run",), "(flags are written with '_', e.g. --dry_run)"),
+])
+def test_stray_words_and_dashed_flags_are_one_line_exit_2(tmp_path, args, expected):
+    done = _launch("launch.study", "--config=tests/tiny.py", f"--workdir={tmp_path / 'w'}", *args)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and expected in lines[0], done.stderr
+    assert not (tmp_path / "w").exists()
+
+
+def test_help_prints_the_flags_without_a_workdir():
+    done = _launch("launch.study", "--help")  # absl's help, whose exit status is absl's
+    assert "--workdir: Where checkpoints and results go" in done.stdout and not done.stderr.strip(), done.stderr
+
+
+def _folders(root, counts, size=20, seed=0):
+    """A folder dataset with counts[name] random greyscale images per class."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for name, count in counts.items():
+        (root / name).mkdir(parents=True)
+        for i in range(count):
+            Image.fromarray(rng.integers(0, 255, (size, size), dtype=np.uint8)).save(root / name / f"{i}.png")
+    return root
+
+
+@pytest.mark.parametrize("case", ["npz_last_label", "folder_last_class"])  # a middle label: _checked's line
+def test_a_test_split_missing_a_class_is_one_line(capsys, tmp_path, case):
+    from imbalance_jax.data import balanced
+
+    if case.startswith("npz"):
+        name, missing = _npz(tmp_path / "d.npz", y_test=np.array([0, 1, 2, 0, 1, 2, 0, 1])), 3
+    else:
+        train = _folders(tmp_path / "train", {"a": 6, "b": 6, "c": 6})
+        test = _folders(tmp_path / "test", {"a": 2, "b": 2}, seed=1)  # class c has no test folder
+        name, missing = f"folder:{train},{test}", 2
+    line = _one_line_exit(capsys, lambda: balanced.load_balanced(name, 0, 0))
+    assert f"the test split has no images of class {missing} (of 0..{2 if case == 'folder_last_class' else 3})" \
+        in line and "give every class test images" in line, line
+
+
+def test_a_one_class_dataset_and_a_class_of_one_image_are_named(capsys, tmp_path):
+    from imbalance_jax.data import balanced
+
+    name = _npz(tmp_path / "one.npz", y_train=np.zeros(40, np.int64), y_test=np.zeros(8, np.int64))
+    line = _one_line_exit(capsys, lambda: balanced.load_balanced(name, 0, 0))
+    assert "has 1 class in its training split; a class imbalance study needs two or more classes" in line, line
+    folder = _folders(tmp_path / "f", {"a": 5, "b": 1})
+    line = _one_line_exit(capsys, lambda: balanced.load_balanced(f"folder:{folder}", 0, 0))
+    assert "class folder 'b' has 1 image; each class needs two or more (one is held out for testing)" in line, line
+
+
+def test_sixteen_bit_greyscale_pngs_keep_their_grey_levels(tmp_path):
+    from PIL import Image
+
+    from imbalance_jax import data
+
+    levels = np.linspace(0, 65535, 20 * 20).reshape(20, 20).astype(np.uint16)  # a 16-bit ramp
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        for i in range(3):
+            Image.fromarray(levels).save(tmp_path / name / f"{i}.png")
+    assert Image.open(tmp_path / "a" / "0.png").mode in ("I;16", "I")
+    images, _ = data.load(f"folder:{tmp_path}", "train")
+    assert images.dtype == np.uint8 and images.shape[1:] == (20, 20, 1)
+    np.testing.assert_array_equal(images[0, ..., 0], np.round(levels / 257).astype(np.uint8))
+    assert len(np.unique(images[0])) > 200  # a ramp, not black and white
+
+
+def test_rhos_above_what_n_max_holds_say_the_ratio_they_give(caplog, tmp_path):
+    config = tiny.tiny_config()  # digits: 144 training images per class
+    config.imbalance.step_rhos = (10, 250, 1000)
+    study.dry_run(config, str(tmp_path / "w"))
+    said = [r.getMessage() for r in caplog.records if "config.imbalance: with n_max" in r.getMessage()]
+    assert said == ["config.imbalance: with n_max=144 examples per class, rho 250, 1000 give a ratio of 144 (a class "
+                    "keeps at least one example; results.csv keeps the rho asked for); use more examples per class "
+                    "or rho <= n_max for the ratios asked for"], said
+
+
+@pytest.mark.parametrize("method,expected", [
+    ("oversampling_to_0.5", "config.methods holds 'oversampling_to_0.5': method 'oversampling_to_0.5': the target "
+     "ratio must be >= 1"),
+    ("posthoc_adjustment_tau-1", "config.methods holds 'posthoc_adjustment_tau-1': '-1' is not a number >= 0, the <t> "
+     "of posthoc_adjustment_tau<t>; e.g. posthoc_adjustment_tau2"),
+])
+def test_a_parametrised_method_with_a_bad_parameter_says_why(capsys, tmp_path, method, expected):
+    config = tiny.tiny_config()
+    config.methods = ("baseline", method)
+    line = _one_line_exit(capsys, lambda: study.open_study(config, str(tmp_path / "w")))
+    assert line == f"error: {expected}", line
+
+
+@pytest.mark.parametrize("error", [OSError(28, "No space left on device", "/w/cohorts/x"),
+                                   RuntimeError("RESOURCE_EXHAUSTED: write failed: No space left on device")])
+def test_a_full_disk_is_called_a_full_disk(capsys, error):
+    def build():
+        raise error
+    line = _one_line_exit(capsys, build)
+    assert ": No space left on device (the disk is full); free space or give a --workdir on another disk" in line, line
+    assert "device memory" not in line
+
+
+def test_a_workdir_path_too_long_is_one_line(capsys, monkeypatch, tmp_path):
+    line = _run_app(capsys, monkeypatch, "--config=tests/tiny.py", f"--workdir={tmp_path / ('x' * 4000)}")
+    assert "is too long for the file system (" in line and "give a shorter --workdir" in line, line
+    assert len(line) < 400 and "b'" not in line
+
+
+@pytest.mark.parametrize("case,expected", [
+    ("not_zip", "cannot be read as an .npz of numeric arrays"),
+    ("objects", "cannot be read as an .npz of numeric arrays (Object arrays cannot be loaded"),
+    ("npy", "holds one array, not an .npz archive"),
+])
+def test_an_npz_that_is_no_archive_of_numbers_names_the_file(capsys, tmp_path, case, expected):
+    from imbalance_jax import data
+
+    path = tmp_path / "d.npz"
+    if case == "not_zip":
+        path.write_bytes(b"this is not a zip archive" * 10)
+    elif case == "objects":
+        np.savez(path, x_train=np.array([object(), 1], dtype=object), y_train=np.arange(2), x_test=np.zeros(2),
+                 y_test=np.arange(2))
+    else:
+        with open(path, "wb") as f:
+            np.save(f, np.zeros(3))
+    line = _one_line_exit(capsys, lambda: data.load(f"npz:{path}", "train"))
+    assert line.startswith(f"error: dataset='npz:{path}' ") and expected in line, line
+
+
+def test_an_oversized_train_per_class_names_the_key(capsys, tmp_path):
+    config = tiny.tiny_config()
+    config.train_per_class = 100_000
+    line = _one_line_exit(capsys, lambda: study.open_study(config, str(tmp_path / "w")))
+    assert line.startswith("error: config.train_per_class=100000 but the smallest class of 'digits' train has "), line
+
+
+def test_a_folder_resized_beyond_the_machines_memory_is_refused(capsys, tmp_path, monkeypatch):
+    from imbalance_jax import data
+    from imbalance_jax.data import loaders
+
+    folder = _folders(tmp_path / "f", {"a": 3, "b": 3})
+    monkeypatch.setattr(loaders, "_memory_bytes", lambda: 2**30)
+    line = _one_line_exit(capsys, lambda: data.load(f"folder:{folder}@100000", "train"))
+    assert "6 images of 100000x100000 take" in line and "give a smaller @<size>" in line, line
+
+
+def test_an_identity_key_edited_in_config_json_is_named(capsys, tmp_path, finished):
+    from imbalance_jax import config_files
+
+    workdir = _copy(finished, tmp_path)
+    saved = json.loads((workdir / "config.json").read_text())
+    saved["train"]["iterations"] = 30  # edited by hand: the saved config now agrees with itself, not the cohorts
+    (workdir / "config.json").write_text(json.dumps(saved))
+    config = config_files.read_saved(str(workdir / "config.json"))
+    line = _one_line_exit(capsys, lambda: study.run_study(config, str(workdir)))
+    assert "holds step_rho10_mu0.5_rep0/baseline trained with other settings (train.iterations: 20 -> 30)" in line, line
+
+
+def test_sigterm_outside_training_ends_with_a_line_and_frees_the_lock(tmp_path):
+    import signal
+
+    script = ("import sys, time\nfrom imbalance_jax import cli, workdir\n"
+              "with cli.one_line_errors(sys.argv[1]):\n"
+              "    workdir.acquire_lock(sys.argv[1])\n"
+              "    print('evaluating', flush=True)\n"
+              "    time.sleep(60)\n")  # as a run evaluating: no training handler is installed then
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    run = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    assert run.stdout.readline().strip() == "evaluating"
+    assert (tmp_path / "lock").exists()
+    run.send_signal(signal.SIGTERM)
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 128 + signal.SIGTERM
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("interrupted: SIGTERM received;"), err
+    assert f"--workdir={tmp_path}`" in lines[0]
+    assert not (tmp_path / "lock").exists()  # released on the way out, not left for the next run to take over
+
+
+def test_a_checksums_record_of_another_shape_is_refused_and_a_byte_order_mark_is_no_column(capsys, tmp_path,
+                                                                                           finished):
+    from imbalance_jax import report, tables
+
+    workdir = _copy(finished, tmp_path)
+    (workdir / "checksums.json").write_text("[1, 2]")  # trusting no checksum would let any edit through
+    line = _one_line_exit(capsys, lambda: report.write_report(str(workdir)))
+    assert "checksums.json does not hold a sha256 per table; delete it and write it again with" in line, line
+    text = (workdir / "results.csv").read_text()
+    (tmp_path / "bom.csv").write_text(text, encoding="utf-8-sig")  # as a spreadsheet saves it
+    assert len(tables.read(str(tmp_path / "bom.csv"), tables.RESULTS, "fix")) == 3

@@ -10,6 +10,7 @@ from imbalance_jax import figures as figs
 from imbalance_jax import report, statistics
 from imbalance_jax.display import method_label
 from imbalance_jax.results import RESULT_COLUMNS
+from imbalance_jax.workdir import Workdir
 
 
 def _write_results(path):
@@ -40,7 +41,8 @@ def test_report_writes_every_figure_and_true_means(tmp_path):
         writer.writeheader()
         for m in ("baseline", "oversampling", "undersampling"):
             for step in (10, 20, 30):
-                writer.writerow(dict(network=m, method=m, imbalance="step", rho=100, mu=0.5, repetition=0,
+                writer.writerow(dict(network=f"step1000.50/{m}", method=m, imbalance="step", rho=100, mu=0.5,
+                                     repetition=0,
                                      step=step, train_accuracy=0.5 + step / 100, test_accuracy=0.4 + step / 100))
     path = report.write_report(str(tmp_path))
     for name in ("fig8_convergence.png", "fig3_auc_vs_minority_classes.png", "fig4_auc_vs_rho.png",
@@ -119,7 +121,7 @@ def test_curves_csv_keeps_every_lr_run_and_marks_the_selected_one(tmp_path):
     rows = [dict(network=f"s/oversampling/lr{lr}", method=m, auc=auc, diverged="")
             for lr, auc in ((1, 0.9), (2, 0.95)) for m in ("oversampling", "oversampling_thresholding")]
     curves = [dict(network=f"s/oversampling/lr{lr}", method="oversampling", step=10) for lr in (1, 2)]
-    results.write(str(tmp_path), rows, curves)
+    results.write(Workdir(str(tmp_path)), rows, curves)
     with open(tmp_path / "curves.csv") as f:
         written = list(csv.DictReader(f))
     assert [(c["network"], c["selected"]) for c in written] == [("s/oversampling/lr1", "0"),
@@ -230,10 +232,12 @@ def test_a_union_of_workdirs_is_one_study_with_each_network_once(tmp_path):
         writer = csv.DictWriter(f, list(curves[0]))
         writer.writeheader()
         writer.writerows(curves)
-    (grid / "log.txt").write_text("I1201 stages.py:85] imbalance_jax on 1 x cpu (cpu backend), jax 0.10.2; 1 "
-                                  "process(es)\n")
-    (fig7 / "log.txt").write_text("I1202 stages.py:85] imbalance_jax on 1 x NVIDIA H200 (gpu backend), jax 0.11.2; "
-                                  "1 process(es)\n")
+    import tiny
+
+    for workdir in (grid, fig7):  # parts of one study: the same identity keys
+        Workdir(str(workdir)).save_config(tiny.tiny_config())
+    Workdir(str(grid)).record_run("1 x cpu (cpu backend), jax 0.10.2")
+    Workdir(str(fig7)).record_run("1 x NVIDIA H200 (gpu backend), jax 0.11.2")
     path = union.write_union([str(grid), str(fig7)], str(tmp_path / "all"))
     with open(tmp_path / "all" / "results.csv") as f:
         joined = {(r["network"], r["method"]): float(r["auc"]) for r in csv.DictReader(f)}
@@ -250,15 +254,26 @@ def test_a_union_of_workdirs_is_one_study_with_each_network_once(tmp_path):
     # the second workdir's networks pair with the first's (same set and repetition, split 0 either way)
     assert re.search(r"\| step rho=10 mu=0.2 \| oversampling_to_10 \| 3 \| [\d.]+ \| [\d.]+ \| \[[\d., ]+\] \| "
                      r"[+-][\d.]+ \[", text)
-    other = tmp_path / "other"
+    other = tmp_path / "other"  # another study: other seeds and learning rate
     other.mkdir()
-    rows = second[:2]
     with open(other / "results.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, RESULT_COLUMNS)
         writer.writeheader()
-        writer.writerows([dict(r, dataset="mnist") for r in rows])
-    with pytest.raises(ValueError, match=r"has dataset 'toy' and .*other has 'mnist'; compare them instead"):
+        writer.writerows(second[:2])
+    config = tiny.tiny_config()
+    config.seed, config.train.base_lr = 1, 0.05
+    Workdir(str(other)).save_config(config)
+    with pytest.raises(ValueError, match=r"grid and .*other differ in seed: 0 -> 1; train.base_lr: 0.01 -> 0.05; "
+                                         r"compare them instead"):
         union.write_union([str(grid), str(other)], str(tmp_path / "bad"))
+    assert not (tmp_path / "bad").exists()
+    before = (grid / "results.csv").read_bytes()
+    with pytest.raises(ValueError, match=r"--out=.*grid is one of the joined workdirs"):
+        union.write_union([str(grid), str(fig7)], str(grid))
+    with pytest.raises(ValueError, match=r"--out=.*other already holds files a union did not write"):
+        union.write_union([str(grid), str(fig7)], str(other))
+    assert (grid / "results.csv").read_bytes() == before
+    union.write_union([str(grid), str(fig7)], str(tmp_path / "all"))  # its own folder: written again
 
 
 def test_the_class_table_names_each_class_and_its_recall_as_minority_and_majority():

@@ -221,7 +221,9 @@ def test_a_full_or_read_only_disk_is_one_line(capsys, tmp_path, errno_name):
     lines = capsys.readouterr().err.strip().splitlines()
     assert exited.value.code == 2 and len(lines) == 1, lines
     assert lines[0].startswith(f"error: {tmp_path}") and os.strerror(getattr(errno, errno_name)) in lines[0]
-    assert lines[0].endswith("check the workdir's permissions and free space, then rerun to resume")
+    assert lines[0].endswith("free space or give a --workdir on another disk, then rerun to resume" if
+                             errno_name == "ENOSPC" else "check the workdir's permissions and free space, then rerun "
+                             "to resume")
 
 
 def test_imbalance_jax_traceback_shows_the_traceback_instead_of_the_line(tmp_path):

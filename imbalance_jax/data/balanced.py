@@ -22,7 +22,8 @@ class BalancedData(NamedTuple):
         return int(np.bincount(self.y_train, minlength=self.num_classes).max())
 
 
-def balanced_indices(labels: np.ndarray, per_class: Optional[int], seed: int) -> np.ndarray:
+def balanced_indices(labels: np.ndarray, per_class: Optional[int], seed: int, key: str = "per_class",
+                     split: str = "the split") -> np.ndarray:
     """Sorted indices holding the same number of examples of every class, drawn uniformly.
 
     per_class=None (or 0) takes the smallest class's count; a per_class above it is an error.
@@ -33,8 +34,8 @@ def balanced_indices(labels: np.ndarray, per_class: Optional[int], seed: int) ->
         per_class = smallest
     if per_class < 1 or per_class > smallest:
         raise DatasetError(
-            f"per_class={per_class} but the smallest class has {smallest} examples; "
-            f"use a value from 1 to {smallest}")
+            f"{key}={per_class} but the smallest class of {split} has {smallest} examples; "
+            f"use a value from 1 to {smallest} (0 takes the smallest class's count)")
     rng = np.random.default_rng(seed)
     chosen = [rng.choice(np.flatnonzero(labels == c), per_class, replace=False) for c in classes]
     return np.sort(np.concatenate(chosen))
@@ -49,12 +50,20 @@ def load_balanced(name: str, train_per_class: Optional[int], test_per_class: Opt
         raise DatasetError(f"dataset={name!r}: test images are {x_test.shape[1:]} but training images "
                            f"{x_train.shape[1:]}; give both splits the same size and channels")
     classes = np.unique(y_train)
+    if len(classes) < 2:
+        raise DatasetError(f"dataset={name!r} has {len(classes)} class in its training split; a class imbalance "
+                           "study needs two or more classes")
+    untested = np.setdiff1d(classes, y_test)
+    if len(untested):
+        raise DatasetError(f"dataset={name!r}: the test split has no images of class {int(untested[0])} (of "
+                           f"0..{len(classes) - 1}); give every class test images (its ROC AUC and recall are "
+                           "undefined without them)")
     if not np.array_equal(classes, np.arange(len(classes))) or not np.isin(y_test, classes).all():
         raise DatasetError(
             f"dataset={name!r} labels must be 0..C-1 in both splits; found train {classes.tolist()} "
             f"and test {np.unique(y_test).tolist()}")
-    train = balanced_indices(y_train, train_per_class, seed)
-    test = balanced_indices(y_test, test_per_class, seed + 1)
+    train = balanced_indices(y_train, train_per_class, seed, "config.train_per_class", f"{name!r} train")
+    test = balanced_indices(y_test, test_per_class, seed + 1, "config.test_per_class", f"{name!r} test")
     return BalancedData(x_train[train], y_train[train], x_test[test], y_test[test], len(classes),
                         class_names(name, len(classes)))
 

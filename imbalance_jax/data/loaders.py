@@ -1,7 +1,8 @@
 """Loaders by name: `digits` (embedded), `idx:<dir>` (MNIST-format files), and TFDS datasets."""
 import gzip
-import zlib
 import os
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -197,12 +198,23 @@ def _load_npz(path, split):
     """An .npz with arrays x_train, y_train, x_test, y_test (and optionally class_names)."""
     if not os.path.exists(path):
         raise DatasetError(f"dataset='npz:{path}': no such file; give an .npz with x_train, y_train, x_test, y_test")
-    with np.load(path) as f:
-        keys = (f"x_{split}", f"y_{split}")
-        if not all(k in f for k in keys):
-            raise DatasetError(f"dataset='npz:{path}' lacks {' or '.join(k for k in keys if k not in f)}; "
-                               "save x_train, y_train, x_test, y_test")
-        images, labels = f[keys[0]], f[keys[1]]
+    try:
+        archive = np.load(path)
+        if not hasattr(archive, "files"):
+            raise DatasetError(f"dataset='npz:{path}' holds one array, not an .npz archive; save x_train, "
+                               "y_train, x_test, y_test with numpy.savez")
+        with archive as f:
+            keys = (f"x_{split}", f"y_{split}")
+            if not all(k in f for k in keys):
+                raise DatasetError(f"dataset='npz:{path}' lacks {' or '.join(k for k in keys if k not in f)}; "
+                                   "save x_train, y_train, x_test, y_test")
+            images, labels = f[keys[0]], f[keys[1]]
+    except DatasetError:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:  # not an archive, or arrays of objects
+        raise DatasetError(f"dataset='npz:{path}' cannot be read as an .npz of numeric arrays ({e}); save "
+                           "x_train, y_train, x_test, y_test as uint8 images and integer labels with "
+                           "numpy.savez") from None
     images, labels = _checked(images, labels, f"dataset='npz:{path}'", split)
     if split == "test":
         train_classes = int(np.load(path)["y_train"].max()) + 1
@@ -233,6 +245,10 @@ def _load_folder(spec, split):
         directory, names = (test_dir, test_classes) if split == "test" else (train_dir, classes)
         return _read_class_images(directory, names, size, classes)
     images, labels = _read_class_images(train_dir, classes, size, classes)
+    counts = np.bincount(labels, minlength=len(classes))
+    if counts.min() < 2:
+        raise DatasetError(f"dataset='folder:{spec}': class folder {classes[int(counts.argmin())]!r} has "
+                           f"{int(counts.min())} image; each class needs two or more (one is held out for testing)")
     keep = held_out(labels, len(classes))
     return images[keep if split == "test" else ~keep], labels[keep if split == "test" else ~keep]
 
@@ -296,18 +312,48 @@ def _class_folders(directory):
     return classes
 
 
+def _memory_bytes() -> int:
+    """The machine's memory in bytes (a large number where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 2**50
+
+
+SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
+
+
+def eight_bit(image):
+    """A 16-bit greyscale image scaled to 8 bits (PIL's convert('L') would clip every value above 255 to white);
+    other images as they are."""
+    from PIL import Image
+
+    if image.mode not in ("I", *SIXTEEN_BIT):
+        return image
+    pixels = np.asarray(image).astype(np.float64)
+    if pixels.size and (pixels.min() < 0 or pixels.max() > 65535):
+        raise ValueError(f"{image.mode} pixels from {pixels.min():g} to {pixels.max():g} are not 16-bit greyscale")
+    return Image.fromarray(np.round(pixels / 257).astype(np.uint8), "L")
+
+
 def _read_class_images(directory, classes, size, label_names):
     from PIL import Image
 
     images, first_shape = [], None
     mode = None
     paths, labels = _class_files(directory, classes, label_names)
+    if size is not None:
+        needed, memory = len(paths) * size * size * 3, _memory_bytes()
+        if needed > memory // 2:
+            raise DatasetError(f"dataset='folder:{directory}@{size}': {len(paths):,} images of {size}x{size} take "
+                               f"{needed / 2**30:,.1f} GiB, more than half of this machine's "
+                               f"{memory / 2**30:,.1f} GiB; give a smaller @<size>")
     for path in paths:
         file = os.path.relpath(path, directory)
         try:
             with Image.open(path) as image:
-                mode = mode or ("L" if image.mode in ("L", "1", "I;16") else "RGB")
-                image = image.convert(mode)
+                mode = mode or ("L" if image.mode in ("L", "1", "I", *SIXTEEN_BIT) else "RGB")
+                image = eight_bit(image).convert(mode)
                 if size is not None:
                     image = image.resize((size, size), Image.BILINEAR)
                 array = np.asarray(image, np.uint8)

@@ -15,7 +15,7 @@ from PIL import Image
 
 from imbalance_jax import samplers
 from imbalance_jax.data.balanced import balanced_indices, check_classes
-from imbalance_jax.data.loaders import DatasetError, class_names, folder_files
+from imbalance_jax.data.loaders import DatasetError, class_names, eight_bit, folder_files
 
 
 class ImageSource:
@@ -70,7 +70,7 @@ class FolderSource:
         path = str(self.paths[int(index)])
         try:
             with Image.open(path) as image:
-                return np.asarray(image.convert("RGB"))
+                return np.asarray(eight_bit(image).convert("RGB"))
         except (OSError, SyntaxError, ValueError) as e:  # PIL's errors for unreadable images
             raise DatasetError(f"{path} is not a readable image ({e}); delete or replace it") from e
 

@@ -126,6 +126,26 @@ def get(name: str) -> Method:
     raise ValueError(f"method={name!r} is unknown; use one of {known}")
 
 
+def why_not(name) -> Optional[str]:
+    """Why a name that looks like a parametrised method's is not one (its parameter), or None."""
+    if not isinstance(name, str):
+        return None
+    for pattern, build, example in _FAMILIES:
+        match = pattern.fullmatch(name)
+        if match:
+            try:
+                build(match)
+            except ValueError as e:
+                return str(e)
+            return None
+        for form in example.split(", "):  # e.g. oversampling_to_<rho>
+            prefix, _, parameter = form.partition("<")
+            if name.startswith(prefix) and name != prefix:
+                return (f"{name[len(prefix):]!r} is not a number >= 0, the <{parameter} of {form}; e.g. "
+                        f"{prefix}2")
+    return None
+
+
 def family_examples() -> list[str]:
     """One example name per parametrised family (e.g. oversampling_to_10)."""
     return [example for _, _, example in _FAMILIES]
