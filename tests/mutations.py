@@ -1,11 +1,12 @@
 """A small mutation check: deliberate bugs applied one at a time to a scratch copy of the repository, each
 followed by the tests that should catch it; prints which bugs the tests catch and which they miss.
 
-  uv run python benchmarks/mutations.py            # every mutation, its named test files (~10 min on 2 cores)
-  uv run python benchmarks/mutations.py --only 1,4 # some of them
-  uv run python benchmarks/mutations.py --suite    # each against the whole suite (slow: ~6 min a mutation)
+  uv run python tests/mutations.py            # every mutation, its named test files' fast tests
+  uv run python tests/mutations.py --only 1,4 # some of them
+  uv run python tests/mutations.py --suite    # each against the whole fast loop (slow: minutes a mutation)
 
-Kept out of the default pytest run (it runs pytest itself). A mutation is (file, the exact text, its
+Tests run as the contributors' fast loop does (`-m "not slow"`), so a bug only a slow test catches is reported
+missed. Its name keeps it out of pytest's collection (it runs pytest itself). A mutation is (file, the exact text, its
 replacement, what the bug is, the tests that must fail); the text must occur exactly once, so a mutation
 whose code moved is reported as stale instead of silently passing.
 """
@@ -77,7 +78,8 @@ def run_tests(copy: str, tests: list) -> tuple[int, float]:
     """(pytest's exit status, seconds) of the tests in the copy."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([copy, os.path.join(copy, "tests")]))
     started = time.time()
-    done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests], cwd=copy,
+    done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-m", "not slow",
+                           *tests], cwd=copy,
                           env=env, capture_output=True, text=True)
     return done.returncode, time.time() - started
 
