@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from imbalance_jax import evaluate, losses, methods, run, study, train
+from imbalance_jax import evaluate, losses, methods, run, samplers, scorings, study, train
 from imbalance_jax import setup as setup_lib
 from imbalance_jax.workdir import Workdir
 
@@ -22,8 +22,7 @@ OUTPUT_LAYERS = ("fc2",)  # LeNet-5's last output layer, the one the second phas
 
 
 class Call(NamedTuple):
-    """One cohort's training as recorded: its plan, data, state before and after its first call (of `steps`
-    steps), and its final state."""
+    """One cohort's training as recorded: plan, data, states before and after its first call, final state."""
 
     plan: train.CohortPlan
     data: train.CohortData
@@ -70,7 +69,8 @@ class Study:
         """[SHARE_STEPS, batch] labels of the batches the network's plan draws at steps 0, 1, ..."""
         _, call, j = self.network(method)
         if id(call) not in self._labels:
-            walk = jax.jit(lambda plan, steps: jax.vmap(lambda s: train.batch_indices(plan, s, self.hp.batch_size))(steps))
+            batch = self.hp.batch_size
+            walk = jax.jit(lambda plan, steps: jax.vmap(lambda s: train.batch_indices(plan, s, batch))(steps))
             indices = np.asarray(walk(call.plan, jnp.arange(SHARE_STEPS)))
             self._labels[id(call)] = np.asarray(call.data.labels)[indices]  # [steps, N, batch]
         return self._labels[id(call)][:, j]
@@ -374,6 +374,13 @@ def test_every_registered_method_has_a_definition_check():
 
 
 STUDIED = tuple(methods.names()) + FAMILY_INSTANCES
+
+
+def test_every_sampler_loss_and_scoring_is_held_to_its_definition_by_a_studied_method():
+    trainings = [methods.get(m).training for m in STUDIED if methods.get(m).training is not None]
+    assert {samplers.get(t.sampler).name for t in trainings} == set(samplers.SAMPLERS.names())
+    assert {t.loss for t in trainings} == set(losses.names())
+    assert {methods.get(m).scoring.kind for m in STUDIED} == set(scorings.KINDS.names())
 
 
 def _family_key(name: str) -> str:
