@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from imbalance_jax import evaluate, losses, methods, run, samplers, scorings, study, train
+from imbalance_jax import evaluate, losses, methods, plan, run, samplers, scorings, study, train
 from imbalance_jax import setup as setup_lib
 from imbalance_jax.workdir import Workdir
 
@@ -392,3 +392,14 @@ def _family_key(name: str) -> str:
 @pytest.mark.parametrize("method", STUDIED)
 def test_method_matches_its_definition(tiny_study, method):
     CHECKS[_family_key(method)](tiny_study, method)
+
+
+def test_each_training_set_has_the_size_its_sampler_declares(tiny_study):
+    """What sizing and the dry run count (Sampler.counts) is the set each network was drawn and trained on."""
+    for method, (network, call, j) in tiny_study.where.items():
+        row = np.asarray(call.plan.table[j])[:int(call.plan.lengths[j])]
+        drawn = np.bincount(np.asarray(call.data.labels)[row], minlength=tiny_study.data.num_classes)
+        training = methods.get(method).training
+        declared = samplers.get(training.sampler).counts(network.class_counts, training.target_rho)
+        assert drawn.tolist() == np.asarray(declared).tolist(), method
+        assert plan.training_size(network) == len(row), method
