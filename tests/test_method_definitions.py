@@ -10,7 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from imbalance_jax import evaluate, losses, methods, plan, run, samplers, scorings, study, train
+from imbalance_jax import evaluate, losses, methods, plan, run, samplers, scorings, train
+from imbalance_jax import study as study_lib
 from imbalance_jax import setup as setup_lib
 from imbalance_jax.workdir import Workdir
 
@@ -141,7 +142,7 @@ def tiny_study(tmp_path_factory):
     workdir = str(tmp_path_factory.mktemp("definitions"))
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(run.train, "make_train_chunk", recording)
-        study.run_study(config, workdir)
+        study_lib.run_study(config, workdir)
     return Study(workdir, config, calls)
 
 
@@ -169,12 +170,11 @@ def _trains_on(shares_fn):
 
 
 def _partial(study, method):
-    counts = study.imbalanced_counts()
-    n_max, n_min = counts.max(), counts.min()
+    counts, target = study.imbalanced_counts(), float(method.rsplit("_", 1)[1])
     if method.startswith("oversampling_to_"):  # minority classes raised to n_max / target
-        expected = np.maximum(counts, round(n_max / 2))
+        expected = np.maximum(counts, round(counts.max() / target))
     else:  # majority classes lowered to n_min x target
-        expected = np.minimum(counts, round(n_min * 2))
+        expected = np.minimum(counts, round(counts.min() * target))
     np.testing.assert_allclose(study.shares(method), _shares_of(expected), atol=0.01)
     _plain_softmax_reported(study, method)
 
