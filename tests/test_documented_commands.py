@@ -137,3 +137,14 @@ def test_growing_the_quick_study_as_documented_plans_the_new_networks(outcomes):
     (status, out, _), = [v for (_, c), v in outcomes.items()
                          if c.startswith("uv run python -m launch.study --workdir=runs/quick --config.imbalance.repetitions=3")]
     assert status == 0 and "dry run of 93 networks" in out, out  # 3 repetitions of the quick study's 31
+
+
+def test_an_override_after_config_reaches_the_run(tmp_path):
+    """The form the documented commands take (--config=<file>, then --config.<key>=<value>) applies the override:
+    the fast loop's stand-in for running them all."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "tests")]))
+    done = subprocess.run([sys.executable, "-m", "launch.study", "--config=tests/tiny.py", f"--workdir={tmp_path}",
+                           "--config.imbalance.repetitions=3", "--dry_run"], cwd=ROOT, env=env, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert "dry run of 15 networks" in done.stdout, done.stdout  # 5 trained methods x 3 repetitions
