@@ -153,3 +153,14 @@ def test_the_data_as_it_is_page_runs_on_the_folder_its_own_code_writes(outcomes)
         assert status == 0, (where, err[-500:])
     study, plan_, _ = (v for _, v in page)
     assert "as_is" in study[1] and "as_is" in plan_[1], study[1][-2000:]
+
+
+def test_an_override_after_config_reaches_the_run(tmp_path):
+    """The form the documented commands take (--config=<file>, then --config.<key>=<value>) applies the override:
+    the fast loop's stand-in for running them all."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "tests")]))
+    done = subprocess.run([sys.executable, "-m", "launch.study", "--config=tests/tiny.py", f"--workdir={tmp_path}",
+                           "--config.imbalance.repetitions=3", "--dry_run"], cwd=ROOT, env=env, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert "dry run of 15 networks" in done.stdout, done.stdout  # 5 trained methods x 3 repetitions

@@ -98,3 +98,36 @@ def test_crt_as_its_authors_ran_it_decays_by_a_cosine_from_the_base_lr():
     baseline = plan_lib.Network("s/baseline", "s", "step", 10.0, 0.5, 0, 0, (5, 5), "baseline", ("baseline",),
                                 base_lr=0.1)
     assert cohort.lr_span(baseline, config, hp) == 0  # only cRT follows its authors' schedule
+
+
+def test_caffe_sgd_chain_is_caffes_numpy_solver_with_a_changing_learning_rate():
+    """Caffe's SGDSolver in plain numpy: lr_t = base (1 + gamma t)^-power; v = m v + lr_t mult (g + wd w); w -= v."""
+    base, gamma, power, momentum, wd, steps = 0.05, 0.2, 0.75, 0.9, 5e-3, 30  # lr falls ~6x over the steps
+    rng = np.random.default_rng(7)
+    w0 = {"a": rng.normal(size=(4, 3)), "b": rng.normal(size=3), "frozen": rng.normal(size=2)}
+    mult = {"a": 1.0, "b": 2.0, "frozen": 0.0}  # a bias at Caffe's lr_mult 2, a frozen layer
+    grads = [{k: rng.normal(size=v.shape) for k, v in w0.items()} for _ in range(steps)]
+    w, v = {k: x.copy() for k, x in w0.items()}, {k: np.zeros_like(x) for k, x in w0.items()}
+    for t in range(steps):
+        lr = base * (1 + gamma * t) ** -power
+        for k in w:
+            v[k] = momentum * v[k] + lr * mult[k] * (grads[t][k] + wd * w[k])
+            w[k] = w[k] - v[k]
+    to32 = lambda tree: {k: jnp.asarray(x, jnp.float32) for k, x in tree.items()}  # noqa: E731
+    optimizer = optim.make_optimizer("caffe_sgd", optim.schedule("inv", base, steps, gamma, power), momentum, wd)
+    chain = optimizer(1.0, mult)
+    got, state = to32(w0), chain.init(to32(w0))
+    for g in grads:
+        updates, state = chain.update(to32(g), state, got)
+        got = optax.apply_updates(got, updates)
+    for k in w:
+        np.testing.assert_allclose(got[k], w[k], rtol=1e-5, atol=1e-6, err_msg=k)
+    assert np.array_equal(got["frozen"], to32(w0)["frozen"])
+    # optax.sgd's momentum (the lr outside the velocity) is another solver once the lr changes
+    sgd = optax.chain(optax.add_decayed_weights(wd), optax.sgd(optim.schedule("inv", base, steps, gamma, power),
+                                                               momentum))
+    other, state = to32(w0), sgd.init(to32(w0))
+    for g in grads:
+        updates, state = sgd.update(to32(g), state, other)
+        other = optax.apply_updates(other, updates)
+    assert np.abs(np.asarray(other["a"]) - w["a"]).max() > 1e-3

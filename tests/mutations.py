@@ -1,11 +1,12 @@
 """A small mutation check: deliberate bugs applied one at a time to a scratch copy of the repository, each
 followed by the tests that should catch it; prints which bugs the tests catch and which they miss.
 
-  uv run python benchmarks/mutations.py            # every mutation, its named test files (~10 min on 2 cores)
-  uv run python benchmarks/mutations.py --only 1,4 # some of them
-  uv run python benchmarks/mutations.py --suite    # each against the whole suite (slow: ~6 min a mutation)
+  uv run python tests/mutations.py            # every mutation, its named test files' fast tests
+  uv run python tests/mutations.py --only 1,4 # some of them
+  uv run python tests/mutations.py --suite    # each against the whole fast loop (slow: minutes a mutation)
 
-Kept out of the default pytest run (it runs pytest itself). A mutation is (file, the exact text, its
+Tests run as the contributors' fast loop does (`-m "not slow"`), so a bug only a slow test catches is reported
+missed. Its name keeps it out of pytest's collection (it runs pytest itself). A mutation is (file, the exact text, its
 replacement, what the bug is, the tests that must fail); the text must occur exactly once, so a mutation
 whose code moved is reported as stale instead of silently passing.
 """
@@ -59,6 +60,54 @@ MUTATIONS = [
     ("imbalance_jax/samplers/progressive.py", "cumulative = xp.cumsum((STEPS - mix) * instance + mix * balanced)",
      "cumulative = xp.cumsum(mix * instance + (STEPS - mix) * balanced)",
      "progressive sampling runs from class- to instance-balanced", ["tests/test_progressive_sampling.py"]),
+    # Methods held to their definitions (tests/test_method_definitions.py), the solver and the statistics.
+    ("imbalance_jax/evaluate.py", "prior = jnp.asarray(counts / counts.sum(1, keepdims=True))",
+     "prior = jnp.full(counts.shape, 1.0 / counts.shape[1], jnp.float32)",
+     "thresholding computed with a uniform prior", ["tests/test_method_definitions.py"]),
+    ("imbalance_jax/methods/paper.py", 'Training(parent="oversampling", **FINETUNE)',
+     'Training(parent="oversampling", sampler="oversample", **FINETUNE)',
+     "two-phase ROS's second phase keeps oversampling", ["tests/test_method_definitions.py"]),
+    ("imbalance_jax/cohort.py",
+     "factor = 1.0 if _own_schedule(network, config) else config[factor] if isinstance(factor, str) else factor",
+     "factor = 1.0", "the second phase (and cRT) at the full learning rate", ["tests/test_method_definitions.py"]),
+    ("imbalance_jax/train.py", "return jnp.where(finetune_last, rate if path[0].key in finetune_layers else 0.0, rate)",
+     "return jnp.where(finetune_last, rate, rate)", "the second phase trains every layer",
+     ["tests/test_method_definitions.py"]),
+    ("imbalance_jax/run.py", "reinit = np.array([wanted(methods.get(n.method).training) for n in networks])",
+     "reinit = np.zeros(len(networks), bool)", "cRT keeps the baseline's classifier",
+     ["tests/test_method_definitions.py"]),
+    ("imbalance_jax/samplers/longtail.py", "shares = np.sqrt(counts) / np.sqrt(counts).sum()",
+     "shares = counts / counts.sum()", "square-root sampling's declared set sizes (sizing, dry run) of no draw",
+     ["tests/test_method_definitions.py"]),
+    ("imbalance_jax/sampling.py", "shares = np.sqrt(counts) / np.sqrt(counts).sum()",
+     "shares = counts / counts.sum()", "square-root sampling draws the imbalanced shares",
+     ["tests/test_method_definitions.py"]),
+    ("imbalance_jax/losses/remedies.py",
+     "logit_adjust=(settings.logit_adjust_tau * _log_prior(counts)).astype(np.float32)",
+     "logit_adjust=(-settings.logit_adjust_tau * _log_prior(counts)).astype(np.float32)",
+     "the logit-adjusted loss subtracts tau log(prior)", ["tests/test_method_definitions.py"]),
+    ("imbalance_jax/losses/core.py", "m = np.power(np.asarray(counts, np.float64), -0.25)",
+     "m = np.power(np.asarray(counts, np.float64), -0.5)", "LDAM's margins ~ n^(-1/2)",
+     ["tests/test_method_definitions.py"]),
+    ("imbalance_jax/scorings.py", "lambda probs, prior, tau, head: probs / prior ** tau",
+     "lambda probs, prior, tau, head: probs / prior", "post-hoc adjustment ignores its tau",
+     ["tests/test_method_definitions.py"]),
+    ("imbalance_jax/evaluate.py", "1e-12) ** tau", "1e-12)", "tau-normalisation ignores its tau",
+     ["tests/test_method_definitions.py"]),
+    ("imbalance_jax/optim.py", "optax.add_decayed_weights(weight_decay), lr, optax.trace(momentum), optax.scale(-1.0)",
+     "optax.add_decayed_weights(weight_decay), optax.trace(momentum), lr, optax.scale(-1.0)",
+     "Caffe's SGD with the learning rate outside the velocity", ["tests/test_optim.py"]),
+    ("imbalance_jax/statistics.py", "d = d[d != 0]", "d = d", "the sign test counts zero differences",
+     ["tests/test_statistics_references.py"]),
+    ("imbalance_jax/statistics.py", "running = min(running, m * p[i] / (rank + 1))",
+     "running = min(1.0, m * p[i] / (rank + 1))", "Benjamini-Hochberg without its step-up minimum",
+     ["tests/test_statistics_references.py"]),
+    ("imbalance_jax/statistics.py",
+     "dof = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))", "dof = len(a) + len(b) - 2",
+     "Welch's interval with the pooled degrees of freedom", ["tests/test_statistics_references.py"]),
+    ("imbalance_jax/statistics.py", "df, crit = n - 1, float(stats.t.ppf(1 - alpha / 2, n - 1))",
+     "df, crit = n - 1, float(stats.t.ppf(1 - alpha, n - 1))",
+     "the detectable difference of a one-sided test", ["tests/test_statistics_references.py"]),
 ]
 
 
@@ -77,7 +126,8 @@ def run_tests(copy: str, tests: list) -> tuple[int, float]:
     """(pytest's exit status, seconds) of the tests in the copy."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([copy, os.path.join(copy, "tests")]))
     started = time.time()
-    done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests], cwd=copy,
+    done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-m", "not slow",
+                           *tests], cwd=copy,
                           env=env, capture_output=True, text=True)
     return done.returncode, time.time() - started
 
