@@ -79,8 +79,7 @@ def verdict(values: dict, name: str, target: float) -> tuple:
                  f"{detectable:.4f} at 80% power (one test, before Holm); ")
         line += (f"a difference of {target:g} (statistics.target_difference) would take {need} repetitions "
                  f"(--config.imbalance.repetitions={need})" if need > n else
-                 f"so a difference of {target:g} (statistics.target_difference) would have been seen: those left are "
-                 "smaller")
+                 f"a difference of {target:g} (statistics.target_difference) is within what this size detects")
     return f"none shown better than {method_label(best)}", line + "."
 
 
