@@ -66,6 +66,8 @@ def check_rhos(config: ml_collections.ConfigDict, facts: DatasetFacts) -> str:
     the ratio each really gives: above n_max every rho gives n_max (a class keeps one example), and rounding moves
     others; '' when every rho holds within 5%."""
     grid = config.imbalance
+    if grid.as_is:  # the grid's rhos are not used
+        return ""
     rhos = [*grid.step_rhos, *[rho for _, rho, _ in grid.step_settings], *grid.linear_rhos, *grid.exponential_rhos]
     moved = {}
     for rho in dict.fromkeys(float(r) for r in rhos):
