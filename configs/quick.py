@@ -2,8 +2,8 @@
 
   uv run python -m launch.study --config=configs/quick.py --workdir=runs/quick
 
-A small step and linear grid of LeNet-5 networks with the paper's MNIST solver: step rho 10 and 100
-with 2, 5 and 8 minority classes, linear rho 10 and 100, 3 repetitions: 8 settings x 3 repetitions x
+A small step and linear grid of LeNet-5 networks with the paper's MNIST solver: step rho 10 and 50
+with 2, 5 and 8 minority classes, linear rho 10 and 50, 3 repetitions: 8 settings x 3 repetitions x
 5 trained methods = 120 networks and 3 balanced references, one cohort per stage. Sized so that its
 report tests what it can: 3 repetitions give every mean an interval and every comparison a test, and
 8 settings let a 'most settings' sign test, Holm-corrected over conclusion 1's four comparisons, reach
@@ -22,9 +22,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.dataset = "digits"
     config.train_per_class = 0  # the smallest class's count (144)
     config.test_per_class = 0
-    config.imbalance.step_rhos = (10, 100)
+    config.imbalance.step_rhos = (10, 50)  # ratios digits' 144 images per class hold in whole images
     config.imbalance.step_mus = (0.2, 0.5, 0.8)
-    config.imbalance.linear_rhos = (10, 100)
+    config.imbalance.linear_rhos = (10, 50)
     config.imbalance.repetitions = 3
     config.train.iterations = 60
     config.train.batch_size = 32

@@ -50,6 +50,9 @@ def verdict(values: dict, name: str, target: float) -> tuple:
     summary = statistics.describe(list(values[best].values()))
     shown = f"**{method_label(best)}** ({best}) {summary.mean:.4f}"
     shown += f" {statistics.format_interval(summary.ci_low, summary.ci_high)}" if summary.n >= statistics.MIN_N else ""
+    tied = [m for m, d, _ in lead if abs(d.mean_difference) < 1e-9]
+    if tied:  # several methods share the highest mean: name them all, favour none
+        shown += f", tied with {', '.join(method_label(m) for m in tied)}"
     if not lead:
         return f"{method_label(best)}, the only method", f"- **{name}**: {shown}, the only method with this metric."
     n = min(d.n for _, d, _ in lead)
@@ -80,7 +83,9 @@ def verdict(values: dict, name: str, target: float) -> tuple:
         line += (f"a difference of {target:g} (statistics.target_difference) would take {need} repetitions "
                  f"(--config.imbalance.repetitions={need})" if need > n else
                  f"a difference of {target:g} (statistics.target_difference) is within what this size detects")
-    return f"none shown better than {method_label(best)}", line + "."
+    cell = f"none shown better than {method_label(best)}" + (
+        f" (tied with {', '.join(method_label(m) for m in tied)})" if tied else "")
+    return cell, line + "."
 
 
 def section(rows: list[dict], target: float = 0.01) -> list[str]:

@@ -56,11 +56,12 @@ def dry_run(config: ml_collections.ConfigDict, path: str) -> str:
     todo = sum(len(c) for c in packed)
     unfinished = stages.unfinished_cohorts(workdir, workdir.cohorts(), located, setup.hp.max_iter)
     resumed = sum(map(len, unfinished))
-    size = (f"cohorts of {setup.cohort_size:,} ({setup.sizes.source})" if setup.cohort_size
-            else "cohort size measured when the study runs")
+    cohorts = (f"in {len(packed):,} new cohorts (cohorts of {setup.cohort_size:,} ({setup.sizes.source}))"
+               if setup.cohort_size else "(cohorts sized by a measurement when the study runs; launch.plan measures "
+               "them)")
     lines.append(f"  workdir  {len(located) - resumed:,} networks already trained; "
                  + (f"{resumed:,} in {len(unfinished):,} unfinished cohorts to resume; " if resumed else "")
-                 + f"{todo:,} to train in {len(packed):,} new cohorts ({size})")
+                 + f"{todo:,} to train {cohorts}")
     lines.append(f"  train    {setup.hp.max_iter:,} iterations of batch {setup.hp.batch_size} per network; then "
                  "evaluation and results.csv of every planned network (launch.plan says how long it takes)")
     return "\n".join(lines)

@@ -131,8 +131,10 @@ def test_the_recommendation_recomputes_from_results_csv(as_is_study, metric, nam
             assert math.isnan(h) or h >= 0.05
         else:
             assert h < 0.05 and method_label(m) in line.split("it is ahead of")[1], line
+    tied = [method_label(m) for m in others if abs(means[m] - means[best]) < 1e-9]  # named, none favoured
     verdict = f"{method_label(best)} wins" if all(h < 0.05 for h in holm) else \
-        f"none shown better than {method_label(best)}"
+        f"none shown better than {method_label(best)}" + (f" (tied with {', '.join(tied)})" if tied else "")
+    assert not tied or f", tied with {', '.join(tied)}" in line
     assert f"| {name} | {verdict} |" in text
 
 

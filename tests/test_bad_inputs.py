@@ -515,12 +515,20 @@ def test_a_report_while_a_run_holds_the_workdir_says_so(tmp_path, finished):
     from imbalance_jax import report
 
     workdir = _copy(finished, tmp_path)
-    (workdir / "lock").write_text(json.dumps({"pid": os.getppid(), "host": socket.gethostname(),
-                                              "started": "2026-12-03 10:00:00"}))  # a live process: a run in flight
-    text = open(report.write_report(str(workdir))).read()
-    assert f"A run (pid {os.getppid()} on {socket.gethostname()}, since 2026-12-03 10:00:00) is using {workdir}" in text
-    (workdir / "lock").unlink()
-    assert "is using" not in open(report.write_report(str(workdir))).read()
+    holder = subprocess.Popen([sys.executable, "-c", "import filelock, json, os, socket, sys, time\n"
+                               f"lock = filelock.FileLock({str(workdir / 'lock')!r}, timeout=0); lock.acquire()\n"
+                               f"open({str(workdir / 'lock')!r}, 'w').write(json.dumps(dict(pid=os.getpid(), "
+                               "host=socket.gethostname(), started='2026-12-03 10:00:00')))\n"
+                               "print('held', flush=True); time.sleep(120)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"  # a live run holds the workdir's lock
+        text = open(report.write_report(str(workdir))).read()
+        assert (f"A run (pid {holder.pid} on {socket.gethostname()}, since 2026-12-03 10:00:00) is using {workdir}"
+                in text)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert "is using" not in open(report.write_report(str(workdir))).read()  # its death released the lock
 
 
 def test_a_class_name_holding_a_bar_keeps_the_class_table_whole():
@@ -746,7 +754,11 @@ def test_sigterm_outside_training_ends_with_a_line_and_frees_the_lock(tmp_path):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("interrupted: SIGTERM received;"), err
     assert f"--workdir={tmp_path}`" in lines[0]
-    assert not (tmp_path / "lock").exists()  # released on the way out, not left for the next run to take over
+    import filelock
+
+    free = filelock.FileLock(str(tmp_path / "lock"), timeout=0)
+    free.acquire()  # released on the way out, not left for the next run to take over
+    free.release()
 
 
 def test_a_checksums_record_of_another_shape_is_refused_and_a_byte_order_mark_is_no_column(capsys, tmp_path,

@@ -12,9 +12,11 @@ import pytest
 from imbalance_jax import figures as figs
 from imbalance_jax import methods, report, results
 from imbalance_jax.results import RESULT_COLUMNS
+from imbalance_jax.workdir import Workdir
 
 PLUGIN = '''
 from imbalance_jax.methods import Method, Training, register
+from imbalance_jax.workdir import Workdir
 
 register(Method("throwaway_remedy", "throwaway_remedy", Training(sampler="oversample", target_rho=2.0),
                 label="Throwaway remedy", style=("#123456", "p", "-."), figures=("fig6", "fig8")))
@@ -66,12 +68,12 @@ def test_a_method_registered_in_its_own_file_reaches_results_report_and_figures(
     import matplotlib.pyplot as plt
 
     _write(tmp_path / "results.csv", RESULT_COLUMNS, _rows())
-    curves = [dict(network=f"n/{m}", method=m, imbalance="step", rho=100, mu=0.5, repetition=0, selected=1,
+    curves = [dict(network=f"step1000.50/{m}", method=m, imbalance="step", rho=100, mu=0.5, repetition=0, selected=1,
                    step=step, train_accuracy=0.5 + step / 100, test_accuracy=0.4 + step / 100)
               for m in PAPER[:3] + NEW for step in (10, 20, 30)]
     _write(tmp_path / "curves.csv", list(curves[0]), curves)
 
-    rows = results.read_workdir_results(str(tmp_path))
+    rows = results.typed(Workdir(str(tmp_path)).tables.results())
     assert results.method_order(rows)[-2:] == sorted(NEW)  # after the paper's methods
     assert all(not results.keeps_ranking(m) and not results.partial_sampling(m) for m in NEW)
 

@@ -50,7 +50,7 @@ def test_the_arrays_example_runs_the_study_through_the_runner(tmp_path, monkeypa
     exec(compile(_arrays_block(), "README.md", "exec"), scope)  # noqa: S102 - the README's own code
     rows = scope["rows"]
     assert {r["method"] for r in rows} == {"baseline", "oversampling", "thresholding"}
-    assert len({r["network"] for r in rows}) == 4 and all(0 <= r["auc"] <= 1 for r in rows)  # 2 repetitions
+    assert len({r["network"] for r in rows}) == 6 and all(0 <= r["auc"] <= 1 for r in rows)  # 3 repetitions
     workdir = tmp_path / "runs" / "arrays"
     assert (workdir / "report.md").exists() and (workdir / "arrays.npz").exists()
     assert "cohort 1 of 1 (cohort_00000)" in (workdir / "log.txt").read_text()  # progress, as on the command line

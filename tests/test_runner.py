@@ -2,6 +2,7 @@
 import csv
 import os
 import signal
+import json
 import subprocess
 import sys
 import time
@@ -263,9 +264,11 @@ def test_union_and_labels_through_the_entry_point_with_their_errors(tmp_path, un
         assert bad.returncode == 2 and err.strip().splitlines()[-1] == message, err[-1000:]
     other = tmp_path / "other"
     shutil.copytree(tmp_path / "a", other)
-    text = (other / "results.csv").read_text().replace("digits,", "mnist,")
-    (other / "results.csv").write_text(text)
+    saved = json.loads((other / "config.json").read_text())
+    saved["dataset"] = "mnist"  # another study's config: an identity key differs
+    (other / "config.json").write_text(json.dumps(saved))
     mixed = _launch("launch.report", f"--workdir={tmp_path / 'a'}", f"--workdir={other}", "--union",
                     f"--out={tmp_path / 'm'}")
     _, err = mixed.communicate(timeout=300)
-    assert mixed.returncode == 2 and "compare them instead (leave out --union)" in err.strip().splitlines()[-1]
+    assert mixed.returncode == 2 and "compare them instead (leave out --union)" in err.strip().splitlines()[-1], err
+    assert 'dataset: "digits" -> "mnist"' in err.strip().splitlines()[-1]

@@ -169,5 +169,5 @@ def test_plan_says_how_many_repetitions_a_target_difference_needs(tmp_path):
     line = estimate.repetitions_line(config, str(tmp_path))
     assert line.startswith(f"  power    {need} repetitions detect a ROC AUC difference of 0.02")
     assert f"sd {sd:.4f}" in line
-    assert "this config has 2" in line
+    assert "this config has 3" in line
     assert "MNIST's upper quartile" in estimate.repetitions_line(config, None)
