@@ -12,7 +12,9 @@ import scipy.stats
 from PIL import Image
 
 import tiny
-from imbalance_jax import cli, data, plan, report, study
+from test_bad_inputs import _one_line_exit
+from test_verdict_evidence import _holm
+from imbalance_jax import data, plan, report, study
 from imbalance_jax.display import method_label
 
 METHODS = ("baseline", "oversampling", "undersampling", "two_phase_oversampling", "thresholding", "weighted_ce")
@@ -93,14 +95,6 @@ def test_long_tail_columns_recompute_and_a_thin_test_class_gets_no_per_class_num
             assert float(row[f"{group}_shot_recall"]) == pytest.approx(np.mean(values), abs=1e-4), (row, group)
 
 
-def _holm(ps):
-    order, out, running = np.argsort(ps), [0.0] * len(ps), 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(ps) - rank) * ps[i]))
-        out[i] = running
-    return out
-
-
 @pytest.mark.parametrize("metric,name", [("auc", "ROC AUC"), ("balanced_accuracy", "balanced accuracy"),
                                          ("few_shot_recall", "few-shot recall")])
 def test_the_recommendation_recomputes_from_results_csv(as_is_study, metric, name):
@@ -148,16 +142,6 @@ def test_the_balanced_reference_is_refused_in_one_line(capsys, tmp_path):
     line = _one_line_exit(capsys, lambda: study.open_study(config, str(tmp_path / "w")))
     assert line == ("error: config.train_per_class=50 balances the training set; a study of the data as it is "
                     "(imbalance.as_is=True) trains on every training image: set train_per_class=0")
-
-
-def _one_line_exit(capsys, build):
-    with pytest.raises(SystemExit) as exit_info:
-        with cli.one_line_errors():
-            build()
-    assert exit_info.value.code == 2
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1, lines
-    return lines[0]
 
 
 @pytest.mark.parametrize("case,expected", [
