@@ -58,6 +58,12 @@ def _test_count(test_counts, row, c):
     return "" if counts is None else int(counts[c])
 
 
+def _enough_test_images(test_counts, row, c) -> bool:
+    """Whether class c has the test images a per-class metric needs in row's split (unknown counts: yes)."""
+    tested = _test_count(test_counts, row, c)
+    return tested == "" or tested >= MIN_TEST_IMAGES
+
+
 def per_class_rows(rows: list[dict], class_counts: dict, class_names: tuple = (),
                    test_counts: dict = None) -> list[dict]:
     """Rows of per_class.csv, one per (network, method, class), from result rows (trained networks only),
@@ -69,8 +75,7 @@ def per_class_rows(rows: list[dict], class_counts: dict, class_names: tuple = ()
         metrics = {key: str(row.get(f"per_class_{key}", "")).split() for key in ("recall", "precision", "auc")}
         for key, values in metrics.items():
             for c in range(len(values)):
-                tested = _test_count(test_counts, row, c)
-                if tested != "" and tested < MIN_TEST_IMAGES:
+                if not _enough_test_images(test_counts, row, c):
                     values[c] = ""
         for c, count in enumerate(counts):
             out.append(dict({key: row[key] for key in ("network", "method", "imbalance", "rho", "mu", "repetition",
@@ -92,8 +97,7 @@ def write(workdir, rows: list[dict], curves: list[dict], class_counts: dict = No
     if class_counts is not None:
         for row in rows:
             counts = class_counts[row["network"]]
-            usable = [_test_count(test_counts, row, c) == "" or _test_count(test_counts, row, c) >= MIN_TEST_IMAGES
-                      for c in range(len(counts))]
+            usable = [_enough_test_images(test_counts, row, c) for c in range(len(counts))]
             row.update(longtail_metrics.result_columns(row.get("per_class_recall"), counts, usable))
     written = {RESULTS: rows}
     per_class = per_class_rows(rows, class_counts, class_names, test_counts) if class_counts is not None else []
