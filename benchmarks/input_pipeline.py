@@ -68,10 +68,10 @@ def stream_for(source: streaming.FolderSource, workers: int, loader: str):
     n = len(source)
     data = streaming.StreamData(source, np.arange(n), source.labels, source, np.arange(n), source.labels,
                                 1000, n, 256, 224)
-    plan = train.plain_plan([np.arange(n)], width=n)
+    inputs = train.plain_inputs([np.arange(n)], width=n)
     if loader == "grain":
-        return grain_stream.GrainStream(data, plan, _BATCH.value, workers, end_step=2**31 // _BATCH.value)
-    return streaming.BatchStream(data, plan, _BATCH.value, workers=workers)
+        return grain_stream.GrainStream(data, inputs, _BATCH.value, workers, end_step=2**31 // _BATCH.value)
+    return streaming.BatchStream(data, inputs, _BATCH.value, workers=workers)
 
 
 def chunks_of(stream):

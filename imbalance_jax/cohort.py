@@ -1,4 +1,4 @@
-"""A cohort's inputs on the host: index tables, per-network plan arrays, and the state it starts from.
+"""A cohort's inputs on the host: index tables, per-network arrays, and the state it starts from.
 
 Imbalance parameters stop here: each network becomes a row of an index table, and every cohort
 trains through the same compiled step whatever its networks' settings and methods.
@@ -7,19 +7,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from imbalance_jax import losses, methods, plan, samplers, sampling, train
+from imbalance_jax import losses, methods, design, samplers, train
+from imbalance_jax.samplers import mechanics
 from imbalance_jax.data import preprocessing
 
 
 SCHEDULES = ("study", "kang2020")
 
 
-def _own_schedule(network: plan.Network, config) -> bool:
+def _own_schedule(network: design.Network, config) -> bool:
     key = methods.get(network.method).training.schedule
     return bool(key) and config.get(key, "study") == "kang2020"
 
 
-def lr_scale(network: plan.Network, config, hp: train.TrainHParams) -> float:
+def lr_scale(network: design.Network, config, hp: train.TrainHParams) -> float:
     """The network's factor on the schedule: its lr over the config's base lr, times its method's factor (1 where
     the method follows its authors' own schedule from the base lr)."""
     factor = methods.get(network.method).training.lr_scale
@@ -27,7 +28,7 @@ def lr_scale(network: plan.Network, config, hp: train.TrainHParams) -> float:
     return network.base_lr / hp.base_lr * factor
 
 
-def lr_span(network: plan.Network, config, hp: train.TrainHParams) -> int:
+def lr_span(network: design.Network, config, hp: train.TrainHParams) -> int:
     """0 for the study's schedule; the steps of the cosine decay where the method runs its authors' schedule."""
     if not _own_schedule(network, config):
         return 0
@@ -35,15 +36,15 @@ def lr_span(network: plan.Network, config, hp: train.TrainHParams) -> int:
     return max(1, round(float(config[f"{key.removesuffix('_schedule')}_fraction"]) * hp.max_iter))
 
 
-def cohort_plan(networks: list, labels: np.ndarray, num_classes: int, config, hp: train.TrainHParams,
-                width: int) -> train.CohortPlan:
+def cohort_inputs(networks: list, labels: np.ndarray, num_classes: int, config, hp: train.TrainHParams,
+                width: int) -> train.CohortInputs:
     """The compiled step's per-network inputs: index table rows (class-ordered), seeds, lr scales, masks."""
-    index_sets = [plan.training_indices(n, labels) for n in networks]
+    index_sets = [design.training_indices(n, labels) for n in networks]
     # One width for the whole study, so every cohort reuses the same compiled step; rows in
     # class order, with class blocks, for class-aware sampling.
-    table = sampling.index_table(index_sets, width=width, labels=labels, num_classes=num_classes)
+    table = mechanics.index_table(index_sets, width=width, labels=labels, num_classes=num_classes)
     trainings = [methods.get(n.method).training for n in networks]
-    return train.CohortPlan(
+    return train.CohortInputs(
         table=jnp.asarray(table.indices), lengths=jnp.asarray(table.lengths),
         seeds=jnp.asarray([n.init_seed for n in networks], jnp.uint32),
         lr_scales=jnp.asarray([lr_scale(n, config, hp) for n in networks], jnp.float32),
@@ -79,7 +80,7 @@ def fit_preprocess(networks: list, data, hp: train.TrainHParams, zca_epsilon: fl
     fitted = {}
     for n, key in zip(networks, keys):
         if key not in fitted:
-            subset = plan.imbalanced_subset(n, data.y_train) if zca_fit == "imbalanced" else slice(None)
+            subset = design.imbalanced_subset(n, data.y_train) if zca_fit == "imbalanced" else slice(None)
             fitted[key] = kept.pop(key) if key in kept else preprocessing.fit_zca(data.x_train[subset], zca_epsilon)
     kept.update(fitted)  # newest last; the oldest beyond ZCA_FITS_KEPT are dropped
     for old in list(kept)[:max(0, len(kept) - max(ZCA_FITS_KEPT, len(fitted)))]:

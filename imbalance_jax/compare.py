@@ -7,7 +7,7 @@ import os
 
 from imbalance_jax import figures as figs
 from imbalance_jax import statistics
-from imbalance_jax.display import TABLE_NOTE, method_label
+from imbalance_jax.method_labels import TABLE_NOTE, method_label
 from imbalance_jax.report import mean_by_setting
 from imbalance_jax.results import (RESULT_COLUMNS, keeps_ranking, method_order, setting_label, typed, write_csv,
                                    write_text)

@@ -11,8 +11,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from imbalance_jax import config_schema, plan, progress, report, results, sizing, stages, statistics, tables, train
-from imbalance_jax import setup as setup_lib
+from imbalance_jax import config_schema, design, progress, report, results, sizing, stages, statistics, tables, train
+from imbalance_jax import study_setup
 from imbalance_jax.workdir import Workdir
 from imbalance_jax.data import DatasetError
 
@@ -28,7 +28,7 @@ KNOWN_DATASETS = {"mnist": (10, (28, 28, 1)), "fashion_mnist": (10, (28, 28, 1))
 class DatasetShape(NamedTuple):
     """What planning and sizing need of the dataset, and where it came from."""
 
-    facts: plan.DatasetFacts
+    facts: design.DatasetFacts
     train_shape: tuple  # [examples, h, w, c] of the (capped) training set
     test_size: int
     source: str
@@ -39,17 +39,17 @@ def dataset_shape(config: ml_collections.ConfigDict) -> DatasetShape:
     try:
         if config.input_pipeline == "stream" and not config.dataset.startswith("folder:"):
             raise DatasetError("streamed: not loaded for planning")  # a folder is only listed: quick
-        data, input_shape = setup_lib.load_data(config, prepare=False)
+        data, input_shape = study_setup.load_data(config, prepare=False)
     except DatasetError as e:
         if config.dataset not in KNOWN_DATASETS:
             raise
         classes, input_shape = KNOWN_DATASETS[config.dataset]
         n_max = config.train_per_class
         test = classes * (config.test_per_class or 1000)
-        return DatasetShape(plan.DatasetFacts(classes, n_max), (classes * n_max, *input_shape), test,
+        return DatasetShape(design.DatasetFacts(classes, n_max), (classes * n_max, *input_shape), test,
                             f"{config.dataset}: {classes} classes, n_max {n_max} from the config ({str(e)[:120]})")
     available = tuple(int(c) for c in np.bincount(data.y_train, minlength=data.num_classes))
-    return DatasetShape(plan.DatasetFacts(data.num_classes, data.n_max, available), (len(data.y_train), *input_shape),
+    return DatasetShape(design.DatasetFacts(data.num_classes, data.n_max, available), (len(data.y_train), *input_shape),
                         len(data.y_test), f"{config.dataset}: {data.num_classes} classes, n_max {data.n_max}, "
                         f"{len(data.y_train):,} training and {len(data.y_test):,} test images (loaded)")
 
@@ -62,7 +62,7 @@ def state_bytes_per_network(model, input_shape: tuple, preprocess: str, hp: trai
 
 def random_cohort(model, hp: train.TrainHParams, train_shape: tuple, networks: int, num_classes: int = 10,
                   varied_sets: bool = False, seed: int = 0) -> tuple:
-    """(state, data, plan) of a cohort on random uint8 images of train_shape: every network on the whole
+    """(state, data, inputs) of a cohort on random uint8 images of train_shape: every network on the whole
     set, or with varied_sets on random sets of half to all of it (as an imbalance grid gives)."""
     rng = np.random.default_rng(seed)
     size = train_shape[0]
@@ -76,18 +76,18 @@ def random_cohort(model, hp: train.TrainHParams, train_shape: tuple, networks: i
         d = int(np.prod(train_shape[1:]))
         preprocess = {"mean": jnp.zeros((networks, d)), "whiten": jnp.tile(jnp.eye(d), (networks, 1, 1))}
     state = train.init_state(model, np.arange(networks), train_shape[1:], preprocess, hp=hp)
-    return state, data, train.plain_plan(sets, width=size)
+    return state, data, train.plain_inputs(sets, width=size)
 
 
-def timed_calls(chunk, state, data, plan, steps: int, seconds: float) -> tuple:
+def timed_calls(chunk, state, data, inputs, steps: int, seconds: float) -> tuple:
     """(state, last metrics, calls per second, compile seconds): one call to compile, then calls for
     at least `seconds`."""
     t0 = time.perf_counter()
-    state, metrics = chunk(state, data, plan, steps)
+    state, metrics = chunk(state, data, inputs, steps)
     jax.block_until_ready(state)
     compile_s, calls, t0 = time.perf_counter() - t0, 0, time.perf_counter()
     while calls == 0 or time.perf_counter() - t0 < seconds:
-        state, metrics = chunk(state, data, plan, steps)
+        state, metrics = chunk(state, data, inputs, steps)
         jax.block_until_ready(state)
         calls += 1
     return state, metrics, calls / (time.perf_counter() - t0), compile_s
@@ -97,8 +97,8 @@ def measured_rate(model, hp: train.TrainHParams, train_shape: tuple, networks: i
                   seconds: float) -> tuple[float, float]:
     """(images/s summed over networks, compile seconds) of the real compiled chunk on random data."""
     size = min(train_shape[0], max(256, 2**22 // int(np.prod(train_shape[1:]))))  # a few MB of random images
-    state, data, plan = random_cohort(model, hp, (size, *train_shape[1:]), networks, num_classes=2)
-    _, _, calls_per_s, compile_s = timed_calls(train.make_train_chunk(model, hp), state, data, plan, steps, seconds)
+    state, data, inputs = random_cohort(model, hp, (size, *train_shape[1:]), networks, num_classes=2)
+    _, _, calls_per_s, compile_s = timed_calls(train.make_train_chunk(model, hp), state, data, inputs, steps, seconds)
     return calls_per_s * steps * hp.batch_size * networks, compile_s
 
 
@@ -127,7 +127,7 @@ def repetitions_line(config: ml_collections.ConfigDict, workdir: str = None) -> 
 
 def plan_table(config: ml_collections.ConfigDict, workdir: str = None, measure_seconds: float = 2.0,
                measure: bool = True) -> str:
-    """The plan of a study on this device, as lines of text: the study's own rules (its networks, what the
+    """The inputs of a study on this device, as lines of text: the study's own rules (its networks, what the
     workdir holds, its cohort sizes and packing), with the time measured on the real compiled step (measure=False:
     nothing compiled, the sizes from the config or the workdir, no time)."""
     config_schema.validate(config)
@@ -137,11 +137,11 @@ def plan_table(config: ml_collections.ConfigDict, workdir: str = None, measure_s
     started = time.perf_counter()
     shape = dataset_shape(config)
     loading_s = time.perf_counter() - started
-    plan.check_rhos(config, shape.facts)
-    networks = plan.plan_networks(config, shape.facts)
-    hp = setup_lib.hparams(config)
-    model = setup_lib.build_model(config, shape.facts.num_classes)
-    width = plan.table_width(networks, shape.train_shape[0])
+    design.check_rhos(config, shape.facts)
+    networks = design.all_networks(config, shape.facts)
+    hp = study_setup.hparams(config)
+    model = study_setup.build_model(config, shape.facts.num_classes)
+    width = design.table_width(networks, shape.train_shape[0])
     saved = held.saved_sizes() if held is not None and config.cohort_size == 0 else None
     if measure or config.cohort_size or saved:
         sizes = sizing.resolve(config, saved, model, hp, shape.train_shape, width, networks)
@@ -157,8 +157,8 @@ def plan_table(config: ml_collections.ConfigDict, workdir: str = None, measure_s
     device = jax.devices()[0]
     lines = [f"plan of {len(networks):,} networks on {jax.device_count()} x {device.device_kind} "
              f"({jax.default_backend()}), {config.compute_dtype}", f"  dataset  {shape.source}"]
-    lines += [line for line in [plan.as_is_line(networks)] if line]
-    for stage, counts in plan.methods_per_stage(networks).items():
+    lines += [line for line in [design.as_is_line(networks)] if line]
+    for stage, counts in design.methods_per_stage(networks).items():
         per_method = ", ".join(f"{m} {c:,}" for m, c in counts.items())
         lines.append(f"  stage {stage}  {counts.total():,} networks ({per_method})"
                      + ("" if stage == 0 else ", fine-tuned from stage " + str(stage - 1)))

@@ -9,7 +9,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from imbalance_jax import methods, statistics
-from imbalance_jax.display import REFERENCE, method_label, symbols
+from imbalance_jax.method_labels import REFERENCE, method_label, symbols
 from imbalance_jax.results import keeps_ranking, method_order, partial_sampling, sampling_reduced, selected
 
 # The styles of methods whose registration gives none (Okabe & Ito's and Tol's colour-blind-safe colours with

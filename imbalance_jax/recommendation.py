@@ -13,7 +13,7 @@ from collections import defaultdict
 import numpy as np
 
 from imbalance_jax import statistics
-from imbalance_jax.display import method_label
+from imbalance_jax.method_labels import method_label
 from imbalance_jax.results import keeps_ranking, selected, trained
 
 METRICS = (("auc", "ROC AUC"), ("balanced_accuracy", "balanced accuracy"), ("few_shot_recall", "few-shot recall"))

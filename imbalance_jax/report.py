@@ -13,7 +13,7 @@ import numpy as np
 
 from imbalance_jax import conclusions, longtail_metrics, methods, recommendation, statistics
 from imbalance_jax import figures as figs
-from imbalance_jax.display import TABLE_NOTE, method_label
+from imbalance_jax.method_labels import TABLE_NOTE, method_label
 from imbalance_jax.results import (MIN_TEST_IMAGES, keeps_ranking, method_order, partial_sampling, selected,
                                    setting_label, trained, typed, write_text)
 from imbalance_jax.workdir import Workdir

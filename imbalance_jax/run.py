@@ -13,50 +13,50 @@ from imbalance_jax import cohort, distributed, methods, metrics, progress, tenso
 from imbalance_jax.checkpoint import CheckpointError
 from imbalance_jax.data import streaming
 from imbalance_jax.progress import Interrupted
-from imbalance_jax.setup import Setup
+from imbalance_jax.study_setup import Setup
 from imbalance_jax.workdir import Workdir
 
 
 def chunk_runner(setup: Setup):
-    """run_chunk(state, plan, step, n, next_n, data) -> (state, metrics) for the study's input pipeline
+    """run_chunk(state, inputs, step, n, next_n, data) -> (state, metrics) for the study's input pipeline
     (data: the balanced data of the cohort's train/test split)."""
     if setup.streaming:
         chunk = train.make_stream_chunk(setup.model, setup.hp, setup.config.seed)
         streams = {}
 
-        def run_streamed(state, plan, step, n, next_n, data):
+        def run_streamed(state, inputs, step, n, next_n, data):
             del data  # a streamed study has the dataset's own split only
-            key = id(plan)  # one stream per cohort: a new cohort brings a new plan
+            key = id(inputs)  # one stream per cohort: a new cohort brings a new inputs
             if key not in streams:
                 for stream in streams.values():
                     stream.close()
                 streams.clear()
-                streams[key] = open_stream(setup, plan)
+                streams[key] = open_stream(setup, inputs)
             images, labels = streams[key].chunk(step, n, next_n)
-            return chunk(state, images, labels, plan)
+            return chunk(state, images, labels, inputs)
 
         return run_streamed
     chunk = train.make_train_chunk(setup.model, setup.hp, setup.config.seed, distributed.batch_sharding(setup.mesh))
     resident = {}
 
-    def run_resident(state, plan, step, n, next_n, data):
+    def run_resident(state, inputs, step, n, next_n, data):
         if id(data) not in resident:  # cohorts come split by split: one split's images on the device at a time
             resident.clear()
             arrays = train.CohortData(jnp.asarray(data.x_train), jnp.asarray(data.y_train))
             resident[id(data)] = arrays if setup.mesh is None else distributed.replicate(arrays, setup.mesh)
-        return chunk(state, resident[id(data)], plan, n)
+        return chunk(state, resident[id(data)], inputs, n)
 
     return run_resident
 
 
-def open_stream(setup: Setup, plan):
+def open_stream(setup: Setup, inputs):
     """The cohort's host input stream: grain's worker processes, or threads (config.stream.loader)."""
     stream = setup.config.stream
     if stream.loader == "grain":
         from imbalance_jax.data import grain_stream  # imported here: resident studies never pay for grain's import
 
-        return grain_stream.GrainStream(setup.data, plan, setup.hp.batch_size, stream.workers, setup.hp.max_iter)
-    return streaming.BatchStream(setup.data, plan, setup.hp.batch_size, stream.workers)
+        return grain_stream.GrainStream(setup.data, inputs, setup.hp.batch_size, stream.workers, setup.hp.max_iter)
+    return streaming.BatchStream(setup.data, inputs, setup.hp.batch_size, stream.workers)
 
 
 def initial_state(setup: Setup, networks: list, restore_parents, zca_kept: dict = None):
@@ -105,7 +105,7 @@ class CohortTraining:
 
     def __init__(self, setup: Setup, workdir: Workdir, record, run_chunk, restore_parents, report: progress.Progress,
                  stop, zca_kept: dict = None, position: tuple = (1, 1)):
-        self.setup = setup.on_split(record.networks[0].split)  # a cohort never mixes splits (plan.pack_cohorts)
+        self.setup = setup.on_split(record.networks[0].split)  # a cohort never mixes splits (design.pack_cohorts)
         self.record, self.run_chunk, self.report, self.stop = record, run_chunk, report, stop
         self.restore_parents, self.zca_kept, self.position = restore_parents, zca_kept, position
         self.checkpoints = workdir.checkpoints(record.cohort_id)
@@ -138,22 +138,22 @@ class CohortTraining:
                                 "the results' means and figures; the rest of %s trains on", self.networks[j].name,
                                 step, self.record.cohort_id)
 
-    def _meta(self, step, curves, since_point, acc_sum, plan):
+    def _meta(self, step, curves, since_point, acc_sum, inputs):
         real = len(self.networks)
         return {"cohort": self.record.cohort_id, "networks": [n.name for n in self.networks],
                 "identities": [n.training_hash for n in self.networks], "curves": curves,
                 "since_point": since_point, "train_acc_sum": np.asarray(acc_sum).reshape(-1)[:real].tolist()
-                if since_point else [], "train_sizes": [int(n) for n in np.asarray(plan.lengths)[:real]],
+                if since_point else [], "train_sizes": [int(n) for n in np.asarray(inputs.lengths)[:real]],
                 "iterations": self.setup.hp.max_iter, "diverged": self.diverged}
 
     def run(self) -> dict:
         """Trains to the end; returns the final save's record."""
         setup, iterations = self.setup, self.setup.hp.max_iter
         state, step, curves, (since_point, acc_sum) = self._start()
-        plan = cohort.cohort_plan(self.networks, setup.data.y_train, setup.data.num_classes, setup.config, setup.hp,
+        inputs = cohort.cohort_inputs(self.networks, setup.data.y_train, setup.data.num_classes, setup.config, setup.hp,
                                   setup.table_width)
         real = len(self.networks)
-        state, plan = setup.place(state), setup.place(plan)
+        state, inputs = setup.place(state), setup.place(inputs)
         every_curve, every_save = setup.config.curve_every, setup.config.checkpoint_every
         test_accuracy = test_accuracy_fn(setup) if every_curve > 0 else None
         self.report.announce(self.record.cohort_id, *self.position, real, type(setup.model).__name__, step,
@@ -165,7 +165,7 @@ class CohortTraining:
                 following = step + n
                 next_n = chunk_sizes(following, iterations, setup.config.steps_per_call, (every_curve, every_save)) \
                     if following < iterations else 0
-                state, chunk_metrics = self.run_chunk(state, plan, step, n, next_n, setup.data)
+                state, chunk_metrics = self.run_chunk(state, inputs, step, n, next_n, setup.data)
                 step, since_point = following, since_point + n
                 self._check_divergence(chunk_metrics)
                 acc_sum = acc_sum + chunk_metrics["accuracy"] * n
@@ -180,12 +180,12 @@ class CohortTraining:
                 self.board.training(step, np.asarray(chunk_metrics["loss"])[:real],
                                     np.asarray(chunk_metrics["accuracy"])[:real], self.report.last_call_rate)
                 if step < iterations and ((every_save and step % every_save == 0) or self.stop):
-                    meta = self._meta(step, curves, since_point, acc_sum, plan)
+                    meta = self._meta(step, curves, since_point, acc_sum, inputs)
                     self.checkpoints.save(step, distributed.unpad_networks(state, real), meta)
                     if self.stop:
                         raise Interrupted(f"stopped by {_signal_name(self.stop.signum)} at {self.record.cohort_id} "
                                           f"step {step}/{iterations}, saved", self.stop.signum)
-            meta = self._meta(step, curves, since_point, acc_sum, plan)
+            meta = self._meta(step, curves, since_point, acc_sum, inputs)
             return self.checkpoints.save(step, distributed.unpad_networks(state, real), meta, complete=True)
         finally:
             self.checkpoints.close()

@@ -8,7 +8,7 @@ import dataclasses
 from typing import Callable
 
 from imbalance_jax import metrics
-from imbalance_jax.named import Registry
+from imbalance_jax.registry import Registry
 
 
 @dataclasses.dataclass(frozen=True)

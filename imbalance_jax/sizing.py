@@ -21,9 +21,9 @@ def _abstract_inputs(model, n, data_shape, width, preprocess):
     data = train.CohortData(jax.ShapeDtypeStruct(data_shape, jnp.uint8),
                             jax.ShapeDtypeStruct(data_shape[:1], jnp.int32))
     vector = lambda dtype: jax.ShapeDtypeStruct((n,), dtype)  # noqa: E731
-    plan = train.CohortPlan(jax.ShapeDtypeStruct((n, width), jnp.int32), vector(jnp.int32),
+    inputs = train.CohortInputs(jax.ShapeDtypeStruct((n, width), jnp.int32), vector(jnp.int32),
                             vector(jnp.uint32), vector(jnp.float32), vector(jnp.bool_), lr_spans=vector(jnp.int32))
-    return state, data, plan
+    return state, data, inputs
 
 
 def _bytes(compiled) -> int:

@@ -12,11 +12,11 @@ import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging
 
-from imbalance_jax import (cohort, config_schema, distributed, evaluate, plan, progress, results, run, sizing,
+from imbalance_jax import (cohort, config_schema, distributed, evaluate, design, progress, results, run, sizing,
                            tensorboard)
 from imbalance_jax import workdir as workdir_lib
 from imbalance_jax.checkpoint import CheckpointError
-from imbalance_jax.setup import Setup
+from imbalance_jax.study_setup import Setup
 from imbalance_jax.workdir import Workdir
 
 BARRIER_TIMEOUT_MS = 7 * 24 * 3600 * 1000  # other hosts may still be training: wait as long as a study runs
@@ -41,7 +41,7 @@ def pending_cohorts(networks, cohort_size: int, records: list, identity: dict = 
     so a held network trained otherwise is refused naming the keys)."""
     located = workdir_lib.locate(records, networks, identity)
     pending = [n for n in networks if n.name not in located]
-    return located, plan.pack_cohorts(pending, cohort_size) if pending else []
+    return located, design.pack_cohorts(pending, cohort_size) if pending else []
 
 
 def unfinished_cohorts(workdir: Workdir, records: list, located: dict, iterations: int) -> list:

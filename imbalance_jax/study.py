@@ -3,23 +3,23 @@ the setup and the workdir as arguments.
 
   rows = run_study(config, "runs/quick")
 
-The config says which networks the study wants (imbalance_jax.plan); the workdir says which of them its
+The config says which networks the study wants (imbalance_jax.design); the workdir says which of them its
 cohorts already hold. Only the networks no cohort holds are packed into new cohorts and trained, so a
 study grows; evaluation redoes only what is new or retrained.
 """
 import jax
 import ml_collections
 
-from imbalance_jax import plan, stages
-from imbalance_jax import setup as setup_lib
+from imbalance_jax import design, stages
+from imbalance_jax import study_setup
 from imbalance_jax.workdir import Workdir
 
 
-def open_study(config: ml_collections.ConfigDict, path: str) -> tuple[setup_lib.Setup, Workdir]:
+def open_study(config: ml_collections.ConfigDict, path: str) -> tuple[study_setup.Setup, Workdir]:
     """(setup, workdir) of a study: the config checked, the workdir locked, the data loaded and the cohort
     sizes known (a measurement is kept in cohort_size.json, so later runs need not measure)."""
     workdir = Workdir(path)
-    setup = setup_lib.build(config, workdir)
+    setup = study_setup.build(config, workdir)
     workdir.prepare(jax.process_index())
     if setup.sizes.measured and jax.process_index() == 0:
         workdir.save_sizes(setup.sizes.measured)
@@ -47,11 +47,11 @@ def dry_run(config: ml_collections.ConfigDict, path: str) -> str:
     """What a run would do, without training or writing anything: networks per stage and method, what the
     workdir already holds, and the cohorts it would train."""
     workdir = Workdir(path)
-    setup = setup_lib.build(config, workdir, measure=False, prepare=False)
+    setup = study_setup.build(config, workdir, measure=False, prepare=False)
     located, packed = stages.pending_cohorts(setup.networks, max(setup.cohort_size, 1), workdir.cohorts())
     lines = [f"dry run of {len(setup.networks):,} networks in {path} (nothing trained or written)"]
-    lines += [line for line in [plan.as_is_line(setup.networks)] if line]
-    for stage, counts in plan.methods_per_stage(setup.networks).items():
+    lines += [line for line in [design.as_is_line(setup.networks)] if line]
+    for stage, counts in design.methods_per_stage(setup.networks).items():
         lines.append(f"  stage {stage}  " + ", ".join(f"{m} {c:,}" for m, c in counts.items()))
     todo = sum(len(c) for c in packed)
     unfinished = stages.unfinished_cohorts(workdir, workdir.cohorts(), located, setup.hp.max_iter)
@@ -70,7 +70,7 @@ def dry_run(config: ml_collections.ConfigDict, path: str) -> str:
 def dry_run_evaluation(config: ml_collections.ConfigDict, path: str, force: bool = False) -> str:
     """What launch.evaluate would do, without evaluating or writing anything."""
     workdir = Workdir(path)
-    setup = setup_lib.build(config, workdir, measure=False, prepare=False)
+    setup = study_setup.build(config, workdir, measure=False, prepare=False)
     records = workdir.cohorts()
     located, packed = stages.pending_cohorts(setup.networks, max(setup.cohort_size, 1), records)
     layout = stages.Layout([r for r in records if any(n.name in located for n in r.networks)], located)
@@ -86,7 +86,7 @@ def dry_run_evaluation(config: ml_collections.ConfigDict, path: str, force: bool
     return "\n".join(lines)
 
 
-def restore(setup: setup_lib.Setup, workdir: Workdir, cohort):
+def restore(setup: study_setup.Setup, workdir: Workdir, cohort):
     """The latest saved state of a cohort, by id or by its index in workdir.cohorts()."""
     records = workdir.cohorts()
     record = records[cohort] if isinstance(cohort, int) else next(r for r in records if r.cohort_id == cohort)

@@ -16,7 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from imbalance_jax import losses, optim, samplers, sampling
+from imbalance_jax import losses, optim, samplers
+from imbalance_jax.samplers import mechanics
 from imbalance_jax.data import preprocessing
 
 PyTree = Any
@@ -79,7 +80,7 @@ class CohortData(NamedTuple):
     labels: jax.Array  # int32 [n]
 
 
-class CohortPlan(NamedTuple):
+class CohortInputs(NamedTuple):
     """Per-network training inputs, each with a leading network axis."""
 
     table: jax.Array  # int32 [N, width]: indices into CohortData
@@ -97,12 +98,12 @@ class CohortPlan(NamedTuple):
     total_steps: Any = None  # int32 [N]: the network's iterations (rules that move over training read it)
 
 
-def plain_plan(index_sets: list, width: int = None) -> CohortPlan:
-    """A plan of networks that walk these index sets with seeds 0..N-1 at the full learning rate,
-    nothing frozen (benchmarks and estimates; a study's plans come from cohort.cohort_plan)."""
-    table = sampling.index_table(index_sets, width=width)
+def plain_inputs(index_sets: list, width: int = None) -> CohortInputs:
+    """A inputs of networks that walk these index sets with seeds 0..N-1 at the full learning rate,
+    nothing frozen (benchmarks and estimates; a study's plans come from cohort.cohort_inputs)."""
+    table = mechanics.index_table(index_sets, width=width)
     n = len(index_sets)
-    return CohortPlan(jnp.asarray(table.indices), jnp.asarray(table.lengths), jnp.arange(n, dtype=jnp.uint32),
+    return CohortInputs(jnp.asarray(table.indices), jnp.asarray(table.lengths), jnp.arange(n, dtype=jnp.uint32),
                       jnp.ones(n, jnp.float32), jnp.zeros(n, bool))
 
 
@@ -166,7 +167,7 @@ def finetune_layers_of(model: nn.Module, hp: "TrainHParams") -> tuple:
 
 
 def make_update(model: nn.Module, hp: TrainHParams):
-    """The pure cohort update from a batch: (state, images [N, B, ...], labels, key, plan) -> (state, metrics)."""
+    """The pure cohort update from a batch: (state, images [N, B, ...], labels, key, inputs) -> (state, metrics)."""
     finetune_layers = finetune_layers_of(model, hp)
     optimizer = make_optimizer(hp)
 
@@ -192,12 +193,12 @@ def make_update(model: nn.Module, hp: TrainHParams):
         new_others = jax.tree.map(lambda old, new: jnp.where(finetune_last, old, new), others, dict(new_others))
         return {"params": trainable, **new_others}, opt_state, loss, acc
 
-    def update(state, images, labels, key, plan: CohortPlan):
-        keys = jax.vmap(lambda s: jax.random.fold_in(key, s))(plan.seeds)
-        per_network = (state["params"], state["opt_state"], images, labels, plan.lr_scales, plan.finetune_last,
+    def update(state, images, labels, key, inputs: CohortInputs):
+        keys = jax.vmap(lambda s: jax.random.fold_in(key, s))(inputs.seeds)
+        per_network = (state["params"], state["opt_state"], images, labels, inputs.lr_scales, inputs.finetune_last,
                        keys, state["preprocess"], state["objective"],
-                       jnp.zeros_like(plan.finetune_last) if plan.weighted_mean is None else plan.weighted_mean,
-                       jnp.zeros(plan.seeds.shape, jnp.int32) if plan.lr_spans is None else plan.lr_spans)
+                       jnp.zeros_like(inputs.finetune_last) if inputs.weighted_mean is None else inputs.weighted_mean,
+                       jnp.zeros(inputs.seeds.shape, jnp.int32) if inputs.lr_spans is None else inputs.lr_spans)
         step_one = lambda args: network_step(*args, state["step"])  # noqa: E731
         if hp.networks_per_vmap:
             variables, opt_state, loss, acc = jax.lax.map(step_one, per_network, batch_size=hp.networks_per_vmap)
@@ -210,24 +211,24 @@ def make_update(model: nn.Module, hp: TrainHParams):
 
 
 def make_train_step(model: nn.Module, hp: TrainHParams):
-    """The pure cohort step: (state, batch_indices [N, B], key, data, plan) -> (state, metrics)."""
+    """The pure cohort step: (state, batch_indices [N, B], key, data, inputs) -> (state, metrics)."""
     update = make_update(model, hp)
 
-    def train_step(state, batch_indices, key, data: CohortData, plan: CohortPlan):
-        return update(state, data.images[batch_indices], data.labels[batch_indices], key, plan)
+    def train_step(state, batch_indices, key, data: CohortData, inputs: CohortInputs):
+        return update(state, data.images[batch_indices], data.labels[batch_indices], key, inputs)
 
     return train_step
 
 
-def batch_indices(plan: CohortPlan, step: jax.Array, batch_size: int) -> jax.Array:
+def batch_indices(inputs: CohortInputs, step: jax.Array, batch_size: int) -> jax.Array:
     """Dataset indices of every network's batch at a step: [N, batch_size]."""
     def one(row, length, seed, *rules):
         return samplers.network_batch(row, length, seed, step, batch_size, *rules)
 
-    per_network = (plan.table, plan.lengths, plan.seeds)
-    if plan.batch_rules is not None:
-        total = jnp.ones_like(plan.lengths) if plan.total_steps is None else plan.total_steps
-        per_network += (plan.batch_rules, plan.class_offsets, plan.class_counts, total)
+    per_network = (inputs.table, inputs.lengths, inputs.seeds)
+    if inputs.batch_rules is not None:
+        total = jnp.ones_like(inputs.lengths) if inputs.total_steps is None else inputs.total_steps
+        per_network += (inputs.batch_rules, inputs.class_offsets, inputs.class_counts, total)
     return jax.vmap(one)(*per_network)
 
 
@@ -246,7 +247,7 @@ def chunk_summary(state, metrics: dict, start_step) -> dict:
 
 
 def make_train_chunk(model: nn.Module, hp: TrainHParams, dropout_seed: int = 0, batch_sharding=None):
-    """jit-compiled: (state, data, plan, num_steps) -> (state, mean loss and accuracy per network).
+    """jit-compiled: (state, data, inputs, num_steps) -> (state, mean loss and accuracy per network).
 
     batch_sharding (optional) splits each step's [networks, batch] indices over a device mesh;
     XLA then partitions the whole step to match, data-parallel within a network.
@@ -254,13 +255,13 @@ def make_train_chunk(model: nn.Module, hp: TrainHParams, dropout_seed: int = 0, 
     train_step = make_train_step(model, hp)
     root = jax.random.key(dropout_seed)
 
-    def chunk(state, data, plan, num_steps):
+    def chunk(state, data, inputs, num_steps):
         def body(state, _):
-            idx = batch_indices(plan, state["step"], hp.batch_size)
+            idx = batch_indices(inputs, state["step"], hp.batch_size)
             if batch_sharding is not None:
                 idx = jax.lax.with_sharding_constraint(idx, batch_sharding)
             key = jax.random.fold_in(root, state["step"])
-            return train_step(state, idx, key, data, plan)
+            return train_step(state, idx, key, data, inputs)
 
         start = state["step"]
         state, metrics = jax.lax.scan(body, state, None, length=num_steps)
@@ -270,7 +271,7 @@ def make_train_chunk(model: nn.Module, hp: TrainHParams, dropout_seed: int = 0, 
 
 
 def make_stream_chunk(model: nn.Module, hp: TrainHParams, dropout_seed: int = 0):
-    """jit-compiled: (state, images [K, N, B, ...] uint8, labels [K, N, B], plan) -> (state, metrics).
+    """jit-compiled: (state, images [K, N, B, ...] uint8, labels [K, N, B], inputs) -> (state, metrics).
 
     For datasets that stream from the host (ImageNet): K steps per call over batches the host
     prepared, the same update as the resident path.
@@ -278,10 +279,10 @@ def make_stream_chunk(model: nn.Module, hp: TrainHParams, dropout_seed: int = 0)
     update = make_update(model, hp)
     root = jax.random.key(dropout_seed)
 
-    def chunk(state, images, labels, plan):
+    def chunk(state, images, labels, inputs):
         def body(state, batch):
             key = jax.random.fold_in(root, state["step"])
-            return update(state, *batch, key, plan)
+            return update(state, *batch, key, inputs)
 
         start = state["step"]
         state, metrics = jax.lax.scan(body, state, (images, labels))

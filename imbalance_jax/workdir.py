@@ -25,7 +25,7 @@ from typing import NamedTuple, Optional
 import filelock
 import ml_collections
 
-from imbalance_jax import config_schema, files, methods, plan, tables
+from imbalance_jax import config_schema, files, methods, design, tables
 from imbalance_jax.checkpoint import CohortCheckpoints
 from imbalance_jax.files import RecordError
 
@@ -38,7 +38,7 @@ class CohortRecord(NamedTuple):
     """A cohort found in the workdir: its id and networks (as planned when it was created)."""
 
     cohort_id: str
-    networks: tuple  # of plan.Network
+    networks: tuple  # of design.Network
     identity: Optional[dict] = None  # the identity keys' values it was created under (None: an older cohort)
 
 
@@ -115,7 +115,7 @@ class Workdir:
         fix = f"delete {self.cohort_dir(cohort_id)} and rerun the study to retrain that cohort"
         saved = files.read_json(path, fix)
         try:
-            networks = tuple(plan.Network(**{**n, "class_counts": tuple(n["class_counts"]),
+            networks = tuple(design.Network(**{**n, "class_counts": tuple(n["class_counts"]),
                                              "reported": tuple(n["reported"])}) for n in saved["networks"])
         except (KeyError, TypeError) as e:
             raise RecordError(f"{path} does not list networks as this version writes them ({e}); {fix}") from e

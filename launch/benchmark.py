@@ -52,9 +52,9 @@ def measure(num_networks: int, conv_impl: str, dtype: str, steps: int) -> dict:
     hp = train.TrainHParams(batch_size=batch, preprocess=setting["preprocess"], base_lr=1e-3,
                             networks_per_vmap=_NETWORKS_PER_VMAP.value)
     chunk = train.make_train_chunk(model, hp)
-    state, data, plan = estimate.random_cohort(model, hp, (_DATA_SIZE.value, *setting["shape"]), num_networks,
+    state, data, inputs = estimate.random_cohort(model, hp, (_DATA_SIZE.value, *setting["shape"]), num_networks,
                                                setting["classes"], varied_sets=True)
-    state, metrics, calls_per_s, compile_s = estimate.timed_calls(chunk, state, data, plan, steps, _SECONDS.value)
+    state, metrics, calls_per_s, compile_s = estimate.timed_calls(chunk, state, data, inputs, steps, _SECONDS.value)
     if not bool(jnp.all(jnp.isfinite(metrics["loss"]))):
         raise RuntimeError(f"N={num_networks}: training diverged (non-finite loss)")
     images_per_s = calls_per_s * steps * batch * num_networks
@@ -67,10 +67,10 @@ def measure(num_networks: int, conv_impl: str, dtype: str, steps: int) -> dict:
         carried = [state]  # the chunk donates its state: each call trains on the last one's output
 
         def one_call():
-            carried[0], _ = chunk(carried[0], data, plan, steps)
+            carried[0], _ = chunk(carried[0], data, inputs, steps)
             return carried[0]
         try:  # the throughput row stands without its profile (a profiler missing on some machine)
-            labels = profiling.op_labels(chunk.lower(carried[0], data, plan, steps).compile().as_text())
+            labels = profiling.op_labels(chunk.lower(carried[0], data, inputs, steps).compile().as_text())
             times = profiling.profile_op_times(one_call, calls=1, op_names=set(labels))
         except Exception as e:  # noqa: BLE001
             row["profile"] = f"    profile failed: {str(e).splitlines()[0][:200]}"

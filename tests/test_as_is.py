@@ -14,8 +14,8 @@ from PIL import Image
 import tiny
 from test_bad_inputs import _one_line_exit
 from test_verdict_evidence import _holm
-from imbalance_jax import data, plan, report, study
-from imbalance_jax.display import method_label
+from imbalance_jax import data, design, report, study
+from imbalance_jax.method_labels import method_label
 
 METHODS = ("baseline", "oversampling", "undersampling", "two_phase_oversampling", "thresholding", "weighted_ce")
 COUNTS = (120, 60, 30, 15, 8)  # a long tail of five digit classes
@@ -63,13 +63,13 @@ def test_every_network_trains_on_the_files_own_counts_after_its_sampling(as_is_s
     config, workdir, rows, _ = as_is_study
     setup, _ = study.open_study(config, workdir)
     labels = np.load(config.dataset[4:])["y_train"]
-    networks = plan.plan_networks(config, plan.DatasetFacts(len(COUNTS), max(COUNTS), COUNTS))
+    networks = design.all_networks(config, design.DatasetFacts(len(COUNTS), max(COUNTS), COUNTS))
     assert {n.method for n in networks} == {"baseline", "oversampling", "undersampling", "two_phase_oversampling",
                                             "weighted_ce"}
     assert len(networks) == 5 * 3 and {n.imbalance for n in networks} == {"as_is"}
     for n in networks:
         assert n.class_counts == COUNTS  # nothing balanced away, nothing imposed
-        drawn = np.bincount(labels[plan.training_indices(n, labels)], minlength=len(COUNTS))
+        drawn = np.bincount(labels[design.training_indices(n, labels)], minlength=len(COUNTS))
         expected = {"oversampling": [max(COUNTS)] * 5, "undersampling": [min(COUNTS)] * 5}.get(
             n.method, list(COUNTS))  # two-phase's own set is the imbalanced one (its parent oversampled)
         assert drawn.tolist() == expected, n.name
@@ -197,7 +197,7 @@ def _image_folders(root, counts, test=2, size=20):
 @pytest.mark.parametrize("pipeline", ["resident", "stream"])
 def test_image_folders_are_studied_as_they_are_resident_or_streamed(tmp_path, pipeline):
     from configs import imagenet
-    from imbalance_jax import setup as setup_lib
+    from imbalance_jax import study_setup
 
     dataset = _image_folders(tmp_path, (9, 4, 2))
     config = imagenet.get_config() if pipeline == "stream" else tiny.tiny_config()
@@ -206,11 +206,11 @@ def test_image_folders_are_studied_as_they_are_resident_or_streamed(tmp_path, pi
     config.test_per_class = 0  # the test split as it is
     config.methods = ("baseline", "oversampling", "undersampling")
     config.stream.resize, config.stream.crop = 20, 16
-    loaded, _ = setup_lib.load_data(config, prepare=False)
+    loaded, _ = study_setup.load_data(config, prepare=False)
     assert np.bincount(loaded.y_train).tolist() == [9, 4, 2] and np.bincount(loaded.y_test).tolist() == [2, 2, 2]
     assert loaded.n_max == 9 and loaded.class_names == ("cat", "dog", "emu")
-    networks = plan.plan_networks(config, plan.DatasetFacts(3, loaded.n_max, (9, 4, 2)))
+    networks = design.all_networks(config, design.DatasetFacts(3, loaded.n_max, (9, 4, 2)))
     assert [(n.set_name, n.method, n.class_counts) for n in networks][:3] == [
         ("as_is_rep0", "baseline", (9, 4, 2)), ("as_is_rep0", "oversampling", (9, 4, 2)),
         ("as_is_rep0", "undersampling", (9, 4, 2))]
-    assert {plan.training_size(n) for n in networks} == {15, 27, 6}
+    assert {design.training_size(n) for n in networks} == {15, 27, 6}

@@ -97,7 +97,7 @@ def test_an_unreadable_image_met_by_a_grain_worker_is_one_line_naming_it(tmp_pat
                 Image.fromarray(pixels).save(tmp_path / split / name / f"{i}.jpg")
     (tmp_path / "train" / "a" / "2.jpg").write_bytes(b"not a jpeg")  # found only when a worker decodes it
     data = streaming.load_stream(f"folder:{tmp_path / 'train'},{tmp_path / 'test'}", 4, 1, 36, 32)
-    stream = grain_stream.GrainStream(data, train.plain_plan([np.arange(8)]), 8, workers=2, end_step=2)
+    stream = grain_stream.GrainStream(data, train.plain_inputs([np.arange(8)]), 8, workers=2, end_step=2)
     line = _one_line_exit(capsys, lambda: stream.chunk(0, 2))  # step 0's batch holds all 8 images
     assert line.endswith("a/2.jpg is not a readable image (cannot identify image file "
                          f"'{tmp_path / 'train' / 'a' / '2.jpg'}'); delete or replace it")

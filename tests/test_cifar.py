@@ -9,7 +9,7 @@ import pytest
 
 from configs import cifar10
 from imbalance_jax import data, imbalance, study
-from imbalance_jax import setup as setup_lib
+from imbalance_jax import study_setup
 from imbalance_jax.workdir import Workdir
 from imbalance_jax.data import preprocessing
 
@@ -80,7 +80,7 @@ def test_cifar_like_study_end_to_end(tmp_path, monkeypatch):
     assert sorted({float(r["lr"]) for r in rows}) == [0.005, 0.05]
     assert sum(int(r["selected"]) for r in rows) == 4  # one lr kept per method
     # The ZCA saved with each network is the one fitted on its imbalanced set, before sampling.
-    setup, workdir = setup_lib.build(config, Workdir(str(tmp_path / "run"))), Workdir(str(tmp_path / "run"))
+    setup, workdir = study_setup.build(config, Workdir(str(tmp_path / "run"))), Workdir(str(tmp_path / "run"))
     s = SimpleNamespace(data=setup.data, cohorts=[r.networks for r in workdir.cohorts()],
                         restore=lambda k: study.restore(setup, workdir, k))
     restored = s.restore(0)

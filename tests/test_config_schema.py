@@ -6,7 +6,7 @@ import pytest
 
 import tiny
 from configs import cifar10, imagenet, longtail, mnist, mnist_fig7, quick
-from imbalance_jax import config_schema, plan
+from imbalance_jax import config_schema, design
 
 PINNED = os.path.join(os.path.dirname(__file__), "data", "pinned_identities.json")
 
@@ -23,8 +23,8 @@ def test_network_identities_are_those_of_the_version_before_the_schema():
                "appendix_a": cifar10.get_config("appendix_a"), "imagenet": imagenet.get_config(),
                "longtail": longtail.get_config(), "mnist_fig7": mnist_fig7.get_config()}
     for name, config in configs.items():
-        facts = plan.DatasetFacts(1000, 1000) if name == "imagenet" else plan.DatasetFacts(10, 144)
-        networks = {n.name: n.training_hash for n in plan.plan_networks(config, facts)}
+        facts = design.DatasetFacts(1000, 1000) if name == "imagenet" else design.DatasetFacts(10, 144)
+        networks = {n.name: n.training_hash for n in design.all_networks(config, facts)}
         assert {k: networks[k] for k in pinned[name]} == pinned[name], name
 
 

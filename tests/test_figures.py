@@ -11,7 +11,7 @@ import pytest
 import scipy.special
 import scipy.stats
 
-from imbalance_jax import display
+from imbalance_jax import method_labels
 from imbalance_jax import figures as figs
 from imbalance_jax import report
 from imbalance_jax.results import RESULT_COLUMNS
@@ -20,7 +20,7 @@ from test_report import _quick_like_rows
 PAPER = ("baseline", "oversampling", "undersampling", "two_phase_oversampling", "two_phase_undersampling",
          "thresholding", "oversampling_thresholding", "undersampling_thresholding")
 SAME_AUC = {"thresholding", "oversampling_thresholding", "undersampling_thresholding", "posthoc_adjustment_tau0.5"}
-# The names every figure and table shows, written out here rather than read from imbalance_jax.display.
+# The names every figure and table shows, written out here rather than read from imbalance_jax.method_labels.
 NAMES = {"baseline": "Baseline", "oversampling": "ROS", "undersampling": "RUS",
          "two_phase_oversampling": "Two-phase ROS", "two_phase_undersampling": "Two-phase RUS",
          "thresholding": "Thresholding", "oversampling_thresholding": "ROS + thresholding",
@@ -301,9 +301,9 @@ def test_a_union_of_a_grid_and_fig7_draws_every_figure_and_fig8_at_the_largest_r
 
 def test_every_method_has_its_display_name_in_figures_and_tables():
     for name, label in NAMES.items():
-        assert display.method_label(name) == label
-    assert display.method_label("my_method") == "my_method"
-    assert display.symbols("ROS to rho=10, mu = 0.5, tau=1 (rhombus)") == (
+        assert method_labels.method_label(name) == label
+    assert method_labels.method_label("my_method") == "my_method"
+    assert method_labels.symbols("ROS to rho=10, mu = 0.5, tau=1 (rhombus)") == (
         r"ROS to $\rho$=10, $\mu$ = 0.5, $\tau$=1 (rhombus)")
     rows = union_like_study()
     summary, table = report.summary_table(rows), report.method_table(rows)

@@ -11,8 +11,9 @@ import pytest
 from PIL import Image
 
 from configs import imagenet
-from imbalance_jax import config_schema, sampling, train
-from imbalance_jax import setup as setup_lib
+from imbalance_jax import config_schema, train
+from imbalance_jax.samplers import mechanics
+from imbalance_jax import study_setup
 from imbalance_jax.data import grain_stream, streaming
 from imbalance_jax.models import ResNet10
 
@@ -34,12 +35,12 @@ def test_batch_norm_statistics_train_and_freeze_in_two_phase():
     rng = np.random.default_rng(0)
     data = train.CohortData(jnp.asarray(rng.integers(0, 255, (16, 32, 32, 3), dtype=np.uint8)),
                             jnp.asarray(np.arange(16) % 4, jnp.int32))
-    table = sampling.index_table([np.arange(16)] * 2)
-    plan = train.CohortPlan(jnp.asarray(table.indices), jnp.asarray(table.lengths), jnp.array([1, 2], jnp.uint32),
+    table = mechanics.index_table([np.arange(16)] * 2)
+    inputs = train.CohortInputs(jnp.asarray(table.indices), jnp.asarray(table.lengths), jnp.array([1, 2], jnp.uint32),
                             jnp.ones(2), jnp.array([False, True]))
     state = train.init_state(model, np.array([1, 2]), (32, 32, 3))
     before = jax.tree.map(np.asarray, state["params"])
-    state, _ = train.make_train_chunk(model, hp)(state, data, plan, 2)
+    state, _ = train.make_train_chunk(model, hp)(state, data, inputs, 2)
     stats, old = state["params"]["batch_stats"]["bn1"]["mean"], before["batch_stats"]["bn1"]["mean"]
     assert not np.allclose(stats[0], old[0])  # a training network's running statistics move
     assert np.array_equal(stats[1], old[1])  # a fine-tuned network's frozen layers keep theirs
@@ -70,40 +71,41 @@ def mock_imagenet():
 
 def test_stream_positions_match_the_device_sampler():
     labels = np.array([0, 1, 0, 1, 1, 0, 1, 0, 1, 1])
-    table = sampling.index_table([np.array([5, 6, 7, 8, 9]), np.array([1, 2, 3])], width=6, labels=labels,
+    table = mechanics.index_table([np.array([5, 6, 7, 8, 9]), np.array([1, 2, 3])], width=6, labels=labels,
                                  num_classes=2)
     for class_aware in (False, True):  # the permutation walk, and class-aware batches
-        plan = train.CohortPlan(jnp.asarray(table.indices), jnp.asarray(table.lengths), jnp.array([4, 9], jnp.uint32),
-                                jnp.ones(2), jnp.zeros(2, bool), jnp.array([int(class_aware)] * 2, jnp.int32),
-                                jnp.asarray(table.class_offsets), jnp.asarray(table.class_counts))
-        got = streaming.BatchStream(None, plan, batch_size=4).positions(2, 3)
+        inputs = train.CohortInputs(jnp.asarray(table.indices), jnp.asarray(table.lengths),
+                                    jnp.array([4, 9], jnp.uint32), jnp.ones(2), jnp.zeros(2, bool),
+                                    jnp.array([int(class_aware)] * 2, jnp.int32), jnp.asarray(table.class_offsets),
+                                    jnp.asarray(table.class_counts))
+        got = streaming.BatchStream(None, inputs, batch_size=4).positions(2, 3)
         for k in range(3):
-            assert got[k].tolist() == np.asarray(train.batch_indices(plan, jnp.int32(2 + k), 4)).tolist()
+            assert got[k].tolist() == np.asarray(train.batch_indices(inputs, jnp.int32(2 + k), 4)).tolist()
         if class_aware:
             assert all(np.bincount(labels[got[k, n]], minlength=2).tolist() == [2, 2]
                        for k in range(3) for n in range(2))
-    walked = np.asarray(sampling.batch_positions(jnp.int32(2), 4, jnp.int32(5), jnp.uint32(4)))
-    plan_walk = plan._replace(batch_rules=jnp.zeros(2, jnp.int32))
+    walked = np.asarray(mechanics.batch_positions(jnp.int32(2), 4, jnp.int32(5), jnp.uint32(4)))
+    plan_walk = inputs._replace(batch_rules=jnp.zeros(2, jnp.int32))
     assert streaming.BatchStream(None, plan_walk, 4).positions(2, 1)[0, 0].tolist() == table.indices[0][walked].tolist()
 
 
 def test_grain_workers_give_the_thread_loaders_batches_and_reopen_at_any_step(mock_imagenet):
     data = streaming.load_stream("imagenette", 6, 1, 36, 32)  # mock: 10 classes of random images of random sizes
-    table = sampling.index_table([np.arange(len(data.y_train)), np.arange(20)], labels=data.y_train,
+    table = mechanics.index_table([np.arange(len(data.y_train)), np.arange(20)], labels=data.y_train,
                                  num_classes=data.num_classes)
-    plan = train.CohortPlan(jnp.asarray(table.indices), jnp.asarray(table.lengths), jnp.array([4, 9], jnp.uint32),
+    inputs = train.CohortInputs(jnp.asarray(table.indices), jnp.asarray(table.lengths), jnp.array([4, 9], jnp.uint32),
                             jnp.ones(2), jnp.zeros(2, bool), jnp.array([0, 1], jnp.int32),  # walked, class-aware
                             jnp.asarray(table.class_offsets), jnp.asarray(table.class_counts))
-    threads = streaming.BatchStream(data, plan, 4, workers=2)
+    threads = streaming.BatchStream(data, inputs, 4, workers=2)
     expected = [threads.chunk(0, 3, 2), threads.chunk(3, 2)]
     threads.close()
     assert not np.array_equal(expected[0][0][0, 0], expected[0][0][0, 1])  # the two networks read other images
-    grain = grain_stream.GrainStream(data, plan, 4, workers=2, end_step=5)
+    grain = grain_stream.GrainStream(data, inputs, 4, workers=2, end_step=5)
     for (images, labels), (want_images, want_labels) in zip([grain.chunk(0, 3), grain.chunk(3, 2)], expected):
         assert images.shape == (len(labels), 2, 4, 32, 32, 3)
         assert np.array_equal(images, want_images) and np.array_equal(labels, want_labels)
     assert grain._iterator is None  # the last step's chunk stopped the workers
-    resumed = grain_stream.GrainStream(data, plan, 4, workers=0, end_step=5)  # 0: read in this process
+    resumed = grain_stream.GrainStream(data, inputs, 4, workers=0, end_step=5)  # 0: read in this process
     images, labels = resumed.chunk(3, 2)  # a cohort resumed at step 3 reads on from there
     assert np.array_equal(images, expected[1][0]) and np.array_equal(labels, expected[1][1])
 
@@ -121,7 +123,7 @@ def test_a_streamed_folder_with_a_size_is_refused_naming_the_fix(tmp_path):
     config.dataset = f"folder:{tmp_path}@28"
     with pytest.raises(ValueError, match=r"a streamed folder is resized by stream.resize and stream.crop; drop the "
                                          r"@<size>$"):
-        setup_lib.load_data(config)
+        study_setup.load_data(config)
 
 
 @pytest.mark.slow

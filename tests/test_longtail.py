@@ -37,16 +37,16 @@ def test_crt_reinitialises_the_classifier_and_two_phase_keeps_the_parents():
     import types
 
     from configs import quick
-    from imbalance_jax import plan, run, setup as setup_lib, train
+    from imbalance_jax import design, run, study_setup, train
     from imbalance_jax.models import get_model
 
     config = quick.get_config()
     config.methods = ("baseline", "oversampling", "two_phase_oversampling", "crt")
-    networks = plan.plan_networks(config, plan.DatasetFacts(10, 30))
+    networks = design.all_networks(config, design.DatasetFacts(10, 30))
     children = [next(n for n in networks if n.method == m) for m in ("crt", "two_phase_oversampling")]
     model = get_model("lenet5", conv_impl="im2col")
     parents = train.init_state(model, np.array([7, 8]), (28, 28, 1))["params"]  # stand-ins for trained parents
-    ctx = types.SimpleNamespace(config=config, hp=setup_lib.hparams(config), model=model, input_shape=(28, 28, 1))
+    ctx = types.SimpleNamespace(config=config, hp=study_setup.hparams(config), model=model, input_shape=(28, 28, 1))
     state = run.initial_state(ctx, children, lambda names: {"params": parents, "preprocess": {}})
     fresh = train.init_state(model, np.array([n.init_seed for n in children]), (28, 28, 1))["params"]
     got, old, new = (p["params"] for p in (state["params"], parents, fresh))

@@ -10,9 +10,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from imbalance_jax import evaluate, losses, methods, plan, run, samplers, scorings, train
+from imbalance_jax import evaluate, losses, methods, design, run, samplers, scorings, train
 from imbalance_jax import study as study_lib
-from imbalance_jax import setup as setup_lib
+from imbalance_jax import study_setup
 from imbalance_jax.workdir import Workdir
 
 FAMILY_INSTANCES = ("posthoc_adjustment_tau0.5", "tau_normalization_tau0.5", "oversampling_to_2",
@@ -23,9 +23,9 @@ OUTPUT_LAYERS = ("fc2",)  # LeNet-5's last output layer, the one the second phas
 
 
 class Call(NamedTuple):
-    """One cohort's training as recorded: plan, data, states before and after its first call, final state."""
+    """One cohort's training as recorded: inputs, data, states before and after its first call, final state."""
 
-    plan: train.CohortPlan
+    inputs: train.CohortInputs
     data: train.CohortData
     before: dict
     after_first: dict
@@ -38,7 +38,7 @@ class Study:
 
     def __init__(self, workdir: str, config, calls: list):
         self.workdir, self.config = workdir, config
-        self.setup = setup_lib.build(config, Workdir(workdir))
+        self.setup = study_setup.build(config, Workdir(workdir))
         self.hp, self.data = self.setup.hp, self.setup.data
         self.where = {}  # trained method -> (Network, Call, position in its cohort)
         for record in Workdir(workdir).cohorts():
@@ -67,11 +67,11 @@ class Study:
         return jax.tree.map(lambda x: np.array(x[j:j + 1]) if np.ndim(x) else x, state)
 
     def batch_labels(self, method: str) -> np.ndarray:
-        """[SHARE_STEPS, batch] labels of the batches the network's plan draws at steps 0, 1, ..."""
+        """[SHARE_STEPS, batch] labels of the batches the network's inputs draws at steps 0, 1, ..."""
         _, call, j = self.network(method)
         if id(call) not in self._labels:
             batch = self.hp.batch_size
-            walk = jax.jit(lambda plan, steps: jax.vmap(lambda s: train.batch_indices(plan, s, batch))(steps))
+            walk = jax.jit(lambda inputs, steps: jax.vmap(lambda s: train.batch_indices(inputs, s, batch))(steps))
             indices = np.asarray(walk(call.plan, jnp.arange(SHARE_STEPS)))
             self._labels[id(call)] = np.asarray(call.data.labels)[indices]  # [steps, N, batch]
         return self._labels[id(call)][:, j]
@@ -129,12 +129,12 @@ def tiny_study(tmp_path_factory):
     def recording(*args, **kwargs):
         chunk = real(*args, **kwargs)
 
-        def recorded(state, data, plan, steps):
-            before = as_numpy(state) if not any(c.plan is plan for c in calls) else None
-            state, out = chunk(state, data, plan, steps)
+        def recorded(state, data, inputs, steps):
+            before = as_numpy(state) if not any(c.plan is inputs for c in calls) else None
+            state, out = chunk(state, data, inputs, steps)
             if before is not None:
-                calls.append(Call(plan, data, before, as_numpy(state), steps, None))
-            i = next(i for i, c in enumerate(calls) if c.plan is plan)
+                calls.append(Call(inputs, data, before, as_numpy(state), steps, None))
+            i = next(i for i, c in enumerate(calls) if c.plan is inputs)
             calls[i] = calls[i]._replace(final=as_numpy(state))
             return state, out
         return recorded
@@ -241,7 +241,7 @@ def _loss(study, method):
 
 def _replayed_second_phase(study, method, parent):
     """The first call of a fine-tuning network replayed by Caffe's SGD in numpy: gradients of plain cross-entropy
-    on the batches its plan drew, applied to the output layers only, at the inv schedule x SECOND_PHASE_FACTOR."""
+    on the batches its inputs drew, applied to the output layers only, at the inv schedule x SECOND_PHASE_FACTOR."""
     network, call, j = study.network(method)
     before, after = (study.leaf(s["params"]["params"], j) for s in (call.before, call.after_first))
     _, parent_call, pj = study.where[parent]
@@ -253,7 +253,7 @@ def _replayed_second_phase(study, method, parent):
                 assert np.array_equal(after[layer][leaf], before[layer][leaf]), (method, layer)
     hp, model = study.hp, study.setup.model
     labels_of = np.asarray(call.data.labels)
-    walk = jax.jit(lambda plan, s: train.batch_indices(plan, s, hp.batch_size))
+    walk = jax.jit(lambda inputs, s: train.batch_indices(inputs, s, hp.batch_size))
 
     def cross_entropy(params, x, y):
         log_p = jax.nn.log_softmax(model.apply({"params": params}, x))
@@ -402,4 +402,4 @@ def test_each_training_set_has_the_size_its_sampler_declares(tiny_study):
         training = methods.get(method).training
         declared = samplers.get(training.sampler).counts(network.class_counts, training.target_rho)
         assert drawn.tolist() == np.asarray(declared).tolist(), method
-        assert plan.training_size(network) == len(row), method
+        assert design.training_size(network) == len(row), method

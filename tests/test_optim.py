@@ -65,11 +65,11 @@ def test_other_optimizers_train_a_cohort_in_the_compiled_step(name):
                                              base_lr=1e-3, max_iter=6)
     data = train.CohortData(jnp.asarray(np.random.default_rng(0).integers(0, 255, (64, 28, 28, 1)), jnp.uint8),
                             jnp.asarray(np.arange(64) % 10, jnp.int32))
-    plan = train.CohortPlan(jnp.tile(jnp.arange(64), (2, 1)), jnp.array([64, 64]), jnp.array([1, 2], jnp.uint32),
+    inputs = train.CohortInputs(jnp.tile(jnp.arange(64), (2, 1)), jnp.array([64, 64]), jnp.array([1, 2], jnp.uint32),
                             jnp.array([1.0, 0.5]), jnp.array([False, True]))
     start = train.init_state(model, np.array([1, 2]), (28, 28, 1), hp=hp)
     before = jax.tree.map(np.asarray, start["params"]["params"])
-    state, metrics = train.make_train_chunk(model, hp)(start, data, plan, 6)
+    state, metrics = train.make_train_chunk(model, hp)(start, data, inputs, 6)
     after = state["params"]["params"]
     assert np.isfinite(metrics["loss"]).all()
     assert not np.array_equal(after["conv1"]["kernel"][0], before["conv1"]["kernel"][0])
@@ -78,7 +78,7 @@ def test_other_optimizers_train_a_cohort_in_the_compiled_step(name):
 
 
 def test_crt_as_its_authors_ran_it_decays_by_a_cosine_from_the_base_lr():
-    from imbalance_jax import cohort, plan as plan_lib
+    from imbalance_jax import cohort, inputs as plan_lib
     from configs import longtail
 
     config = longtail.get_config()

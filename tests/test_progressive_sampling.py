@@ -7,10 +7,11 @@ import jax.numpy as jnp
 import numpy as np
 
 import tiny
-from imbalance_jax import methods, samplers, sampling, study
+from imbalance_jax import methods, samplers, study
+from imbalance_jax.samplers import mechanics
 
 LABELS = np.repeat(np.arange(4), [5, 20, 100, 400])  # counts 5 / 20 / 100 / 400
-TABLE = sampling.index_table([np.arange(len(LABELS))], labels=LABELS, num_classes=4)
+TABLE = mechanics.index_table([np.arange(len(LABELS))], labels=LABELS, num_classes=4)
 RULE = samplers.rule_index("progressive")
 TOTAL = 1000
 
@@ -63,7 +64,7 @@ def test_the_method_trains_through_a_study(tmp_path):
 
 def plan_counts(config):
     """The imbalanced set's class counts of the tiny study's one network (the set it trains on, unsampled)."""
-    from imbalance_jax import plan
+    from imbalance_jax import design
 
-    (network,) = plan.plan_networks(config, plan.DatasetFacts(10, 144))
+    (network,) = design.all_networks(config, design.DatasetFacts(10, 144))
     return network.class_counts

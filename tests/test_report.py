@@ -8,7 +8,7 @@ import scipy.stats
 
 from imbalance_jax import figures as figs
 from imbalance_jax import report, statistics
-from imbalance_jax.display import method_label
+from imbalance_jax.method_labels import method_label
 from imbalance_jax.results import RESULT_COLUMNS
 from imbalance_jax.workdir import Workdir
 

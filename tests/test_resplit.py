@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import tiny
-from imbalance_jax import config_schema, plan, report, run, study
-from imbalance_jax import setup as setup_lib
+from imbalance_jax import config_schema, design, report, run, study
+from imbalance_jax import study_setup
 from imbalance_jax.workdir import Workdir
 from imbalance_jax.data import BalancedData, resplit
 
@@ -38,9 +38,9 @@ def test_a_resplit_keeps_each_class_count_and_redraws_train_and_test_from_the_po
 
 def test_resplits_add_networks_on_each_split_and_keep_split_0_identities():
     config = tiny.tiny_config()
-    one = plan.plan_networks(config, plan.DatasetFacts(10, 100))
+    one = design.all_networks(config, design.DatasetFacts(10, 100))
     config.resplits = 3
-    three = plan.plan_networks(config, plan.DatasetFacts(10, 100))
+    three = design.all_networks(config, design.DatasetFacts(10, 100))
     assert len(three) == 3 * len(one)
     assert [(n.name, n.training_hash) for n in three if n.split == 0] == [(n.name, n.training_hash) for n in one]
     twins = {n.name: n for n in three}
@@ -51,7 +51,7 @@ def test_resplits_add_networks_on_each_split_and_keep_split_0_identities():
             assert twin.training_hash != n.training_hash
             if n.parent:
                 assert twin.parent == n.parent.replace(n.set_name, f"{n.set_name}_split{k}")
-    assert all(len({n.split for n in c}) == 1 for c in plan.pack_cohorts(three, 4))  # cohorts keep to a split
+    assert all(len({n.split for n in c}) == 1 for c in design.pack_cohorts(three, 4))  # cohorts keep to a split
 
 
 def test_a_two_split_study_grows_from_one_differs_in_its_test_sets_and_pools_correctly(tmp_path, monkeypatch):
@@ -64,15 +64,15 @@ def test_a_two_split_study_grows_from_one_differs_in_its_test_sets_and_pools_cor
 
     def recording_runner(ctx):
         chunk = real_runner(ctx)
-        return lambda state, plan, step, n, next_n, data: (fed.append(data.x_train), chunk(
-            state, plan, step, n, next_n, data))[1]
+        return lambda state, inputs, step, n, next_n, data: (fed.append(data.x_train), chunk(
+            state, inputs, step, n, next_n, data))[1]
 
     trained = []
     monkeypatch.setattr(run, "chunk_runner", recording_runner)
     monkeypatch.setattr(run.CohortTraining, "run", lambda self: (trained.extend(n.name for n in self.networks),
                                                                  real_run(self))[1])
     rows = study.run_study(config, str(tmp_path))
-    grown, workdir = setup_lib.build(config, Workdir(str(tmp_path))), Workdir(str(tmp_path))
+    grown, workdir = study_setup.build(config, Workdir(str(tmp_path))), Workdir(str(tmp_path))
     split1 = grown.on_split(1)
     # Only split 1's networks trained, on split 1's images; split 0's rows are the first run's.
     assert sorted(trained) == ["step_rho10_mu0.5_rep0_split1/baseline", "step_rho10_mu0.5_rep0_split1/oversampling"]

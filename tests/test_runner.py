@@ -11,7 +11,7 @@ import pytest
 
 import tiny
 from imbalance_jax import cli, methods, run, study
-from imbalance_jax import setup as setup_lib
+from imbalance_jax import study_setup
 from imbalance_jax.workdir import Workdir
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -65,7 +65,7 @@ def test_a_method_registered_in_a_test_file_runs_through_a_study(tmp_path):
         config = tiny.tiny_config()
         config.methods = ("twice_tuned",)
         rows = study.run_study(config, str(tmp_path))
-        setup, workdir = setup_lib.build(config, Workdir(str(tmp_path))), Workdir(str(tmp_path))
+        setup, workdir = study_setup.build(config, Workdir(str(tmp_path))), Workdir(str(tmp_path))
         assert [n.stage for n in setup.networks] == [0, 1, 2]
         assert [r["method"] for r in rows] == ["twice_tuned"]
         assert [[n.method for n in c.networks] for c in workdir.cohorts()] == [

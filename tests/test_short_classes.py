@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from configs import imagenet
-from imbalance_jax import plan, samplers, sampling, study
+from imbalance_jax import design, samplers, study
+from imbalance_jax.samplers import mechanics
 from configs import quick
 
 
@@ -19,9 +20,9 @@ def test_sampled_counts_match_the_samplers(sampler, target):
         counts = rng.integers(1, 60, rng.integers(2, 12))
         labels = np.repeat(np.arange(len(counts)), counts)
         real = {"none": lambda: np.arange(len(labels)),
-                "oversample": lambda: sampling.oversample(labels, 3, target),
-                "undersample": lambda: sampling.undersample(labels, 3, target),
-                "sqrt": lambda: sampling.sqrt_sample(labels, 3)}[sampler]()
+                "oversample": lambda: mechanics.oversample(labels, 3, target),
+                "undersample": lambda: mechanics.undersample(labels, 3, target),
+                "sqrt": lambda: mechanics.sqrt_sample(labels, 3)}[sampler]()
         expected = np.bincount(labels[real], minlength=len(counts))
         registered = samplers.get(sampler)
         assert registered.counts(counts, target).tolist() == expected.tolist()  # counted without drawing
@@ -31,7 +32,7 @@ def test_sampled_counts_match_the_samplers(sampler, target):
 
 def _facts_with_short_classes():
     available = (100, 100, 60, 100, 100, 70, 100, 100, 100, 80)  # three short classes of n_max = 100
-    return plan.DatasetFacts(10, 100, available)
+    return design.DatasetFacts(10, 100, available)
 
 
 def test_short_classes_are_minority_at_mu_09_and_the_table_holds_every_oversampled_set():
@@ -39,11 +40,11 @@ def test_short_classes_are_minority_at_mu_09_and_the_table_holds_every_oversampl
     config.imbalance.step_rhos, config.imbalance.step_mus, config.imbalance.linear_rhos = (10,), (0.9,), ()
     config.imbalance.repetitions = 3
     facts = _facts_with_short_classes()
-    networks = plan.plan_networks(config, facts)
+    networks = design.all_networks(config, facts)
     for n in (n for n in networks if n.imbalance == "step"):  # (the balanced reference has no minority)
         counts = np.asarray(n.class_counts)
         assert all(counts[c] == 10 for c in (2, 5, 9))  # short classes always take minority slots
-    width = plan.table_width(networks, sum(min(a, 100) for a in facts.available))
+    width = design.table_width(networks, sum(min(a, 100) for a in facts.available))
     assert width == 10 * 100  # oversampling fills every class to n_max: longer than the capped set (910)
 
 
@@ -52,7 +53,7 @@ def test_more_short_classes_than_minority_slots_is_refused_naming_the_fix():
     config.imbalance.step_rhos, config.imbalance.step_mus, config.imbalance.linear_rhos = (10,), (0.2,), ()
     with pytest.raises(ValueError, match=r"3 classes have fewer than n_max=100 examples .* step mu=0.2 rho=10 has "
                                          r"only 2 minority classes.*train_per_class"):
-        plan.plan_networks(config, _facts_with_short_classes())
+        design.all_networks(config, _facts_with_short_classes())
 
 
 @pytest.fixture

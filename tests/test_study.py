@@ -5,8 +5,8 @@ import sys
 import numpy as np
 import pytest
 
-from imbalance_jax import checkpoint, evaluate, plan, results, run, stages, study
-from imbalance_jax import setup as setup_lib
+from imbalance_jax import checkpoint, evaluate, design, results, run, stages, study
+from imbalance_jax import study_setup
 from imbalance_jax.workdir import Workdir
 from imbalance_jax.methods import PAPER_METHODS
 
@@ -31,7 +31,7 @@ class Finished:
 
     def __init__(self, config, workdir):
         self.config, self.workdir, self._workdir = config, workdir, Workdir(workdir)
-        self.setup = setup_lib.build(config, self._workdir)
+        self.setup = study_setup.build(config, self._workdir)
         self.networks, self.data, self.hp = self.setup.networks, self.setup.data, self.setup.hp
 
     @property
@@ -166,11 +166,11 @@ def test_changed_config_in_same_workdir_is_refused(finished):
         study.open_study(config, finished.workdir)
 
 
-def test_cohort_plan_packs_stages_apart(tiny_config):
-    specs = plan.plan_networks(tiny_config, plan.DatasetFacts(10, 100))
+def test_cohort_inputs_packs_stages_apart(tiny_config):
+    specs = design.all_networks(tiny_config, design.DatasetFacts(10, 100))
     assert [s.method for s in specs] == [
         "baseline", "oversampling", "undersampling", "two_phase_oversampling", "two_phase_undersampling"]
-    cohorts = plan.pack_cohorts(specs, 2)
+    cohorts = design.pack_cohorts(specs, 2)
     assert [[s.method for s in c] for c in cohorts] == [
         ["baseline", "oversampling"], ["undersampling"], ["two_phase_oversampling", "two_phase_undersampling"]]
 
@@ -178,7 +178,7 @@ def test_cohort_plan_packs_stages_apart(tiny_config):
 def test_unknown_method_is_named(tiny_config):
     tiny_config.methods = ("baseline", "smote")
     with pytest.raises(ValueError, match="method='smote'"):
-        plan.plan_networks(tiny_config, plan.DatasetFacts(10, 100))
+        design.all_networks(tiny_config, design.DatasetFacts(10, 100))
 
 
 def test_launch_study_bad_input_is_one_line(tmp_path):
@@ -195,7 +195,7 @@ def test_launch_study_bad_input_is_one_line(tmp_path):
 def test_mnist_config_plans_the_papers_22500_networks():
     from configs import mnist
 
-    everything = plan.plan_networks(mnist.get_config(), plan.DatasetFacts(10, 5000))
+    everything = design.all_networks(mnist.get_config(), design.DatasetFacts(10, 5000))
     specs = [n for n in everything if n.method != "balanced"]
     assert len(specs) == 22_500 and len(everything) == 22_500 + 50  # and one balanced reference per repetition
     sets = {s.set_name for s in specs}
@@ -208,10 +208,10 @@ def test_mnist_config_plans_the_papers_22500_networks():
 def test_cifar10_config_plans_the_papers_640_networks():
     from configs import cifar10
 
-    everything = plan.plan_networks(cifar10.get_config(), plan.DatasetFacts(10, 5000))
+    everything = design.all_networks(cifar10.get_config(), design.DatasetFacts(10, 5000))
     specs = [n for n in everything if n.method != "balanced"]
     assert len(specs) == 640 and len(everything) == 648  # and the balanced reference's 8 lr runs
-    cohorts = plan.pack_cohorts(everything, 8)
+    cohorts = design.pack_cohorts(everything, 8)
     for cohort in cohorts:  # each cohort: one (set, method), the 4 lrs x 2 repeats
         assert len({(s.set_name, s.method) for s in cohort}) == 1
         assert sorted((s.base_lr, s.lr_run) for s in cohort) == sorted(
@@ -220,7 +220,7 @@ def test_cifar10_config_plans_the_papers_640_networks():
     assert all(s.minority_classes == [0, 1] for s in step)  # lowest labels are the minority
     child = next(s for s in specs if s.parent)
     assert child.parent.endswith(child.name.rsplit("/", 1)[1])  # fine-tuned from the same lr run
-    appendix = plan.plan_networks(cifar10.get_config("appendix_a"), plan.DatasetFacts(10, 5000))
+    appendix = design.all_networks(cifar10.get_config("appendix_a"), design.DatasetFacts(10, 5000))
     assert len(appendix) == 3 * (12 * 5 * 8 + 8) and {n.imbalance for n in appendix} == {"step", "balanced"}
     assert sorted({n.split for n in appendix}) == [0, 1, 2]
 
@@ -238,7 +238,7 @@ def test_imagenet_config_plans_the_papers_15_networks():
 
     available = np.full(1000, 1000)
     available[[3, 7]] = 732  # ILSVRC-2012 has classes with fewer than 1000 training images
-    specs = plan.plan_networks(imagenet.get_config(), plan.DatasetFacts(1000, 1000, tuple(available)))
+    specs = design.all_networks(imagenet.get_config(), design.DatasetFacts(1000, 1000, tuple(available)))
     assert len(specs) == 15
     sets = sorted({(s.mu, s.rho, s.repetition) for s in specs})
     assert sets == [(0.1, 10.0, 0), (0.8, 50.0, 0), (0.9, 100.0, 0), (0.9, 100.0, 1), (0.9, 100.0, 2)]
@@ -357,7 +357,7 @@ def test_a_study_keeps_its_log_and_reevaluation_reuses_the_compilation_cache(tmp
 
 def test_networks_in_turn_are_refused_on_several_devices(tiny_config, tmp_path, monkeypatch):
     tiny_config.networks_per_vmap = 1
-    monkeypatch.setattr(setup_lib.distributed, "make_mesh", lambda data_parallel: object())  # as with 2+ devices
+    monkeypatch.setattr(study_setup.distributed, "make_mesh", lambda data_parallel: object())  # as with 2+ devices
     with pytest.raises(ValueError, match="networks_per_vmap=1 steps networks in turn on one device"):
         study.open_study(tiny_config, str(tmp_path))
 
@@ -412,7 +412,7 @@ def test_launch_plan_counts_what_the_study_trains_and_what_a_workdir_holds(finis
     first = sum(n.stage == 0 for n in planned)
     assert f"plan of {len(planned)} networks on 1 x" in fresh
     assert f"stage 0  {first} networks (baseline " in fresh and f"stage 1  {len(planned) - first} networks" in fresh
-    cohorts = len(plan.pack_cohorts(planned, finished.config.cohort_size))
+    cohorts = len(design.pack_cohorts(planned, finished.config.cohort_size))
     assert f"cohorts  {cohorts} to train" in fresh and "img/s measured" in fresh and "MiB per network saved" in fresh
     held = estimate.plan_table(finished.config, finished.workdir, measure_seconds=0.2)
     assert f"{len(planned)} networks already trained in {finished.workdir}; 0 to train" in held
@@ -424,12 +424,12 @@ def test_balanced_reference_is_one_network_per_repetition_on_the_balanced_set(ti
     tiny_config.methods = ("baseline", "oversampling", "balanced")
     tiny_config.imbalance.step_rhos, tiny_config.imbalance.linear_rhos = (10, 100), (10,)
     tiny_config.imbalance.repetitions = 3
-    networks = plan.plan_networks(tiny_config, plan.DatasetFacts(10, 100))
+    networks = design.all_networks(tiny_config, design.DatasetFacts(10, 100))
     reference = [n for n in networks if n.method == "balanced"]
     assert [n.name for n in reference] == [f"balanced_rep{r}/balanced" for r in range(3)]
     assert all(n.imbalance == "balanced" and n.class_counts == (100,) * 10 for n in reference)
     assert len(networks) == 3 + 3 * 3 * 2  # the reference is not trained per setting
-    assert plan.training_size(reference[0]) == 1000
+    assert design.training_size(reference[0]) == 1000
 
 
 def test_unknown_finetune_layer_is_one_line(tiny_config, tmp_path):

@@ -2,7 +2,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from imbalance_jax import checkpoint, sampling, train
+from imbalance_jax import checkpoint, train
+from imbalance_jax.samplers import mechanics
 from imbalance_jax.models import LeNet5
 
 HP = train.TrainHParams(max_iter=20)
@@ -17,9 +18,9 @@ def _data():
 
 
 def _plan(index_sets, seeds, finetune_last=None):
-    table = sampling.index_table(index_sets, width=200)
+    table = mechanics.index_table(index_sets, width=200)
     n = len(index_sets)
-    return train.CohortPlan(jnp.asarray(table.indices), jnp.asarray(table.lengths),
+    return train.CohortInputs(jnp.asarray(table.indices), jnp.asarray(table.lengths),
                             jnp.asarray(seeds, jnp.uint32), jnp.ones(n, jnp.float32),
                             jnp.asarray(finetune_last if finetune_last is not None else [False] * n))
 
@@ -36,10 +37,10 @@ def test_caffe_sgd_update_by_hand():
     model = LeNet5()
     data = _data()
     state = train.init_state(model, np.array([3]), (28, 28, 1))
-    plan = _plan([np.arange(200)], [3])
-    idx = train.batch_indices(plan, jnp.int32(0), HP.batch_size)
+    inputs = _plan([np.arange(200)], [3])
+    idx = train.batch_indices(inputs, jnp.int32(0), HP.batch_size)
     step = jax.jit(train.make_train_step(model, HP))
-    new_state, _ = step(state, idx, jax.random.key(0), data, plan)
+    new_state, _ = step(state, idx, jax.random.key(0), data, inputs)
 
     params = jax.tree.map(lambda x: x[0], state["params"])
     x = data.images[idx[0]].astype(jnp.float32) / 255
@@ -69,11 +70,11 @@ def test_networks_stepped_in_groups_equal_the_vmapped_cohort():
     model = LeNet5()
     data = _data()
     sets = [np.arange(0, 200, 2), np.arange(200), np.arange(50, 200)]
-    plan = _plan(sets, [1, 2, 3], finetune_last=[False, True, False])
+    inputs = _plan(sets, [1, 2, 3], finetune_last=[False, True, False])
     results = {}
     for group in (0, 1, 2):  # all at once, one by one, and groups of 2 (3 networks: a remainder of 1)
         chunk = train.make_train_chunk(model, train.TrainHParams(max_iter=20, networks_per_vmap=group))
-        results[group], metrics = chunk(train.init_state(model, np.array([1, 2, 3]), (28, 28, 1)), data, plan, 6)
+        results[group], metrics = chunk(train.init_state(model, np.array([1, 2, 3]), (28, 28, 1)), data, inputs, 6)
         assert metrics["loss"].shape == (3,)
     for group in (1, 2):
         for a, b in zip(jax.tree.leaves(results[0]["params"]), jax.tree.leaves(results[group]["params"])):

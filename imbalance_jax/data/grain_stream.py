@@ -5,7 +5,7 @@ images/s on a 16-core host, 2,603 on 16 processes; docs/performance.md). Here ea
 grain `MapDataset` is one network's batch at one step: the worker walks the network's index table
 with the numpy twin of the on-device sampler, decodes, resizes and crops with the same seeds as
 `streaming.BatchStream`, so both loaders give the same batches. A record is a pure function of
-(plan, step, network), so the stream's checkpoint is the cohort's step: a resumed cohort reopens
+(inputs, step, network), so the stream's checkpoint is the cohort's step: a resumed cohort reopens
 the dataset at that step, and no loader state needs saving.
 """
 import atexit
@@ -24,15 +24,15 @@ PREFETCH_PER_WORKER = 2
 class NetworkBatches:
     """Record r of a cohort's stream: network r % N's batch at step r // N, as (images, positions)."""
 
-    def __init__(self, data: streaming.StreamData, plan, batch_size: int):
+    def __init__(self, data: streaming.StreamData, inputs, batch_size: int):
         self.data, self.batch_size = data, batch_size
-        self.plan = streaming.host_plan(plan)
-        self.num_networks = len(self.plan.lengths)
+        self.inputs = streaming.host_inputs(inputs)
+        self.num_networks = len(self.inputs.lengths)
 
     def __call__(self, record: int):
         step, network = divmod(int(record), self.num_networks)
-        positions = streaming.network_positions(self.plan, step, network, self.batch_size)
-        seed = int(self.plan.seeds[network])
+        positions = streaming.network_positions(self.inputs, step, network, self.batch_size)
+        seed = int(self.inputs.seeds[network])
         images = np.stack([streaming.training_crop(self.data, p, seed, step, slot) for slot, p in enumerate(positions)])
         return images, positions
 
@@ -40,9 +40,9 @@ class NetworkBatches:
 class GrainStream:
     """A cohort's batches, K steps at a time, from grain worker processes running ahead of the trainer."""
 
-    def __init__(self, data: streaming.StreamData, plan, batch_size: int, workers: int, end_step: int):
+    def __init__(self, data: streaming.StreamData, inputs, batch_size: int, workers: int, end_step: int):
         """workers=0 reads in this process (grain's own convention)."""
-        self.records = NetworkBatches(data, plan, batch_size)
+        self.records = NetworkBatches(data, inputs, batch_size)
         self.workers, self.end_step = workers, end_step
         self._iterator, self._next_step = None, None
 

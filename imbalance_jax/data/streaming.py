@@ -155,17 +155,17 @@ class BatchStream:
     """Batches of a streaming cohort, K steps at a time, prepared ahead on worker threads
     (`stream.loader='threads'`; grain_stream.GrainStream gives the same batches from processes)."""
 
-    def __init__(self, data: StreamData, plan, batch_size: int, workers: int = 8):
+    def __init__(self, data: StreamData, inputs, batch_size: int, workers: int = 8):
         self.data, self.batch_size = data, batch_size
-        self.plan = host_plan(plan)
+        self.inputs = host_inputs(inputs)
         self.pool = concurrent.futures.ThreadPoolExecutor(workers)
         self.ahead = concurrent.futures.ThreadPoolExecutor(1)
         self._next = None
 
     def positions(self, step: int, num_steps: int) -> np.ndarray:
         """Positions in the training set of K steps of batches: [K, N, B], the on-device sampler's own."""
-        networks = range(len(self.plan.lengths))
-        return np.array([[network_positions(self.plan, step + k, n, self.batch_size) for n in networks]
+        networks = range(len(self.inputs.lengths))
+        return np.array([[network_positions(self.inputs, step + k, n, self.batch_size) for n in networks]
                          for k in range(num_steps)])
 
     def _load(self, step, num_steps):
@@ -173,7 +173,7 @@ class BatchStream:
 
         def one(args):
             (k, n, b), p = args
-            return training_crop(self.data, p, int(self.plan.seeds[n]), step + k, b)
+            return training_crop(self.data, p, int(self.inputs.seeds[n]), step + k, b)
 
         flat = list(self.pool.map(one, np.ndenumerate(positions)))
         images = np.stack(flat).reshape(*positions.shape, self.data.crop, self.data.crop, 3)
@@ -197,19 +197,19 @@ class BatchStream:
         self.pool.shutdown()
 
 
-def host_plan(plan):
-    """A cohort plan as numpy arrays: host loaders walk it without a JAX device (grain's workers start none)."""
-    return jax.tree.map(np.asarray, plan)
+def host_inputs(inputs):
+    """A cohort inputs as numpy arrays: host loaders walk it without a JAX device (grain's workers start none)."""
+    return jax.tree.map(np.asarray, inputs)
 
 
-def network_positions(plan, step: int, network: int, batch_size: int) -> np.ndarray:
-    """Positions in the training set of one network's batch at a step, from a host plan: the on-device
+def network_positions(inputs, step: int, network: int, batch_size: int) -> np.ndarray:
+    """Positions in the training set of one network's batch at a step, from a cohort's host inputs: the on-device
     sampler's walk in numpy (samplers.network_batch, tested equal)."""
-    rules = () if plan.batch_rules is None else (
-        plan.batch_rules[network], plan.class_offsets[network], plan.class_counts[network],
-        1 if plan.total_steps is None else plan.total_steps[network])
-    return samplers.network_batch(plan.table[network], plan.lengths[network], plan.seeds[network], step, batch_size,
-                                  *rules, xp=np)
+    rules = () if inputs.batch_rules is None else (
+        inputs.batch_rules[network], inputs.class_offsets[network], inputs.class_counts[network],
+        1 if inputs.total_steps is None else inputs.total_steps[network])
+    return samplers.network_batch(inputs.table[network], inputs.lengths[network], inputs.seeds[network], step,
+                                  batch_size, *rules, xp=np)
 
 
 def load_stream(name: str, n_max: int, test_per_class: int | None, resize: int, crop: int,

@@ -9,7 +9,7 @@ from typing import Callable
 
 from imbalance_jax.losses.core import (Objective, cosine_logits, effective_number_weights,  # noqa: F401
                                        inverse_frequency_weights, ldam_margins, loss, neutral)
-from imbalance_jax.named import Registry
+from imbalance_jax.registry import Registry
 
 
 @dataclasses.dataclass(frozen=True)

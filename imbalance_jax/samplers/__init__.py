@@ -13,8 +13,8 @@ from typing import Callable, Optional
 import jax.numpy as jnp
 import numpy as np
 
-from imbalance_jax import sampling
-from imbalance_jax.named import Registry
+from imbalance_jax.samplers import mechanics
+from imbalance_jax.registry import Registry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,10 +76,10 @@ def network_batch(row, length, seed, step, batch_size: int, rule=0, class_offset
 
 
 def _walk(step, batch_size, length, seed, class_offsets, class_counts, total_steps, xp):
-    return sampling.batch_positions(step, batch_size, length, seed, xp)
+    return mechanics.batch_positions(step, batch_size, length, seed, xp)
 
 
-# The permutation walk is rule 0: every plan without class blocks walks it.
+# The permutation walk is rule 0: every network without class blocks walks it.
 register(BatchRule("walk", _walk))
 register(Sampler("none"))
 

@@ -2,7 +2,7 @@
 Mahajan et al. 2018) and class-aware sampling (every batch class-balanced, Shen et al. 2016)."""
 import numpy as np
 
-from imbalance_jax import sampling
+from imbalance_jax.samplers import mechanics
 from imbalance_jax.samplers import BatchRule, Sampler, register
 
 
@@ -13,10 +13,10 @@ def _sqrt_counts(counts, target_rho):
 
 
 def _class_aware(step, batch_size, length, seed, class_offsets, class_counts, total_steps, xp):
-    return sampling.class_aware_positions(step, batch_size, class_offsets, class_counts, seed, xp)
+    return mechanics.class_aware_positions(step, batch_size, class_offsets, class_counts, seed, xp)
 
 
 register(BatchRule("class_aware", _class_aware))
 register(Sampler("class_aware", batches="class_aware", method="class_aware_sampling", label="Class-aware sampling"))
-register(Sampler("sqrt", _sqrt_counts, lambda labels, seed, target_rho: sampling.sqrt_sample(labels, seed),
+register(Sampler("sqrt", _sqrt_counts, lambda labels, seed, target_rho: mechanics.sqrt_sample(labels, seed),
                  method="sqrt_sampling", label="Square-root sampling"))

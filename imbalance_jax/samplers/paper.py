@@ -2,7 +2,7 @@
 balance or to a reduced ratio (Section 4.5)."""
 import numpy as np
 
-from imbalance_jax import sampling
+from imbalance_jax.samplers import mechanics
 from imbalance_jax.samplers import Sampler, register
 
 
@@ -19,5 +19,5 @@ def _undersampled_counts(counts, target_rho):
     return np.where(counts > target, target, counts)
 
 
-register(Sampler("oversample", _oversampled_counts, sampling.oversample))
-register(Sampler("undersample", _undersampled_counts, sampling.undersample))
+register(Sampler("oversample", _oversampled_counts, mechanics.oversample))
+register(Sampler("undersample", _undersampled_counts, mechanics.undersample))

@@ -9,7 +9,7 @@ then an example of the drawn class uniformly (with replacement). Registered as t
 The draw is integer arithmetic only (shares in 2^15ths, the mixing weight in 1024ths), so numpy on the host
 (streamed studies) and jax.numpy in the compiled step give the same batches.
 """
-from imbalance_jax import sampling
+from imbalance_jax.samplers import mechanics
 from imbalance_jax.samplers import BatchRule, Sampler, register
 
 SHARE = 1 << 15  # a distribution over the classes in 2^15ths
@@ -27,10 +27,10 @@ def positions(step, batch_size, length, seed, class_offsets, class_counts, total
                      .astype(xp.int32), STEPS)
     cumulative = xp.cumsum((STEPS - mix) * instance + mix * balanced)
     flat = xp.asarray(step).astype(xp.uint32) * xp.uint32(batch_size) + xp.arange(batch_size, dtype=xp.uint32)
-    with sampling.wrapping(xp):
-        key = sampling.mix32(xp.asarray(seed).astype(xp.uint32) * xp.uint32(0x9E3779B1), xp)
-        first = sampling.mix32(flat ^ key, xp)
-        second = sampling.mix32(first + xp.uint32(0x632BE5AB), xp)
+    with mechanics.wrapping(xp):
+        key = mechanics.mix32(xp.asarray(seed).astype(xp.uint32) * xp.uint32(0x9E3779B1), xp)
+        first = mechanics.mix32(flat ^ key, xp)
+        second = mechanics.mix32(first + xp.uint32(0x632BE5AB), xp)
     draw = (first % cumulative[-1].astype(xp.uint32)).astype(xp.int32)
     cls = xp.minimum(xp.searchsorted(cumulative, draw, side="right"), counts.shape[0] - 1)
     within = (second % xp.maximum(counts[cls], 1).astype(xp.uint32)).astype(xp.int32)

@@ -1,4 +1,4 @@
-"""Planning, pure: config -> networks (each with its identity) -> stages -> cohorts. No I/O, no compiling.
+"""The study's design, pure: config -> networks (each with its identity) -> stages -> cohorts. No I/O, no compiling.
 
 A network's identity is its name (imbalanced set, trained method, learning-rate run) and a hash of
 everything that determines how it trains; a workdir finds checkpoints by that identity, so a
@@ -178,7 +178,7 @@ def learning_rate_runs(config: ml_collections.ConfigDict) -> list[tuple]:
     return [(lr, run, f"/lr{lr:g}_run{run}") for lr in grid for run in range(repeats)]
 
 
-def plan_networks(config: ml_collections.ConfigDict, facts: DatasetFacts) -> list[Network]:
+def all_networks(config: ml_collections.ConfigDict, facts: DatasetFacts) -> list[Network]:
     """Every network the study trains, stage by stage (parents before the networks fine-tuned from them)."""
     requested = list(config.methods)
     if not requested:

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from imbalance_jax import config_schema, distributed, plan, sizing, train
+from imbalance_jax import config_schema, distributed, design, sizing, train
 from imbalance_jax.data import DatasetError, load_as_is, load_balanced, resplit, streaming
 from imbalance_jax.models import get_model, interface_of
 
@@ -70,7 +70,7 @@ class Setup:
     config: ml_collections.ConfigDict
     data: Any  # the balanced dataset of this view's split (a streamed reader for input_pipeline='stream')
     input_shape: tuple
-    networks: tuple  # of plan.Network, stage by stage
+    networks: tuple  # of design.Network, stage by stage
     model: Any
     hp: train.TrainHParams
     table_width: int
@@ -126,15 +126,15 @@ def build(config: ml_collections.ConfigDict, workdir=None, measure: bool = True,
     config_schema.validate(config)  # before anything loads or compiles
     data, input_shape = load_data(config, prepare)
     available = tuple(int(c) for c in np.bincount(data.y_train, minlength=data.num_classes))
-    facts = plan.DatasetFacts(data.num_classes, data.n_max, available)
-    plan.check_rhos(config, facts)
-    networks = tuple(plan.plan_networks(config, facts))
+    facts = design.DatasetFacts(data.num_classes, data.n_max, available)
+    design.check_rhos(config, facts)
+    networks = tuple(design.all_networks(config, facts))
     model = build_model(config, data.num_classes)
     hp = hparams(config)
     check_finetune_layers(config, model, input_shape, hp)
     if workdir is not None:
         workdir.check_config(config)
-    width = plan.table_width(networks, len(data.y_train))  # one width: every cohort reuses one compiled step
+    width = design.table_width(networks, len(data.y_train))  # one width: every cohort reuses one compiled step
     saved = workdir.saved_sizes() if workdir is not None and config.cohort_size == 0 else None
     if measure or config.cohort_size or saved:
         sizes = sizing.resolve(config, saved, model, hp, (len(data.y_train), *input_shape), width, networks)
