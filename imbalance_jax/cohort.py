@@ -69,14 +69,15 @@ ZCA_FITS_KEPT = 4  # a 3072-dim ZCA is 37 MB; consecutive cohorts of one set (it
 def fit_preprocess(networks: list, data, hp: train.TrainHParams, zca_epsilon: float, zca_fit: str = "imbalanced",
                    kept: dict = None):
     """Each network's input transform (CIFAR-10's ZCA): fitted on its imbalanced set before sampling, or
-    with zca_fit='full' once on the whole balanced training set. `kept` (a dict the caller holds) keeps
-    the latest fits, so the next cohorts of the same sets do not fit them again (an eigh of 3072 x 3072)."""
+    with zca_fit='full' once on the whole balanced training set (data: the networks' split's). `kept` (a dict the
+    caller owns) keeps the latest fits by (split, set, epsilon), so the next cohorts of the same sets do not fit
+    them again (an eigh of 3072 x 3072)."""
     if hp.preprocess != "gcn_zca":
         return None
     if zca_fit not in ("imbalanced", "full"):
         raise ValueError(f"zca_fit={zca_fit!r} must be 'imbalanced' or 'full'")
     kept = {} if kept is None else kept
-    keys = [(id(data), n.set_name if zca_fit == "imbalanced" else "full", zca_epsilon) for n in networks]
+    keys = [(n.split, n.set_name if zca_fit == "imbalanced" else "full", zca_epsilon) for n in networks]
     fitted = {}
     for n, key in zip(networks, keys):
         if key not in fitted:

@@ -311,9 +311,10 @@ def _check_relations(config) -> None:
             raise ValueError(f"config.train_per_class={config.train_per_class} balances the training set; a study "
                              "of the data as it is (imbalance.as_is=True) trains on every training image: set "
                              "train_per_class=0")
-        if "balanced" in config.methods:
-            raise ValueError("config.methods holds 'balanced', a reference trained on a balanced set, which a study "
-                             "of the data as it is (imbalance.as_is=True) does not have: drop it from methods")
+        on_balanced = [m for m in config.methods if getattr(methods.get(m).training, "on_balanced", False)]
+        if on_balanced:
+            raise ValueError(f"config.methods holds {on_balanced[0]!r}, a reference trained on a balanced set, which a "
+                             "study of the data as it is (imbalance.as_is=True) does not have: drop it from methods")
         if grid.repetitions == 0:
             raise ValueError("config.imbalance.repetitions=0 plans no network; use a whole number >= 1")
     for step in t.lr_steps:

@@ -28,14 +28,14 @@ def selected(row: dict) -> bool:
 
 def mark_selected(rows: list[dict]) -> None:
     """Sets selected=1 on the best-AUC row of each (imbalanced set, method) over its finite learning-rate runs."""
-    best = {}
-    for row in filter(trained, rows):
+    best = {}  # (set, method) -> position of its best row
+    for i, row in enumerate(rows):
         key = (row["network"].split("/")[0], row["method"])
-        if key not in best or row["auc"] > best[key]["auc"]:
-            best[key] = row
-    chosen = {id(r) for r in best.values()}
-    for row in rows:
-        row["selected"] = int(id(row) in chosen)
+        if trained(row) and (key not in best or row["auc"] > rows[best[key]]["auc"]):
+            best[key] = i
+    chosen = set(best.values())
+    for i, row in enumerate(rows):
+        row["selected"] = int(i in chosen)
 
 
 def curve_rows(networks: list, curves: dict) -> list[dict]:

@@ -12,7 +12,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging
 
-from imbalance_jax import (cohort, config_schema, distributed, evaluate, design, progress, results, run, sizing,
+from imbalance_jax import (cohort_training, config_schema, distributed, design, evaluate, progress, results, sizing,
                            tensorboard)
 from imbalance_jax import workdir as workdir_lib
 from imbalance_jax.checkpoint import CheckpointError
@@ -100,16 +100,15 @@ def train_all(setup: Setup, workdir: Workdir) -> Layout:
         workdir.record_run(ran_on)  # what the report's header says the study ran on
     logging.info("%d networks planned in %d cohorts; %d cohorts to train (%d networks already trained)",
                  len(setup.networks), len(layout.cohorts), len(todo), report.done_networks)
-    run_chunk = run.chunk_runner(setup) if todo else None
-    parents = _ParentStates(setup, workdir, layout)
-    zca_kept = {}  # the latest ZCA fits: the cohorts of one set's methods fit its ZCA once
-    mine = [r for stage in stages_todo for r in _mine([r for r in todo if max(n.stage for n in r.networks) == stage])]
+    by_stage = {stage: _mine([r for r in todo if max(n.stage for n in r.networks) == stage]) for stage in stages_todo}
+    mine = [r for stage in stages_todo for r in by_stage[stage]]
+    chunk = cohort_training.compiled_chunk(setup) if todo else None
     with progress.stop_on_signals() as stop:
+        run = cohort_training.StudyTraining(setup, workdir, layout, chunk, report, stop, zca_fits={})
         for stage in stages_todo:
-            for record in _mine([r for r in todo if max(n.stage for n in r.networks) == stage]):
+            for record in by_stage[stage]:
                 try:
-                    run.CohortTraining(setup, workdir, record, run_chunk, parents.stacked, report, stop,
-                                       zca_kept, (mine.index(record) + 1, len(mine))).run()
+                    cohort_training.train_cohort(run, record, (mine.index(record) + 1, len(mine)))
                 except Exception as e:  # noqa: BLE001 - a cohort too large for the device is the user's to fix
                     if "RESOURCE_EXHAUSTED" not in str(e) or setup.streaming:
                         raise
@@ -122,26 +121,6 @@ def train_all(setup: Setup, workdir: Workdir) -> Layout:
                  progress.duration(report.compile_seconds()),
                  f"{report.rate():.0f} img/s after compiling" if report.steady_seconds else "no call after compiling")
     return layout
-
-
-class _ParentStates:
-    """Params and input transforms of trained networks by name, restored cohort by cohort."""
-
-    def __init__(self, setup: Setup, workdir: Workdir, layout: Layout):
-        self.setup, self.workdir, self.layout = setup, workdir, layout
-
-    def stacked(self, names: list):
-        """The named networks' {params, preprocess}, stacked in that order."""
-        restored, rows = {}, []
-        sizes = {r.cohort_id: len(r.networks) for r in self.layout.cohorts}
-        for name in names:
-            cohort_id, j = self.layout.located[name]
-            if cohort_id not in restored:
-                with self.workdir.checkpoints(cohort_id) as checkpoints:
-                    state = checkpoints.restore(self.setup.abstract_state(sizes[cohort_id]))[0]
-                restored[cohort_id] = {"params": state["params"], "preprocess": state["preprocess"]}
-            rows.append(jax.tree.map(lambda x: x[j], restored[cohort_id]))
-        return cohort.stack_rows(rows)
 
 
 def _wanted(setup: Setup, record) -> list:
@@ -161,7 +140,7 @@ def evaluation_todo(setup: Setup, workdir: Workdir, layout: Layout, force: bool 
             raise CheckpointError(f"{record.cohort_id} ({workdir.cohort_dir(record.cohort_id)}) is not trained; "
                                   f"run launch.study --workdir={workdir.path} to train it first")
         wanted = _wanted(setup, record)
-        if force or not _still_valid(workdir.read_evaluation(record.cohort_id), meta["token"], wanted):
+        if force or not _evaluation_current(workdir.read_evaluation(record.cohort_id), meta["token"], wanted):
             todo.append((record, wanted))
     return todo
 
@@ -196,7 +175,7 @@ def evaluate_all(setup: Setup, workdir: Workdir, layout: Layout, force: bool = F
     barrier("evaluated")
 
 
-def _still_valid(saved, token: str, wanted: list) -> bool:
+def _evaluation_current(saved, token: str, wanted: list) -> bool:
     """The evaluation record belongs to this cohort's final checkpoint and holds every wanted row."""
     return (saved is not None and saved.get("token") == token
             and {tuple(p) for p in wanted} <= {tuple(p) for p in saved["pairs"]})

@@ -73,7 +73,7 @@ MUTATIONS = [
     ("imbalance_jax/train.py", "return jnp.where(finetune_last, rate if path[0].key in finetune_layers else 0.0, rate)",
      "return jnp.where(finetune_last, rate, rate)", "the second phase trains every layer",
      ["tests/test_method_definitions.py"]),
-    ("imbalance_jax/run.py", "reinit = np.array([wanted(methods.get(n.method).training) for n in networks])",
+    ("imbalance_jax/cohort_training.py", "reinit = np.array([wanted(methods.get(n.method).training) for n in networks])",
      "reinit = np.zeros(len(networks), bool)", "cRT keeps the baseline's classifier",
      ["tests/test_method_definitions.py"]),
     ("imbalance_jax/samplers/longtail.py", "shares = np.sqrt(counts) / np.sqrt(counts).sum()",

@@ -236,12 +236,12 @@ def test_a_corrupted_workdir_is_redone_or_refused(capsys, tmp_path, finished, co
 
 
 def test_out_of_device_memory_names_the_cohort_size_that_fits(capsys, tmp_path, monkeypatch):
-    from imbalance_jax import run, sizing
+    from imbalance_jax import cohort_training, sizing
 
-    def exhausted(self):
+    def exhausted(run, record, position):
         raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 9 GiB")
 
-    monkeypatch.setattr(run.CohortTraining, "run", exhausted)
+    monkeypatch.setattr(cohort_training, "train_cohort", exhausted)
     monkeypatch.setattr(sizing, "free_device_bytes", lambda: 1_000_000_000)  # room for a few networks
     line = _one_line_exit(capsys, lambda: study.run_study(tiny.tiny_config(), str(tmp_path)))
     assert line.startswith("error: out of device memory training cohort_00000 (2 networks, batch 64); "), line

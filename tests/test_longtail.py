@@ -37,7 +37,7 @@ def test_crt_reinitialises_the_classifier_and_two_phase_keeps_the_parents():
     import types
 
     from configs import quick
-    from imbalance_jax import design, run, study_setup, train
+    from imbalance_jax import cohort_training, design, study_setup, train
     from imbalance_jax.models import get_model
 
     config = quick.get_config()
@@ -47,14 +47,14 @@ def test_crt_reinitialises_the_classifier_and_two_phase_keeps_the_parents():
     model = get_model("lenet5", conv_impl="im2col")
     parents = train.init_state(model, np.array([7, 8]), (28, 28, 1))["params"]  # stand-ins for trained parents
     ctx = types.SimpleNamespace(config=config, hp=study_setup.hparams(config), model=model, input_shape=(28, 28, 1))
-    state = run.initial_state(ctx, children, lambda names: {"params": parents, "preprocess": {}})
+    state = cohort_training.initial_state(ctx, children, {"params": parents, "preprocess": {}})
     fresh = train.init_state(model, np.array([n.init_seed for n in children]), (28, 28, 1))["params"]
     got, old, new = (p["params"] for p in (state["params"], parents, fresh))
     assert np.array_equal(got["fc2"]["kernel"][0], new["fc2"]["kernel"][0])  # cRT: a fresh classifier
     assert not np.array_equal(got["fc2"]["kernel"][0], old["fc2"]["kernel"][0])
     assert np.array_equal(got["fc2"]["kernel"][1], old["fc2"]["kernel"][1])  # two-phase: the parent's
     config.crt_reinit = False  # the config value: cRT from the baseline's classifier
-    kept = run.initial_state(ctx, children, lambda names: {"params": parents, "preprocess": {}})["params"]["params"]
+    kept = cohort_training.initial_state(ctx, children, {"params": parents, "preprocess": {}})["params"]["params"]
     assert np.array_equal(kept["fc2"]["kernel"][0], old["fc2"]["kernel"][0])
     for layer in ("conv1", "conv2", "fc1"):  # the features are the parents' for both
         assert np.array_equal(got[layer]["kernel"], old[layer]["kernel"])

@@ -10,9 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from imbalance_jax import evaluate, losses, methods, design, run, samplers, scorings, train
+from imbalance_jax import cohort_training, design, evaluate, losses, methods, samplers, scorings, study_setup, train
 from imbalance_jax import study as study_lib
-from imbalance_jax import study_setup
 from imbalance_jax.workdir import Workdir
 
 FAMILY_INSTANCES = ("posthoc_adjustment_tau0.5", "tau_normalization_tau0.5", "oversampling_to_2",
@@ -141,7 +140,7 @@ def tiny_study(tmp_path_factory):
 
     workdir = str(tmp_path_factory.mktemp("definitions"))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(run.train, "make_train_chunk", recording)
+        patch.setattr(cohort_training.train, "make_train_chunk", recording)
         study_lib.run_study(config, workdir)
     return Study(workdir, config, calls)
 

@@ -1,13 +1,13 @@
 """Appendix A's re-splits: split k > 0 redraws train and test from the pooled balanced sets, a study
 trains and scores every network on each split, and the report pools the splits and shows each."""
+import contextlib
 import csv
 
 import numpy as np
 import pytest
 
 import tiny
-from imbalance_jax import config_schema, design, report, run, study
-from imbalance_jax import study_setup
+from imbalance_jax import cohort_training, config_schema, design, report, study, study_setup
 from imbalance_jax.workdir import Workdir
 from imbalance_jax.data import BalancedData, resplit
 
@@ -60,17 +60,18 @@ def test_a_two_split_study_grows_from_one_differs_in_its_test_sets_and_pools_cor
     first = study.run_study(config, str(tmp_path))
     config.resplits = 2
     fed = []  # (cohort, training images) each chunk call was given
-    real_runner, real_run = run.chunk_runner, run.CohortTraining.run
+    real_images, real_train = cohort_training.training_images, cohort_training.train_cohort
 
-    def recording_runner(ctx):
-        chunk = real_runner(ctx)
-        return lambda state, inputs, step, n, next_n, data: (fed.append(data.x_train), chunk(
-            state, inputs, step, n, next_n, data))[1]
+    @contextlib.contextmanager
+    def recording_images(setup, inputs):
+        with real_images(setup, inputs) as images:
+            fed.append(np.asarray(images.images))
+            yield images
 
     trained = []
-    monkeypatch.setattr(run, "chunk_runner", recording_runner)
-    monkeypatch.setattr(run.CohortTraining, "run", lambda self: (trained.extend(n.name for n in self.networks),
-                                                                 real_run(self))[1])
+    monkeypatch.setattr(cohort_training, "training_images", recording_images)
+    monkeypatch.setattr(cohort_training, "train_cohort", lambda run, record, position: (
+        trained.extend(n.name for n in record.networks), real_train(run, record, position))[1])
     rows = study.run_study(config, str(tmp_path))
     grown, workdir = study_setup.build(config, Workdir(str(tmp_path))), Workdir(str(tmp_path))
     split1 = grown.on_split(1)

@@ -10,8 +10,7 @@ import time
 import pytest
 
 import tiny
-from imbalance_jax import cli, methods, run, study
-from imbalance_jax import study_setup
+from imbalance_jax import cli, cohort_training, methods, study, study_setup
 from imbalance_jax.workdir import Workdir
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -25,13 +24,13 @@ def _rows(path):
 def _count_training(monkeypatch):
     """Records the networks of every cohort the runner trains."""
     trained = []
-    real = run.CohortTraining.run
+    real = cohort_training.train_cohort
 
-    def counted(self):
-        trained.extend(n.name for n in self.networks)
-        return real(self)
+    def counted(run, record, position):
+        trained.extend(n.name for n in record.networks)
+        return real(run, record, position)
 
-    monkeypatch.setattr(run.CohortTraining, "run", counted)
+    monkeypatch.setattr(cohort_training, "train_cohort", counted)
     return trained
 
 

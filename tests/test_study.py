@@ -5,8 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from imbalance_jax import checkpoint, evaluate, design, results, run, stages, study
-from imbalance_jax import study_setup
+from imbalance_jax import checkpoint, cohort_training, design, evaluate, results, stages, study, study_setup
 from imbalance_jax.workdir import Workdir
 from imbalance_jax.methods import PAPER_METHODS
 
@@ -131,7 +130,7 @@ def test_two_phase_changes_only_the_last_layer(finished):
 def test_rerun_trains_and_evaluates_nothing(finished, monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("a finished cohort was trained or evaluated again")
-    monkeypatch.setattr(run.train, "make_train_chunk", fail)
+    monkeypatch.setattr(cohort_training.train, "make_train_chunk", fail)
     monkeypatch.setattr(stages.evaluate, "evaluate_cohort", fail)
     before = open(f"{finished.workdir}/results.csv").read()
     study.run_study(finished.config, finished.workdir)
