@@ -155,11 +155,12 @@ def run_app(main, config: str = "required", workdir: str = "required") -> None:
         given = [a for a in overrides if a.partition("=")[0] == twice]
         _fail(f"{twice} is given {len(given)} times ({' '.join(given)}); give it once, with the value you mean")
     main = _no_stray_arguments(main)
-    if helping and not config_arg and not (workdir_value and os.path.isfile(os.path.join(workdir_value,
-                                                                                          config_files.SAVED))):
+    from imbalance_jax.workdir import Workdir
+
+    saved = bool(workdir_value) and Workdir(workdir_value).has_saved_config()
+    if helping and not config_arg and not saved:
         app.run(main, argv=[a for a in argv if not a.startswith("--config.")], flags_parser=_parse_flags)
         return
-    saved = workdir_value and os.path.isfile(os.path.join(workdir_value, config_files.SAVED))
     if config == "optional" and not config_arg and not saved:
         if overrides:
             _fail(f"{overrides[0].split('=')[0]} overrides a study's config, and --workdir={workdir_value} holds none; "

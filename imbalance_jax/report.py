@@ -6,7 +6,6 @@ Benjamini-Hochberg adjusted one over the table (imbalance_jax.statistics). Below
 repetitions there is no interval and no test.
 """
 import math
-import os
 from collections import defaultdict
 
 import numpy as np
@@ -274,7 +273,7 @@ def shot_section(per_class: list[dict], workdir: str) -> list[str]:
              "Recall is each network's mean over the group's classes; the table gives the mean over networks with "
              "its 95% interval (results.csv: many_shot_recall, medium_shot_recall, few_shot_recall; per_class.csv: "
              "shot).", "", shot_table(per_class), "", *few_test_images_lines(per_class)]
-    title = figs.recall_vs_count_figure(per_class, os.path.join(workdir, "fig_recall_vs_train_count.png"))
+    title = figs.recall_vs_count_figure(per_class, Workdir(workdir).file("fig_recall_vs_train_count.png"))
     if title:
         lines += [f"![{title}](fig_recall_vs_train_count.png)", ""]
     return lines

@@ -75,6 +75,10 @@ class Workdir:
             acquire_lock(self.path)
 
     # --- the config ------------------------------------------------------------------------------
+    def has_saved_config(self) -> bool:
+        """Whether the workdir holds a study's config.json."""
+        return os.path.isfile(self.file("config.json"))
+
     def saved_config_json(self) -> Optional[dict]:
         """The saved config's JSON, or None before the first run."""
         path = self.file("config.json")
