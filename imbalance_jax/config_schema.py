@@ -84,7 +84,7 @@ class Key:
 
 
 def _models():
-    return tuple(registry.MODELS)
+    return registry.MODELS.names()
 
 
 def _conv_impls(value) -> bool:

@@ -1,57 +1,22 @@
-"""What a study will cost before it runs: networks per stage, cohorts, device memory, checkpoint disk,
-and wall time from a short measured run of the real compiled step on this device.
+"""What a study will cost before it runs: the study as its dry run describes it (study_setup.build, then
+study_plan.lines), then checkpoint disk and wall time from a short measured run of the real compiled step on
+this device, and the repetitions a target difference needs.
 
   estimate.plan_table(config, workdir=None)   # what launch.plan prints
 """
 import time
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from imbalance_jax import config_schema, design, progress, report, results, sizing, stages, statistics, tables, train
-from imbalance_jax import study_setup
+from imbalance_jax import progress, report, results, statistics, study_plan, study_setup, tables, train
 from imbalance_jax.workdir import Workdir
-from imbalance_jax.data import DatasetError
 
 # The spread launch.plan assumes without a pilot study: the upper quartile of the sd of paired ROC AUC
 # differences from the baseline over docs/mnist's settings (LeNet-5 on MNIST, 1,000 iterations, 5 repetitions).
 DEFAULT_PAIRED_SD = 0.0068
-
-# Datasets the planner knows without loading them (TFDS datasets may not be prepared yet).
-KNOWN_DATASETS = {"mnist": (10, (28, 28, 1)), "fashion_mnist": (10, (28, 28, 1)), "cifar10": (10, (32, 32, 3)),
-                  "imagenet2012": (1000, (224, 224, 3))}
-
-
-class DatasetShape(NamedTuple):
-    """What planning and sizing need of the dataset, and where it came from."""
-
-    facts: design.DatasetFacts
-    train_shape: tuple  # [examples, h, w, c] of the (capped) training set
-    test_size: int
-    source: str
-
-
-def dataset_shape(config: ml_collections.ConfigDict) -> DatasetShape:
-    """The dataset's classes and shapes: loaded where that is quick, else from KNOWN_DATASETS."""
-    try:
-        if config.input_pipeline == "stream" and not config.dataset.startswith("folder:"):
-            raise DatasetError("streamed: not loaded for planning")  # a folder is only listed: quick
-        data, input_shape = study_setup.load_data(config, prepare=False)
-    except DatasetError as e:
-        if config.dataset not in KNOWN_DATASETS:
-            raise
-        classes, input_shape = KNOWN_DATASETS[config.dataset]
-        n_max = config.train_per_class
-        test = classes * (config.test_per_class or 1000)
-        return DatasetShape(design.DatasetFacts(classes, n_max), (classes * n_max, *input_shape), test,
-                            f"{config.dataset}: {classes} classes, n_max {n_max} from the config ({str(e)[:120]})")
-    available = tuple(int(c) for c in np.bincount(data.y_train, minlength=data.num_classes))
-    return DatasetShape(design.DatasetFacts(data.num_classes, data.n_max, available), (len(data.y_train), *input_shape),
-                        len(data.y_test), f"{config.dataset}: {data.num_classes} classes, n_max {data.n_max}, "
-                        f"{len(data.y_train):,} training and {len(data.y_test):,} test images (loaded)")
 
 
 def state_bytes_per_network(model, input_shape: tuple, preprocess: str, hp: train.TrainHParams) -> int:
@@ -127,62 +92,19 @@ def repetitions_line(config: ml_collections.ConfigDict, workdir: str = None) -> 
 
 def plan_table(config: ml_collections.ConfigDict, workdir: str = None, measure_seconds: float = 2.0,
                measure: bool = True) -> str:
-    """The inputs of a study on this device, as lines of text: the study's own rules (its networks, what the
-    workdir holds, its cohort sizes and packing), with the time measured on the real compiled step (measure=False:
-    nothing compiled, the sizes from the config or the workdir, no time)."""
-    config_schema.validate(config)
+    """What a study holds and will cost on this device, as lines of text: the study assembled as it runs
+    (study_setup.build, never downloading) and described as its dry run is (study_plan.lines), then its memory,
+    disk, time measured on the real compiled step (measure=False: nothing compiled, no time) and power."""
     held = Workdir(workdir) if workdir else None
-    if held is not None:
-        held.check_config(config)
-    started = time.perf_counter()
-    shape = dataset_shape(config)
-    loading_s = time.perf_counter() - started
-    design.check_rhos(config, shape.facts)
-    networks = design.all_networks(config, shape.facts)
-    hp = study_setup.hparams(config)
-    model = study_setup.build_model(config, shape.facts.num_classes)
-    width = design.table_width(networks, shape.train_shape[0])
-    saved = held.saved_sizes() if held is not None and config.cohort_size == 0 else None
-    if measure or config.cohort_size or saved:
-        sizes = sizing.resolve(config, saved, model, hp, shape.train_shape, width, networks)
-    else:
-        sizes = sizing.Sizes(0, config.eval_batch_size, "measured when the study runs; a dry run compiles nothing")
-    cohort_size = sizes.cohort_size
-    records = held.cohorts() if held else []
-    located, cohorts = stages.pending_cohorts(networks, max(cohort_size, 1), records)
-    compiled = frozenset(len(r.networks) for r in records)  # their programs are in the workdir's jax_cache
-    unfinished = stages.unfinished_cohorts(held, records, located, hp.max_iter) if held else []
-    resumed = sum(map(len, unfinished))
-    todo = [n for c in cohorts for n in c]
+    setup = study_setup.build(config, held, measure=measure, prepare=False, known_shape=True)
+    left = study_plan.what_is_left(setup, held)
     device = jax.devices()[0]
-    lines = [f"plan of {len(networks):,} networks on {jax.device_count()} x {device.device_kind} "
-             f"({jax.default_backend()}), {config.compute_dtype}", f"  dataset  {shape.source}"]
-    lines += [line for line in [design.as_is_line(networks)] if line]
-    for stage, counts in design.methods_per_stage(networks).items():
-        per_method = ", ".join(f"{m} {c:,}" for m, c in counts.items())
-        lines.append(f"  stage {stage}  {counts.total():,} networks ({per_method})"
-                     + ("" if stage == 0 else ", fine-tuned from stage " + str(stage - 1)))
-    reported = sum(len(n.reported) for n in networks)
-    lines.append(f"  results  {reported:,} rows ({len(config.methods)} methods; "
-                 f"{reported - len(networks):,} read another method's network)")
-    if located:
-        lines.append(f"  workdir  {len(located) - resumed:,} networks already trained in {workdir}; "
-                     + (f"{resumed:,} in {len(unfinished):,} unfinished cohorts to resume; " if resumed else "")
-                     + f"{len(todo):,} to train")
-    cohorts = unfinished + cohorts  # what is left to train, resumed cohorts first (timed as if from the start)
-    per_state = state_bytes_per_network(model, shape.train_shape[1:], config.preprocess, hp)
-    if sizes.source == "measured":
-        m = sizes.measured
-        lines.append(f"  memory   {m['bytes_per_network'] / 2**20:.1f} MiB per network + "
-                     f"{m['fixed_bytes'] / 2**20:.0f} MiB fixed (measured), {m['free_bytes'] / 2**30:.1f} GiB free "
-                     f"-> cohorts of {cohort_size:,}")
-    else:
-        lines.append(f"  cohorts  {cohort_size:,} networks each ({sizes.source})" if cohort_size else
-                     f"  cohorts  {sizes.source}")
-    if cohort_size:
-        lines.append(f"  cohorts  {len(cohorts):,} to train")
+    lines = [f"plan of {len(setup.networks):,} networks on {jax.device_count()} x {device.device_kind} "
+             f"({jax.default_backend()}), {config.compute_dtype}", *study_plan.lines(setup, left)]
+    hp, facts, cohorts = setup.hp, setup.data_facts, left.to_train  # resumed cohorts timed as if from the start
+    per_state = state_bytes_per_network(setup.model, setup.input_shape, config.preprocess, hp)
     lines.append(f"  disk     {per_state / 2**20:.1f} MiB per network saved (weights + optimizer state), "
-                 f"{per_state * len(networks) / 2**30:.1f} GiB for the study's latest saves")
+                 f"{per_state * len(setup.networks) / 2**30:.1f} GiB for the study's latest saves")
     if not measure or not cohorts:  # a dry run, or nothing left to train: no step to measure
         if measure:
             lines.append("  time     nothing to train (no step measured)")
@@ -190,12 +112,13 @@ def plan_table(config: ml_collections.ConfigDict, workdir: str = None, measure_s
         return "\n".join(lines)
     # The step measured at the size of the largest cohort the study will train (a few steps per call: the
     # compiled scan's body is what costs, not its length), so the rate is the study's own.
-    probe = max([len(c) for c in cohorts] or [max(1, min(cohort_size, 1024))])
-    rate, compile_s = measured_rate(model, hp, shape.train_shape, probe, min(config.steps_per_call, 10),
+    probe = max(len(c) for c in cohorts)
+    rate, compile_s = measured_rate(setup.model, hp, facts.train_shape, probe, min(config.steps_per_call, 10),
                                     measure_seconds)
+    compiled = frozenset(len(r.networks) for r in left.records)  # their programs are in the workdir's jax_cache
     lines.append(f"  time     {rate:,.0f} img/s measured ({probe} networks, {measure_seconds:g} s after "
                  f"{compile_s:.1f} s compiling) -> "
-                 f"{wall_time(config, hp, shape, cohorts, rate, compile_s, loading_s, compiled)}")
+                 f"{wall_time(config, hp, facts, cohorts, rate, compile_s, facts.load_seconds, compiled)}")
     lines.append(repetitions_line(config, workdir))
     return "\n".join(lines)
 
@@ -206,7 +129,7 @@ FORWARD_SHARE = 3  # a training step costs about three forward passes: evaluatio
 STARTUP_SECONDS, COHORT_SECONDS, EVALUATION_SECONDS, REPORT_SECONDS = 4.0, 3.0, 2.0, 5.0
 
 
-def wall_time(config, hp, shape: DatasetShape, cohorts: list, rate: float, compile_s: float,
+def wall_time(config, hp, facts: study_setup.DataFacts, cohorts: list, rate: float, compile_s: float,
               loading_s: float = 0.0, compiled_sizes: frozenset = frozenset()) -> str:
     """The study's time: training at the measured rate, its curve points and its evaluation as forward passes,
     a compile per cohort size the workdir's compilation cache does not hold yet (compiled_sizes: those of its
@@ -216,8 +139,8 @@ def wall_time(config, hp, shape: DatasetShape, cohorts: list, rate: float, compi
         return "nothing to train"
     training = todo * hp.batch_size * hp.max_iter / rate
     points = -(-hp.max_iter // config.curve_every) if config.curve_every else 0
-    curves = todo * points * shape.test_size / (FORWARD_SHARE * rate)
-    evaluation = todo * shape.test_size / (FORWARD_SHARE * rate) + EVALUATION_SECONDS * len(cohorts)
+    curves = todo * points * facts.test_size / (FORWARD_SHARE * rate)
+    evaluation = todo * facts.test_size / (FORWARD_SHARE * rate) + EVALUATION_SECONDS * len(cohorts)
     # one train program per cohort size, and the curve points' and evaluation's forward programs beside it
     compiling = compile_s * 1.5 * len({len(c) for c in cohorts} - set(compiled_sizes))
     fixed = STARTUP_SECONDS + loading_s + COHORT_SECONDS * len(cohorts) + REPORT_SECONDS

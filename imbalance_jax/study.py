@@ -10,8 +10,7 @@ study grows; evaluation redoes only what is new or retrained.
 import jax
 import ml_collections
 
-from imbalance_jax import design, stages
-from imbalance_jax import study_setup
+from imbalance_jax import stages, study_plan, study_setup
 from imbalance_jax.workdir import Workdir
 
 
@@ -44,44 +43,31 @@ def evaluate_study(config: ml_collections.ConfigDict, path: str, force: bool = F
 
 
 def dry_run(config: ml_collections.ConfigDict, path: str) -> str:
-    """What a run would do, without training or writing anything: networks per stage and method, what the
-    workdir already holds, and the cohorts it would train."""
+    """What a run would do, without training or writing anything: the study as launch.plan describes it
+    (study_plan.lines; the data's known shape where it is not prepared), then the training each network gets."""
     workdir = Workdir(path)
-    setup = study_setup.build(config, workdir, measure=False, prepare=False)
-    located, packed = stages.pending_cohorts(setup.networks, max(setup.cohort_size, 1), workdir.cohorts())
-    lines = [f"dry run of {len(setup.networks):,} networks in {path} (nothing trained or written)"]
-    lines += [line for line in [design.as_is_line(setup.networks)] if line]
-    for stage, counts in design.methods_per_stage(setup.networks).items():
-        lines.append(f"  stage {stage}  " + ", ".join(f"{m} {c:,}" for m, c in counts.items()))
-    todo = sum(len(c) for c in packed)
-    unfinished = stages.unfinished_cohorts(workdir, workdir.cohorts(), located, setup.hp.max_iter)
-    resumed = sum(map(len, unfinished))
-    cohorts = (f"in {len(packed):,} new cohorts (cohorts of {setup.cohort_size:,} ({setup.sizes.source}))"
-               if setup.cohort_size else "(cohorts sized by a measurement when the study runs; launch.plan measures "
-               "them)")
-    lines.append(f"  workdir  {len(located) - resumed:,} networks already trained; "
-                 + (f"{resumed:,} in {len(unfinished):,} unfinished cohorts to resume; " if resumed else "")
-                 + f"{todo:,} to train {cohorts}")
-    lines.append(f"  train    {setup.hp.max_iter:,} iterations of batch {setup.hp.batch_size} per network; then "
-                 "evaluation and results.csv of every planned network (launch.plan says how long it takes)")
-    return "\n".join(lines)
+    setup = study_setup.build(config, workdir, measure=False, prepare=False, known_shape=True)
+    return "\n".join([f"dry run of {len(setup.networks):,} networks in {path} (nothing trained or written)",
+                      *study_plan.lines(setup, study_plan.what_is_left(setup, workdir)),
+                      f"  train    {setup.hp.max_iter:,} iterations of batch {setup.hp.batch_size} per network; then "
+                      "evaluation and results.csv of every planned network (launch.plan says how long it takes)"])
 
 
 def dry_run_evaluation(config: ml_collections.ConfigDict, path: str, force: bool = False) -> str:
-    """What launch.evaluate would do, without evaluating or writing anything."""
+    """What launch.evaluate would do, without evaluating or writing anything: the study (study_plan.lines), then
+    the cohorts it would evaluate."""
     workdir = Workdir(path)
-    setup = study_setup.build(config, workdir, measure=False, prepare=False)
-    records = workdir.cohorts()
-    located, packed = stages.pending_cohorts(setup.networks, max(setup.cohort_size, 1), records)
-    layout = stages.Layout([r for r in records if any(n.name in located for n in r.networks)], located)
+    setup = study_setup.build(config, workdir, measure=False, prepare=False, known_shape=True)
+    left = study_plan.what_is_left(setup, workdir)
+    layout = stages.Layout([r for r in left.records if any(n.name in left.located for n in r.networks)], left.located)
     todo = stages.evaluation_todo(setup, workdir, layout, force)
     networks = sum(len(r.networks) for r, _ in todo)
     why = "--force: every cohort" if force else "those whose evaluation is missing, stale or lacks a method"
-    lines = [f"dry run of launch.evaluate in {path} (nothing evaluated or written)",
+    lines = [f"dry run of launch.evaluate in {path} (nothing evaluated or written)", *study_plan.lines(setup, left),
              f"  evaluate {len(todo)} of {len(layout.cohorts)} cohorts ({networks:,} networks; {why}) on the test set, "
              "then write results.csv"]
-    if packed:
-        lines.append(f"  {sum(map(len, packed)):,} planned networks are not trained: launch.evaluate would refuse; "
+    if left.new:
+        lines.append(f"  {sum(map(len, left.new)):,} planned networks are not trained: launch.evaluate would refuse; "
                      f"uv run python -m launch.study --workdir={path} trains them first")
     return "\n".join(lines)
 

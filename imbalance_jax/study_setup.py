@@ -1,10 +1,14 @@
 """A study's parts as plain values: build(config) checks the config, loads the data and plans the networks, and
-returns an immutable Setup that every stage takes as an argument (nothing is called back).
+returns an immutable Setup that every stage takes as an argument (nothing is called back). It is the one way a
+study is assembled: the study runs on it, and every --dry_run and launch.plan print what it holds
+(imbalance_jax/study_plan.py).
 
-  setup = build(config, Workdir("runs/quick"))
+  setup = build(config, Workdir("runs/quick"))   # the study's own
+  setup = build(config, workdir, measure=False, prepare=False, known_shape=True)   # a dry run's: nothing downloaded
 """
 import dataclasses
-from typing import Any
+import time
+from typing import Any, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -16,6 +20,11 @@ from imbalance_jax.data import DatasetError, load_as_is, load_balanced, resplit,
 from imbalance_jax.models import get_model, interface_of
 
 MIN_SIDE = 16  # LeNet-5's two 5x5 convolutions and 2x2 poolings need 16x16 inputs at least
+
+# Datasets whose classes and image shape are known without loading them (a TFDS dataset may not be prepared yet,
+# and listing a streamed one takes long): what a dry run and launch.plan fall back to.
+KNOWN_DATASETS = {"mnist": (10, (28, 28, 1)), "fashion_mnist": (10, (28, 28, 1)), "cifar10": (10, (32, 32, 3)),
+                  "imagenet2012": (1000, (224, 224, 3))}
 
 
 def hparams(config: ml_collections.ConfigDict) -> train.TrainHParams:
@@ -53,6 +62,46 @@ def load_data(config: ml_collections.ConfigDict, prepare: bool = True):
     return data, data.x_train.shape[1:]
 
 
+class DataFacts(NamedTuple):
+    """What the design and the sizing read of the dataset, and where it came from (loaded, or its known shape)."""
+
+    facts: design.DatasetFacts
+    train_shape: tuple  # [examples, h, w, c] of the (capped) training set
+    test_size: int
+    source: str  # one line: the dataset's classes and sizes, and where they came from
+    loaded: bool
+    load_seconds: float = 0.0
+
+
+def load_facts(config: ml_collections.ConfigDict, prepare: bool = True, known_shape: bool = False) -> tuple:
+    """(the data or None, DataFacts): the data loaded (prepare=False: never downloaded); with known_shape, a dataset
+    of KNOWN_DATASETS that is streamed or cannot be loaded without a download takes its known shape and the
+    config's train_per_class instead."""
+    started = time.perf_counter()
+    # (train_per_class=0 takes all of the training set: only the data itself says how much that is)
+    fallback = known_shape and config.dataset in KNOWN_DATASETS and config.train_per_class > 0
+    try:
+        if fallback and config.input_pipeline == "stream":
+            raise DatasetError("streamed: not read before a run")
+        data, input_shape = load_data(config, prepare)
+    except DatasetError as e:
+        if not fallback:
+            raise
+        classes, input_shape = KNOWN_DATASETS[config.dataset]
+        n_max = config.train_per_class
+        shape = "x".join(map(str, input_shape))
+        return None, DataFacts(design.DatasetFacts(classes, n_max), (classes * n_max, *input_shape),
+                               classes * (config.test_per_class or 1000),
+                               f"{config.dataset}: {classes} classes of {shape} images (its known shape), n_max "
+                               f"{n_max} from the config; not loaded: {str(e)[:120]}", loaded=False)
+    available = tuple(int(c) for c in np.bincount(data.y_train, minlength=data.num_classes))
+    return data, DataFacts(design.DatasetFacts(data.num_classes, data.n_max, available),
+                           (len(data.y_train), *input_shape), len(data.y_test),
+                           f"{config.dataset}: {data.num_classes} classes, n_max {data.n_max}, {len(data.y_train):,} "
+                           f"training and {len(data.y_test):,} test images (loaded)", True,
+                           time.perf_counter() - started)
+
+
 def check_finetune_layers(config: ml_collections.ConfigDict, model, input_shape: tuple, hp) -> None:
     """Every layer finetune_layers names is one of the model's."""
     layers = train.abstract_state(model, 1, input_shape, hp=hp)["params"]["params"]
@@ -68,7 +117,7 @@ class Setup:
     model, solver, index-table width, cohort sizes and device mesh."""
 
     config: ml_collections.ConfigDict
-    data: Any  # the balanced dataset of this view's split (a streamed reader for input_pipeline='stream')
+    data: Any  # the balanced dataset of this view's split (a streamed reader; None where only its shape is known)
     input_shape: tuple
     networks: tuple  # of design.Network, stage by stage
     model: Any
@@ -77,6 +126,7 @@ class Setup:
     sizes: sizing.Sizes
     mesh: Any = None
     splits: tuple = ()  # the balanced data of every split (split k at index k)
+    data_facts: Optional[DataFacts] = None  # classes, sizes and where they came from
 
     @property
     def streaming(self) -> bool:
@@ -119,30 +169,31 @@ class Setup:
         return train.make_predict(self.model, self.hp, self.sizes.eval_batch_size)
 
 
-def build(config: ml_collections.ConfigDict, workdir=None, measure: bool = True, prepare: bool = True) -> Setup:
-    """Checks the config (against the workdir's saved one too), loads the data, plans the networks and sizes
-    the cohorts by the one rule launch.plan shares (sizing.resolve; measure=False skips a measurement,
-    prepare=False a TFDS download)."""
+def build(config: ml_collections.ConfigDict, workdir=None, measure: bool = True, prepare: bool = True,
+          known_shape: bool = False) -> Setup:
+    """Checks the config (against the workdir's saved one too), loads the data, plans the networks and sizes the
+    cohorts (sizing.resolve; measure=False: no measurement, prepare=False: no TFDS download, known_shape: a dataset
+    not loaded that way is planned from its known shape, with data None)."""
     config_schema.validate(config)  # before anything loads or compiles
-    data, input_shape = load_data(config, prepare)
-    available = tuple(int(c) for c in np.bincount(data.y_train, minlength=data.num_classes))
-    facts = design.DatasetFacts(data.num_classes, data.n_max, available)
-    design.check_rhos(config, facts)
-    networks = tuple(design.all_networks(config, facts))
-    model = build_model(config, data.num_classes)
+    data, facts = load_facts(config, prepare, known_shape)
+    design.check_rhos(config, facts.facts)
+    networks = tuple(design.all_networks(config, facts.facts))
+    input_shape = facts.train_shape[1:]
+    model = build_model(config, facts.facts.num_classes)
     hp = hparams(config)
     check_finetune_layers(config, model, input_shape, hp)
     if workdir is not None:
         workdir.check_config(config)
-    width = design.table_width(networks, len(data.y_train))  # one width: every cohort reuses one compiled step
+    width = design.table_width(networks, facts.train_shape[0])  # one width: every cohort reuses one compiled step
     saved = workdir.saved_sizes() if workdir is not None and config.cohort_size == 0 else None
     if measure or config.cohort_size or saved:
-        sizes = sizing.resolve(config, saved, model, hp, (len(data.y_train), *input_shape), width, networks)
+        sizes = sizing.resolve(config, saved, model, hp, facts.train_shape, width, networks)
     else:
         sizes = sizing.Sizes(0, config.eval_batch_size, "measured when the study runs")
     mesh = distributed.make_mesh(config.data_parallel)
     if mesh is not None and hp.networks_per_vmap:
         raise ValueError(f"networks_per_vmap={hp.networks_per_vmap} steps networks in turn on one device; "
                          f"with {jax.local_device_count()} devices set it to 0")
-    splits = (data,) + tuple(resplit(data, k, config.data_seed) for k in range(1, config.resplits))
-    return Setup(config, data, input_shape, networks, model, hp, width, sizes, mesh, splits)
+    splits = () if data is None else (data,) + tuple(resplit(data, k, config.data_seed)
+                                                      for k in range(1, config.resplits))
+    return Setup(config, data, input_shape, networks, model, hp, width, sizes, mesh, splits, facts)

@@ -14,8 +14,9 @@ from imbalance_jax import cli, config_schema, report, results, study
 
 _MULTIHOST, _COORDINATOR, _NUM_PROCESSES, _PROCESS_ID = cli.define_multihost_flags()
 _WORKDIR = flags.DEFINE_string("workdir", None, "Where checkpoints and results go.")
-_DRY_RUN = flags.DEFINE_bool("dry_run", False, "Check the config, load the data and print what the run would "
-                             "train, then exit without training or writing anything.")
+_DRY_RUN = flags.DEFINE_bool("dry_run", False, "Check the config, load the data (a dataset not prepared yet: "
+                             "its known shape) and print what the run would train, as launch.plan does, then exit "
+                             "without training or writing anything.")
 
 
 def main(argv):

@@ -503,10 +503,10 @@ def test_plan_and_dry_run_count_a_cohort_killed_mid_training_as_unfinished(tmp_p
     checkpoints = workdir / "cohorts" / "cohort_00002" / "checkpoints"
     os.rename(checkpoints / "20", checkpoints / "10")  # its last save before the end, as a kill leaves it
     dry = study.dry_run(config, str(workdir))
-    assert "2 networks already trained; 1 in 1 unfinished cohorts to resume; 0 to train" in dry, dry
+    said = f"2 networks already trained in {workdir}; 1 in 1 unfinished cohorts to resume; 0 to train"
+    assert said in dry and "cohorts  1 to train (1 resumed, 0 new): 1 x 1 networks" in dry, dry
     planned = estimate.plan_table(config, str(workdir), measure=False)
-    assert f"2 networks already trained in {workdir}; 1 in 1 unfinished cohorts to resume; 0 to train" in planned
-    assert "cohorts  1 to train" in planned, planned
+    assert said in planned and "cohorts  1 to train (1 resumed, 0 new)" in planned, planned
 
 
 def test_a_report_while_a_run_holds_the_workdir_says_so(tmp_path, finished):

@@ -13,6 +13,7 @@ import re
 from typing import Callable, Optional, Union
 
 from imbalance_jax import losses, samplers, scorings
+from imbalance_jax.registry import Registry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,8 +92,7 @@ class Method:
             losses.get(self.training.loss)
 
 
-_METHODS: dict[str, Method] = {}
-_FAMILIES: list[tuple[re.Pattern, Callable[[re.Match], Method], str]] = []
+METHODS = Registry("method")  # exact names, and families of parametrised ones
 
 
 def register(method: Method) -> Method:
@@ -100,37 +100,29 @@ def register(method: Method) -> Method:
     taken = with_role(method.paper_role) if method.paper_role else ""
     if taken and taken != method.name:
         raise ValueError(f"method {method.name!r}: paper_role={method.paper_role!r} is {taken!r}'s; leave it ''")
-    _METHODS[method.name] = method
-    return method
+    return METHODS.register(method)
 
 
 def register_family(pattern: str, build: Callable[[re.Match], Method], example: str) -> None:
     """Adds parametrised names: `build(match)` makes the Method of a name that fully matches pattern."""
-    _FAMILIES.append((re.compile(pattern), build, example))
+    METHODS.register_family(pattern, build, example)
 
 
 def unregister(name: str) -> None:
     """Removes a method registered by its exact name (tests register their own)."""
-    _METHODS.pop(name, None)
+    METHODS.unregister(name)
 
 
 def get(name: str) -> Method:
     """The Method called name; an unknown name is a ValueError listing the known ones."""
-    if name in _METHODS:
-        return _METHODS[name]
-    for pattern, build, _ in _FAMILIES:
-        match = pattern.fullmatch(name)
-        if match:
-            return build(match)
-    known = ", ".join([*_METHODS, *family_examples()])
-    raise ValueError(f"method={name!r} is unknown; use one of {known}")
+    return METHODS.get(name)
 
 
 def why_not(name) -> Optional[str]:
     """Why a name that looks like a parametrised method's is not one (its parameter), or None."""
     if not isinstance(name, str):
         return None
-    for pattern, build, example in _FAMILIES:
+    for pattern, build, example in METHODS.families():
         match = pattern.fullmatch(name)
         if match:
             try:
@@ -148,7 +140,7 @@ def why_not(name) -> Optional[str]:
 
 def family_examples() -> list[str]:
     """One example name per parametrised family (e.g. oversampling_to_10)."""
-    return [example for _, _, example in _FAMILIES]
+    return METHODS.examples()
 
 
 def lookup(name: str) -> Optional[Method]:
@@ -161,12 +153,12 @@ def lookup(name: str) -> Optional[Method]:
 
 def names() -> list[str]:
     """Every exactly-named method, in registration order."""
-    return list(_METHODS)
+    return list(METHODS.names())
 
 
 def with_role(role: str) -> str:
     """The name of the registered method playing role (one of ROLES) in the paper's conclusions; '' for none."""
-    return next((m.name for m in _METHODS.values() if m.paper_role == role), "")
+    return next((m.name for m in METHODS.values() if m.paper_role == role), "")
 
 
 def drawn_in(name: str, figure: str) -> bool:
@@ -177,7 +169,7 @@ def drawn_in(name: str, figure: str) -> bool:
 
 def thresholded() -> list[tuple[str, str]]:
     """(method, the trained method it thresholds) of every registered thresholding, in registration order."""
-    return [(m.name, m.thresholds) for m in _METHODS.values() if m.thresholds]
+    return [(m.name, m.thresholds) for m in METHODS.values() if m.thresholds]
 
 
 def stage(name: str) -> int:

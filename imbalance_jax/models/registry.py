@@ -4,6 +4,7 @@ from typing import NamedTuple
 import flax.linen as nn
 
 from imbalance_jax.models.lowerings import CONV_IMPLS
+from imbalance_jax.registry import Registry
 
 
 class ModelInterface(NamedTuple):
@@ -18,25 +19,20 @@ class ModelInterface(NamedTuple):
     conv_layers: int = 1  # how many per-layer lowerings conv_impl may name ('taps/im2col' for 2)
 
 
-MODELS: dict[str, type] = {}
-INTERFACES: dict[str, ModelInterface] = {}
+MODELS = Registry("model")  # flax module classes by name, each carrying its ModelInterface as `interface`
 
 
 def register(name: str, interface: ModelInterface):
     """Class decorator: makes a flax module available as config.model=name, with its interface."""
     def wrap(cls: type[nn.Module]) -> type[nn.Module]:
-        MODELS[name] = cls
-        INTERFACES[name] = interface
         cls.interface = interface
-        return cls
+        return MODELS.register(cls, name)
     return wrap
 
 
 def interface_of(name: str) -> ModelInterface:
     """The interface a registered model declared."""
-    if name not in INTERFACES:
-        raise ValueError(f"model={name!r} is unknown; use one of {sorted(MODELS)}")
-    return INTERFACES[name]
+    return MODELS.get(name).interface
 
 
 def resolve_conv_impl(conv_impl: str, model: str, networks_per_vmap: int = 0) -> str:
@@ -58,7 +54,7 @@ def resolve_conv_impl(conv_impl: str, model: str, networks_per_vmap: int = 0) ->
 def get_model(name: str, networks_per_vmap: int = 0, **kwargs):
     """Returns the flax module called name, built with kwargs (conv_impl may be 'auto', resolved for
     cohorts stepped networks_per_vmap at a time)."""
-    interface_of(name)
+    model = MODELS.get(name)
     if "conv_impl" in kwargs:
         kwargs["conv_impl"] = resolve_conv_impl(kwargs["conv_impl"], name, networks_per_vmap)
-    return MODELS[name](**kwargs)
+    return model(**kwargs)
