@@ -11,7 +11,7 @@ from imbalance_jax.data import preprocessing
 
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "imbalance_jax"
 # What runs a study over its cohorts: one cohort's training must not reach up into any of them.
-ABOVE_A_COHORT = {"stages", "study", "estimate", "cli", "report", "api", "union", "compare"}
+ABOVE_A_COHORT = {"stages", "study", "study_plan", "estimate", "cli", "report", "api", "union", "compare"}
 
 
 def _module_name(path: pathlib.Path) -> str:
