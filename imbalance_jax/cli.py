@@ -137,7 +137,6 @@ def run_app(main, config: str = "required", workdir: str = "required") -> None:
     config.json) and registered as --config, so --config.<key>=<value> overrides apply to it wherever they stand
     on the command line; each override is checked first (absl would print a traceback for a typo).
     config='optional': an entry point that runs without one (launch.report on a results.csv alone)."""
-    from absl import app
     from ml_collections import config_flags
 
     argv = list(sys.argv)
@@ -159,13 +158,13 @@ def run_app(main, config: str = "required", workdir: str = "required") -> None:
 
     saved = bool(workdir_value) and Workdir(workdir_value).has_saved_config()
     if helping and not config_arg and not saved:
-        app.run(main, argv=[a for a in argv if not a.startswith("--config.")], flags_parser=_parse_flags)
+        _app_run(main, [a for a in argv if not a.startswith("--config.")], helping)
         return
     if config == "optional" and not config_arg and not saved:
         if overrides:
             _fail(f"{overrides[0].split('=')[0]} overrides a study's config, and --workdir={workdir_value} holds none; "
                   "give --config=<config file> too")
-        app.run(main, argv=argv, flags_parser=_parse_flags)
+        _app_run(main, argv, helping)
         return
     try:
         base = config_files.load(config_arg, workdir_value)
@@ -176,7 +175,19 @@ def run_app(main, config: str = "required", workdir: str = "required") -> None:
     sys.argv = [a for a in argv if not a.startswith("--config=")]
     config_flags.DEFINE_config_dict("config", base, "The study's config: a config file's, or the workdir's saved "
                                     "config.json; --config.<key>=<value> overrides a key.")
-    app.run(main, argv=sys.argv, flags_parser=_parse_flags)
+    _app_run(main, sys.argv, helping)
+
+
+def _app_run(main, argv: list, helping: bool) -> None:
+    """absl's app.run, where help that was asked for ends with status 0 (absl ends it with 1)."""
+    from absl import app
+
+    try:
+        app.run(main, argv=argv, flags_parser=_parse_flags)
+    except SystemExit as e:
+        if helping and e.code == 1:
+            raise SystemExit(0) from None
+        raise
 
 
 def _parse_flags(argv: list) -> list:
