@@ -13,6 +13,7 @@ import numpy as np
 from absl import logging
 
 from imbalance_jax import cli, files, report, study
+from imbalance_jax.workdir import Workdir
 
 ARRAYS = "arrays.npz"
 
@@ -22,7 +23,7 @@ def run_on_arrays(x_train, y_train, x_test, y_test, config: ml_collections.Confi
     """Trains and evaluates the config's study on these arrays (uint8 images [n, h, w] or [n, h, w, c], labels
     0..C-1), writes results.csv and, with config.report, report.md in workdir; returns the result rows."""
     os.makedirs(workdir, exist_ok=True)
-    path = os.path.abspath(os.path.join(workdir, ARRAYS))
+    path = os.path.abspath(Workdir(workdir).file(ARRAYS))
     arrays = dict(x_train=np.asarray(x_train), y_train=np.asarray(y_train), x_test=np.asarray(x_test),
                   y_test=np.asarray(y_test))
     if class_names is not None:

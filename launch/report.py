@@ -71,12 +71,12 @@ def main(argv):
             print(report.write_report(workdirs[0], margin))
             return
         if _UNION.value:
-            print(union.write_union(workdirs, _OUT.value or os.path.join(workdirs[0], "union"), margin))
+            print(union.write_union(workdirs, _OUT.value or Workdir(workdirs[0]).file("union"), margin))
             return
         labels = _LABELS.value or [os.path.basename(os.path.normpath(w)) for w in workdirs]
         if len(labels) != len(workdirs):
             raise ValueError(f"{len(labels)} --label values for {len(workdirs)} --workdir values; give one per study")
-        print(compare.write_comparison(workdirs, labels, _OUT.value or os.path.join(workdirs[0], "comparison")))
+        print(compare.write_comparison(workdirs, labels, _OUT.value or Workdir(workdirs[0]).file("comparison")))
 
 
 if __name__ == "__main__":
