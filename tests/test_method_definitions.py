@@ -43,7 +43,7 @@ class Study:
         self.where = {}  # trained method -> (Network, Call, position in its cohort)
         for record in Workdir(workdir).cohorts():
             seeds = [n.init_seed for n in record.networks]
-            call = next(c for c in calls if np.asarray(c.plan.seeds)[:len(seeds)].tolist() == seeds)
+            call = next(c for c in calls if np.asarray(c.inputs.seeds)[:len(seeds)].tolist() == seeds)
             for j, network in enumerate(record.networks):
                 self.where[network.method] = (network, call, j)
         with open(f"{workdir}/results.csv") as f:
@@ -72,7 +72,7 @@ class Study:
         if id(call) not in self._labels:
             batch = self.hp.batch_size
             walk = jax.jit(lambda inputs, steps: jax.vmap(lambda s: train.batch_indices(inputs, s, batch))(steps))
-            indices = np.asarray(walk(call.plan, jnp.arange(SHARE_STEPS)))
+            indices = np.asarray(walk(call.inputs, jnp.arange(SHARE_STEPS)))
             self._labels[id(call)] = np.asarray(call.data.labels)[indices]  # [steps, N, batch]
         return self._labels[id(call)][:, j]
 
@@ -92,7 +92,7 @@ class Study:
     def prior(self) -> np.ndarray:
         """Class shares of the imbalanced training set before sampling: the labels the baseline's rows hold."""
         _, call, j = self.where["baseline"]
-        row = np.asarray(call.plan.table[j])[:int(call.plan.lengths[j])]
+        row = np.asarray(call.inputs.table[j])[:int(call.inputs.lengths[j])]
         counts = np.bincount(np.asarray(call.data.labels)[row], minlength=self.data.num_classes)
         return (counts / counts.sum()).astype(np.float32)
 
@@ -130,11 +130,11 @@ def tiny_study(tmp_path_factory):
         chunk = real(*args, **kwargs)
 
         def recorded(state, data, inputs, steps):
-            before = as_numpy(state) if not any(c.plan is inputs for c in calls) else None
+            before = as_numpy(state) if not any(c.inputs is inputs for c in calls) else None
             state, out = chunk(state, data, inputs, steps)
             if before is not None:
                 calls.append(Call(inputs, data, before, as_numpy(state), steps, None))
-            i = next(i for i, c in enumerate(calls) if c.plan is inputs)
+            i = next(i for i, c in enumerate(calls) if c.inputs is inputs)
             calls[i] = calls[i]._replace(final=as_numpy(state))
             return state, out
         return recorded
@@ -181,7 +181,7 @@ def _partial(study, method):
 
 def _balanced_reference(study, method):
     network, call, j = study.network(method)
-    assert network.imbalance == "balanced" and int(call.plan.lengths[j]) == study.data.num_classes * study.data.n_max
+    assert network.imbalance == "balanced" and int(call.inputs.lengths[j]) == study.data.num_classes * study.data.n_max
     _trains_on(_uniform)(study, method)
 
 
@@ -227,7 +227,7 @@ def _loss(study, method):
     _trains_on(lambda st: _shares_of(st.imbalanced_counts()))(study, method)
     _, call, j = study.network(method)
     objective = losses.Objective(*study.leaf(call.before["objective"], j))
-    weighted_mean = bool(np.asarray(call.plan.weighted_mean)[j])
+    weighted_mean = bool(np.asarray(call.inputs.weighted_mean)[j])
     rng = np.random.default_rng(0)
     labels = rng.integers(0, study.data.num_classes, 64)
     logits = rng.normal(0, 3, (64, study.data.num_classes)).astype(np.float32)
@@ -263,7 +263,7 @@ def _replayed_second_phase(study, method, parent):
     params = jax.tree.map(jnp.asarray, before)
     velocity = {layer: {k: np.zeros_like(v) for k, v in before[layer].items()} for layer in OUTPUT_LAYERS}
     for t in range(call.steps):
-        idx = np.asarray(walk(call.plan, jnp.int32(t)))[j]
+        idx = np.asarray(walk(call.inputs, jnp.int32(t)))[j]
         x = jnp.asarray(np.asarray(call.data.images)[idx], jnp.float32) * hp.input_scale
         grads = grad(params, x, jnp.asarray(labels_of[idx]))
         lr = hp.base_lr * (1 + hp.lr_gamma * t) ** -hp.lr_power * SECOND_PHASE_FACTOR
@@ -397,7 +397,7 @@ def test_method_matches_its_definition(tiny_study, method):
 def test_each_training_set_has_the_size_its_sampler_declares(tiny_study):
     """What sizing and the dry run count (Sampler.counts) is the set each network was drawn and trained on."""
     for method, (network, call, j) in tiny_study.where.items():
-        row = np.asarray(call.plan.table[j])[:int(call.plan.lengths[j])]
+        row = np.asarray(call.inputs.table[j])[:int(call.inputs.lengths[j])]
         drawn = np.bincount(np.asarray(call.data.labels)[row], minlength=tiny_study.data.num_classes)
         training = methods.get(method).training
         declared = samplers.get(training.sampler).counts(network.class_counts, training.target_rho)
