@@ -1,10 +1,17 @@
 import os
+import sys
 import tempfile
 
 # One persistent compilation cache for the whole suite and the entry points it starts: the same
 # compiled step serves many tiny studies, so each is compiled once (the user's setting would win).
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(), "imbalance_jax_test_cache"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+# The entry points the tests start would otherwise compile the source of jax, scipy, scikit-learn, ... again in
+# every process where PYTHONDONTWRITEBYTECODE is set (~10 s a start on 2 cores): their bytecode is cached beside the
+# compilation cache instead, outside the tree (the user's own prefix would win).
+os.environ.setdefault("PYTHONPYCACHEPREFIX", os.path.join(tempfile.gettempdir(), "imbalance_jax_test_pycache"))
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.pycache_prefix, sys.dont_write_bytecode = os.environ["PYTHONPYCACHEPREFIX"], False
 
 import pytest  # noqa: E402
 

@@ -15,6 +15,8 @@ import imbalance_jax.cli  # noqa: F401 - the heavy imports, paid once before for
 import imbalance_jax.estimate  # noqa: F401
 import imbalance_jax.study  # noqa: F401
 import imbalance_jax.union  # noqa: F401
+import PIL.Image  # noqa: F401 - what the digits dataset, read by most commands, imports when loaded
+import sklearn.datasets  # noqa: F401
 
 
 def _child(job: dict, cwd: str, out_path: str, err_path: str) -> None:

@@ -1,5 +1,6 @@
 """The README's main command, for real: configs/quick.py through `python -m launch.study` (the same settings,
-methods and balanced reference, fewer iterations), its printed table read back and checked against results.csv."""
+methods and balanced reference; 6 iterations of batches of 16), its printed table read back and checked against
+results.csv."""
 import csv
 import os
 import re
@@ -17,8 +18,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def test_the_main_command_trains_the_quick_study_and_prints_its_table(tmp_path):
     env = dict(os.environ, PYTHONPATH=ROOT)
     done = subprocess.run([sys.executable, "-m", "launch.study", "--config=configs/quick.py",
-                           f"--workdir={tmp_path / 'quick'}", "--config.train.iterations=10",
-                           "--config.steps_per_call=10", "--config.curve_every=3"],
+                           f"--workdir={tmp_path / 'quick'}", "--config.train.iterations=6",
+                           "--config.steps_per_call=3", "--config.curve_every=3", "--config.train.batch_size=16"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     with open(tmp_path / "quick" / "results.csv") as f:

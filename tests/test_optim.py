@@ -78,7 +78,7 @@ def test_other_optimizers_train_a_cohort_in_the_compiled_step(name):
 
 
 def test_crt_as_its_authors_ran_it_decays_by_a_cosine_from_the_base_lr():
-    from imbalance_jax import cohort, inputs as plan_lib
+    from imbalance_jax import cohort, design as plan_lib
     from configs import longtail
 
     config = longtail.get_config()
