@@ -3,6 +3,7 @@ move from instance- to class-balanced over training, the host and device draws a
 through a study."""
 import csv
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -19,17 +20,14 @@ TOTAL = 1000
 def _classes(step, draws=40, batch=256, xp=jnp):
     """Labels of `draws` batches at (about) a step, through the registered rule."""
     row, offsets, counts = TABLE.indices[0], TABLE.class_offsets[0], TABLE.class_counts[0]
-    out = []
-    for k in range(draws):
-        if xp is jnp:
-            idx = samplers.network_batch(jnp.asarray(row), jnp.int32(len(LABELS)), jnp.uint32(3), jnp.int32(step + k),
-                                         batch, jnp.int32(RULE), jnp.asarray(offsets), jnp.asarray(counts),
-                                         jnp.int32(TOTAL))
-        else:
-            idx = samplers.network_batch(row, len(LABELS), np.uint32(3), step + k, batch, RULE, offsets, counts, TOTAL,
-                                         xp=np)
-        out.append(LABELS[np.asarray(idx)])
-    return np.concatenate(out)
+    if xp is jnp:  # the draws of every step in one compiled call, as inside the training step
+        draw = jax.jit(jax.vmap(lambda s: samplers.network_batch(
+            jnp.asarray(row), jnp.int32(len(LABELS)), jnp.uint32(3), s, batch, jnp.int32(RULE), jnp.asarray(offsets),
+            jnp.asarray(counts), jnp.int32(TOTAL))))
+        return LABELS[np.asarray(draw(jnp.arange(step, step + draws, dtype=jnp.int32))).reshape(-1)]
+    out = [samplers.network_batch(row, len(LABELS), np.uint32(3), step + k, batch, RULE, offsets, counts, TOTAL, xp=np)
+           for k in range(draws)]
+    return LABELS[np.concatenate([np.asarray(idx) for idx in out])]
 
 
 def test_class_frequencies_move_from_instance_to_class_balanced():
