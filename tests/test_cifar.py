@@ -69,9 +69,14 @@ def test_cifar_like_study_end_to_end(tmp_path, monkeypatch):
     config.train.batch_size, config.train.iterations, config.steps_per_call, config.curve_every = 2, 4, 2, 4
     config.train.lr_steps = (2,)
     config.cohort_size, config.eval_batch_size = 2, 60  # every cohort 2 networks: the step compiles once
-    fits = []
+    fits = []  # (images, epsilon, fitted) of each ZCA fit: a fit costs ~10 s on 2 cores, so none is repeated here
     real_fit = preprocessing.fit_zca
-    monkeypatch.setattr(preprocessing, "fit_zca", lambda *a, **k: (fits.append(len(a[0])), real_fit(*a, **k))[1])
+
+    def recorded(images, epsilon, *a, **k):
+        fits.append((np.array(images), epsilon, real_fit(images, epsilon, *a, **k)))
+        return fits[-1][2]
+
+    monkeypatch.setattr(preprocessing, "fit_zca", recorded)
     study.run_study(config, str(tmp_path / "run"))
     assert len(fits) == 1  # one imbalanced set: its two first-stage cohorts share one ZCA fit
     with open(tmp_path / "run" / "results.csv") as f:
@@ -86,7 +91,8 @@ def test_cifar_like_study_end_to_end(tmp_path, monkeypatch):
     restored = s.restore(0)
     spec = s.cohorts[0][1]
     subset = imbalance.subsample(s.data.y_train, np.array(spec.class_counts), spec.set_seed)
-    expected = preprocessing.fit_zca(s.data.x_train[subset], config.zca_epsilon)
+    fitted_on, epsilon, expected = fits[0]
+    assert np.array_equal(fitted_on, s.data.x_train[subset]) and epsilon == config.zca_epsilon
     assert np.allclose(restored["preprocess"]["whiten"][1], expected["whiten"], atol=1e-4)
     # Two-phase networks (the last cohort) evaluate with their parents' transforms (oversampling's cohort).
     assert [n.parent for n in s.cohorts[2]] == [n.name for n in s.cohorts[1]]

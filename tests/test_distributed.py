@@ -9,7 +9,8 @@ import pytest
 from imbalance_jax import distributed, study
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPT = """
+ITERATIONS = 10  # one call of the tiny study's 10 steps: enough for a sharding error to move the ROC AUC
+SCRIPT = f"""
 import sys, jax
 import tiny
 from imbalance_jax import study
@@ -17,8 +18,9 @@ assert len(jax.devices()) == 4, jax.devices()
 for data_parallel in (1, 4):  # the networks sharded over the 4 devices, then each batch split over them
     config = tiny.tiny_config()
     config.cohort_size = 3  # 3 networks on 4 devices: padded
+    config.train.iterations = {ITERATIONS}
     config.data_parallel = data_parallel
-    study.run_study(config, f"{sys.argv[1]}/dp{data_parallel}")
+    study.run_study(config, f"{{sys.argv[1]}}/dp{{data_parallel}}")
 """
 
 
@@ -38,7 +40,7 @@ def single_device(tmp_path_factory):
     import tiny
 
     config = tiny.tiny_config()
-    config.cohort_size = 3
+    config.cohort_size, config.train.iterations = 3, ITERATIONS
     workdir = tmp_path_factory.mktemp("single")
     study.run_study(config, str(workdir))
     return _aucs(workdir / "results.csv")
@@ -84,7 +86,8 @@ def test_two_hosts_share_the_cohorts(tmp_path, single_device):
     # The entry point's own --multihost, with the coordinator given as on a cluster JAX does not detect;
     # cohort 0 (the parents) trains on host 0, cohort 1 (two-phase, reading them) on host 1.
     hosts = [subprocess.Popen([sys.executable, "-m", "launch.study", "--config=tests/tiny.py", f"--workdir={tmp_path}",
-                               "--config.cohort_size=3", "--config.report=False", "--multihost",
+                               "--config.cohort_size=3", f"--config.train.iterations={ITERATIONS}",
+                               "--config.report=False", "--multihost",
                                f"--coordinator=localhost:{port}", "--num_processes=2", f"--process_id={i}"],
                               env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for i in (0, 1)]
@@ -94,7 +97,7 @@ def test_two_hosts_share_the_cohorts(tmp_path, single_device):
     metas = sorted(p.name for p in (tmp_path / "cohorts").iterdir())
     assert metas == ["cohort_00000", "cohort_00001"]
     for cohort in metas:  # each host saved its own cohort through orbax, alone
-        assert (tmp_path / "cohorts" / cohort / "checkpoints" / "20" / "state").is_dir()
+        assert (tmp_path / "cohorts" / cohort / "checkpoints" / str(ITERATIONS) / "state").is_dir()
     shared = _aucs(tmp_path / "results.csv")
     assert shared.keys() == single_device.keys()
     for key, auc in single_device.items():

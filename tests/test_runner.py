@@ -76,14 +76,27 @@ def test_a_method_registered_in_a_test_file_runs_through_a_study(tmp_path):
         methods.unregister("twice_tuned")
 
 
+def _entry_points(tmp_path, *argvs):
+    """Each `python -m` command (argv) in a child forked from one process that imports the project once:
+    (exit status, stdout, stderr) per command (tests/run_documented.py)."""
+    jobs = tmp_path / "jobs.json"
+    jobs.write_text(json.dumps([dict(argv=list(argv), env={}) for argv in argvs]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "tests")]))
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "run_documented.py"), str(jobs), ROOT],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return [(j["status"], j["stdout"], j["stderr"]) for j in json.loads(jobs.read_text())]
+
+
 def _launch(*args, **kwargs):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "tests")]))
     return subprocess.Popen([sys.executable, "-m", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **kwargs)
 
 
-LONG = ["--config=tests/tiny.py", "--config.train.iterations=80", "--config.checkpoint_every=10",
-        "--config.curve_every=40", "--config.cohort_size=5", "--config.report=False",
+# Long enough that a signal sent once step 10 is saved lands before the next save (20), mid-cohort.
+LONG = ["--config=tests/tiny.py", "--config.train.iterations=30", "--config.checkpoint_every=10",
+        "--config.curve_every=30", "--config.cohort_size=5", "--config.report=False",
         "--config.methods=('baseline','oversampling')"]
 
 
@@ -136,14 +149,12 @@ def test_report_needs_only_the_workdir_and_the_saved_config_is_a_config_file(tmp
     workdir = tmp_path / "copy"
     shutil.copytree(uninterrupted_workdir, workdir)
     (workdir / "report.md").unlink(missing_ok=True)
-    proc = _launch("launch.report", f"--workdir={workdir}")
-    _, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0 and (workdir / "report.md").exists(), err[-2000:]
     # The saved config as a config file, with an override (launch.evaluate --workdir alone: test_study.py).
-    proc = _launch("launch.evaluate", f"--config={workdir}/config.json", f"--workdir={workdir}",
-                   "--config.eval_batch_size=100")
-    _, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err[-2000:]
+    (code, _, err), (evaluated, _, evaluate_err) = _entry_points(
+        tmp_path, ["launch.report", f"--workdir={workdir}"],
+        ["launch.evaluate", f"--config={workdir}/config.json", f"--workdir={workdir}", "--config.eval_batch_size=100"])
+    assert code == 0 and (workdir / "report.md").exists(), err[-2000:]
+    assert evaluated == 0, evaluate_err[-2000:]
     assert _rows(workdir / "results.csv") == _rows(uninterrupted_workdir / "results.csv")
 
 
@@ -245,29 +256,27 @@ def test_union_and_labels_through_the_entry_point_with_their_errors(tmp_path, un
     for name in ("a", "b"):
         shutil.copytree(uninterrupted_workdir, tmp_path / name, ignore=shutil.ignore_patterns("cohorts", "jax_cache"))
     both = [f"--workdir={tmp_path / 'a'}", f"--workdir={tmp_path / 'b'}"]
-    joined = _launch("launch.report", *both, "--union", f"--out={tmp_path / 'u'}")
-    out, err = joined.communicate(timeout=300)
-    assert joined.returncode == 0, err[-2000:]
-    assert out.strip() == str(tmp_path / "u" / "report.md")
-    assert len(_rows(tmp_path / "u" / "results.csv")) == len(_rows(uninterrupted_workdir / "results.csv"))
-    labelled = _launch("launch.report", *both, "--label=fp32", "--label=bf16", f"--out={tmp_path / 'c'}")
-    _, err = labelled.communicate(timeout=300)
-    assert labelled.returncode == 0, err[-2000:]
-    with open(tmp_path / "c" / "results.csv") as f:
-        assert {r["study"] for r in csv.DictReader(f)} == {"fp32", "bf16"}
-    for extra, message in ((["--label=only_one"], "error: 1 --label values for 2 --workdir values; give one per study"),
-                           (["--label=x", "--label=x"], "error: --label values ['x', 'x'] repeat; give each study its "
-                                                        "own label")):
-        bad = _launch("launch.report", *both, *extra, f"--out={tmp_path / 'bad'}")
-        _, err = bad.communicate(timeout=300)
-        assert bad.returncode == 2 and err.strip().splitlines()[-1] == message, err[-1000:]
     other = tmp_path / "other"
     shutil.copytree(tmp_path / "a", other)
     saved = json.loads((other / "config.json").read_text())
     saved["dataset"] = "mnist"  # another study's config: an identity key differs
     (other / "config.json").write_text(json.dumps(saved))
-    mixed = _launch("launch.report", f"--workdir={tmp_path / 'a'}", f"--workdir={other}", "--union",
-                    f"--out={tmp_path / 'm'}")
-    _, err = mixed.communicate(timeout=300)
-    assert mixed.returncode == 2 and "compare them instead (leave out --union)" in err.strip().splitlines()[-1], err
+    bad_labels = ((["--label=only_one"], "error: 1 --label values for 2 --workdir values; give one per study"),
+                  (["--label=x", "--label=x"],
+                   "error: --label values ['x', 'x'] repeat; give each study its own label"))
+    (joined, out, err), (labelled, _, labelled_err), *bad, (mixed, _, err_mixed) = _entry_points(
+        tmp_path, ["launch.report", *both, "--union", f"--out={tmp_path / 'u'}"],
+        ["launch.report", *both, "--label=fp32", "--label=bf16", f"--out={tmp_path / 'c'}"],
+        *(["launch.report", *both, *extra, f"--out={tmp_path / 'bad'}"] for extra, _ in bad_labels),
+        ["launch.report", f"--workdir={tmp_path / 'a'}", f"--workdir={other}", "--union", f"--out={tmp_path / 'm'}"])
+    assert joined == 0, err[-2000:]
+    assert out.strip() == str(tmp_path / "u" / "report.md")
+    assert len(_rows(tmp_path / "u" / "results.csv")) == len(_rows(uninterrupted_workdir / "results.csv"))
+    assert labelled == 0, labelled_err[-2000:]
+    with open(tmp_path / "c" / "results.csv") as f:
+        assert {r["study"] for r in csv.DictReader(f)} == {"fp32", "bf16"}
+    for (code, _, err), (_, message) in zip(bad, bad_labels):
+        assert code == 2 and err.strip().splitlines()[-1] == message, err[-1000:]
+    err = err_mixed
+    assert mixed == 2 and "compare them instead (leave out --union)" in err.strip().splitlines()[-1], err
     assert 'dataset: "digits" -> "mnist"' in err.strip().splitlines()[-1]
