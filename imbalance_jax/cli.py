@@ -18,13 +18,13 @@ class _QuietLibraries(std_logging.Filter):
     """Drops the INFO chatter of libraries (orbax's per-save lines, jax's search for a TPU) so a run
     shows this project's progress lines, and every library's warnings and errors."""
 
-    # This project's own files: a clone named imbalance_jax holds its libraries too (.venv/.../site-packages).
+    # This project's own folders, by path: a clone named imbalance_jax holds its libraries too (.venv/...).
     OWN = tuple(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), d) + os.sep
                 for d in ("imbalance_jax", "launch"))
 
     def filter(self, record):
         path = os.path.abspath(record.pathname)
-        return record.levelno >= std_logging.WARNING or (path.startswith(self.OWN) and "site-packages" not in path)
+        return record.levelno >= std_logging.WARNING or path.startswith(self.OWN)
 
 
 def quiet_library_logs() -> None:

@@ -35,9 +35,6 @@ class Registry:
                 return build(match)
         raise ValueError(f"{self.kind}={name!r} is unknown; use one of {(*self._items, *self.examples())}")
 
-    def __contains__(self, name) -> bool:
-        return name in self._items
-
     def names(self) -> tuple:
         """Every exactly-registered name."""
         return tuple(self._items)

@@ -68,8 +68,12 @@ def current_layout(setup: Setup, workdir: Workdir, create: bool = True) -> Layou
                               f"run launch.study --workdir={workdir.path} first")
     if create and jax.process_index() == 0:
         workdir.save_config(setup.config)  # every held network matched it
-    relevant = [r for r in records if any(n.name in located for n in r.networks)]
-    return Layout(relevant, located)
+    return layout_of(records, located)
+
+
+def layout_of(records: list, located: dict) -> Layout:
+    """The Layout of the cohorts among records that hold any of the located networks."""
+    return Layout([r for r in records if any(n.name in located for n in r.networks)], located)
 
 
 def _is_complete(setup: Setup, workdir: Workdir, record) -> bool:

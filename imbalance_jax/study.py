@@ -59,7 +59,7 @@ def dry_run_evaluation(config: ml_collections.ConfigDict, path: str, force: bool
     workdir = Workdir(path)
     setup = study_setup.build(config, workdir, measure=False, prepare=False, known_shape=True)
     left = study_plan.what_is_left(setup, workdir)
-    layout = stages.Layout([r for r in left.records if any(n.name in left.located for n in r.networks)], left.located)
+    layout = stages.layout_of(left.records, left.located)
     todo = stages.evaluation_todo(setup, workdir, layout, force)
     networks = sum(len(r.networks) for r, _ in todo)
     why = "--force: every cohort" if force else "those whose evaluation is missing, stale or lacks a method"
