@@ -12,6 +12,12 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("PYTHONPYCACHEPREFIX", os.path.join(tempfile.gettempdir(), "imbalance_jax_test_pycache"))
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 sys.pycache_prefix, sys.dont_write_bytecode = os.environ["PYTHONPYCACHEPREFIX"], False
+# The suite's worker processes (`pytest -n 2`) start after this and keep freed host memory as the entry points do
+# (imbalance_jax/host_memory.py), unless the user chose malloc settings of their own.
+if not any(key.startswith("MALLOC_") or key == "GLIBC_TUNABLES" for key in os.environ):
+    from imbalance_jax.host_memory import SETTINGS  # noqa: E402
+
+    os.environ.update(SETTINGS)
 
 import pytest  # noqa: E402
 
@@ -36,3 +42,10 @@ def _logging_as_found():
 def tiny_config():
     """The quick study shrunk to seconds (tests/tiny.py)."""
     return tiny.tiny_config()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Files holding slow tests first (keeping the order within a file): the workers take whole files, so the
+    longest start first and the short ones fill in after."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)

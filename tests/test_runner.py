@@ -10,7 +10,7 @@ import time
 import pytest
 
 import tiny
-from imbalance_jax import cli, cohort_training, methods, study, study_setup
+from imbalance_jax import cli, cohort_training, host_memory, methods, study, study_setup
 from imbalance_jax.workdir import Workdir
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -89,7 +89,9 @@ def _entry_points(tmp_path, *argvs):
 
 
 def _launch(*args, **kwargs):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "tests")]))
+    """The entry point as a user starts it: without the suite's malloc settings, which it then sets itself."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
+    env["PYTHONPATH"] = os.pathsep.join([ROOT, os.path.join(ROOT, "tests")])
     return subprocess.Popen([sys.executable, "-m", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **kwargs)
 
@@ -113,6 +115,11 @@ def uninterrupted(uninterrupted_workdir):
     return _rows(uninterrupted_workdir / "results.csv")
 
 
+def glibc_entry_point_restarts() -> bool:
+    """Whether an entry point started by _launch restarts with host_memory.SETTINGS: on glibc."""
+    return sys.platform.startswith("linux") and bool(os.confstr("CS_GNU_LIBC_VERSION"))
+
+
 def _wait_for_save(workdir, proc, step_dir="10"):
     path = os.path.join(workdir, "cohorts", "cohort_00000", "checkpoints", step_dir)
     deadline = time.time() + 300
@@ -126,6 +133,10 @@ def _wait_for_save(workdir, proc, step_dir="10"):
 def test_a_killed_study_resumes_from_its_last_save_to_the_same_results(tmp_path, uninterrupted, signum):
     proc = _launch("launch.study", f"--workdir={tmp_path}", *LONG)
     _wait_for_save(tmp_path, proc)
+    if glibc_entry_point_restarts():  # the running study is the entry point restarted with malloc's settings
+        with open(f"/proc/{proc.pid}/environ", "rb") as f:
+            environ = dict(v.decode().partition("=")[::2] for v in f.read().split(b"\0") if v)
+        assert {k: environ.get(k) for k in host_memory.SETTINGS} == host_memory.SETTINGS
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == (-9 if signum == signal.SIGKILL else 128 + signal.SIGTERM), err[-2000:]
