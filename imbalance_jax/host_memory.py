@@ -22,14 +22,7 @@ def restart_keeping_freed_memory() -> None:
     SETTINGS in its environment, once; does nothing off glibc, where the user set MALLOC_* or GLIBC_TUNABLES, or
     in a process that is not an entry point (an import from tests or a notebook)."""
     argv = getattr(sys, "orig_argv", [])
-    if not _module_run(argv).startswith("launch.") or not sys.platform.startswith("linux"):
-        return
-    if any(key.startswith("MALLOC_") or key == "GLIBC_TUNABLES" for key in os.environ):
-        return
-    try:
-        if not os.confstr("CS_GNU_LIBC_VERSION"):
-            return
-    except (ValueError, OSError):
+    if not _module_run(argv).startswith("launch.") or not on_glibc() or user_malloc_settings(os.environ):
         return
     sys.stdout.flush()
     sys.stderr.flush()
@@ -50,3 +43,16 @@ def _module_run(argv: list) -> str:
         else:
             i += 1
     return ""
+
+
+def on_glibc() -> bool:
+    """Whether this process runs on Linux with glibc's malloc (the only one SETTINGS speak to)."""
+    try:
+        return sys.platform.startswith("linux") and bool(os.confstr("CS_GNU_LIBC_VERSION"))
+    except (ValueError, OSError):
+        return False
+
+
+def user_malloc_settings(environ) -> dict:
+    """The malloc settings the user chose in an environment (MALLOC_* and GLIBC_TUNABLES); they win over SETTINGS."""
+    return {k: v for k, v in environ.items() if k.startswith("MALLOC_") or k == "GLIBC_TUNABLES"}

@@ -14,10 +14,10 @@ os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 sys.pycache_prefix, sys.dont_write_bytecode = os.environ["PYTHONPYCACHEPREFIX"], False
 # The suite's worker processes (`pytest -n 2`) start after this and keep freed host memory as the entry points do
 # (imbalance_jax/host_memory.py), unless the user chose malloc settings of their own.
-if not any(key.startswith("MALLOC_") or key == "GLIBC_TUNABLES" for key in os.environ):
-    from imbalance_jax.host_memory import SETTINGS  # noqa: E402
+from imbalance_jax import host_memory  # noqa: E402
 
-    os.environ.update(SETTINGS)
+if not host_memory.user_malloc_settings(os.environ):
+    os.environ.update(host_memory.SETTINGS)
 
 import pytest  # noqa: E402
 

@@ -23,7 +23,7 @@ def restarts(monkeypatch):
         raise Restarted
 
     monkeypatch.setattr(os, "execve", execve)
-    for key in [k for k in os.environ if k.startswith("MALLOC_") or k == "GLIBC_TUNABLES"]:
+    for key in host_memory.user_malloc_settings(os.environ):
         monkeypatch.delenv(key)
     return calls
 
@@ -37,8 +37,7 @@ def _restart(monkeypatch, orig_argv):
     return False
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux") or not os.confstr("CS_GNU_LIBC_VERSION"),
-                    reason="glibc's malloc settings exist on Linux with glibc only")
+@pytest.mark.skipif(not host_memory.on_glibc(), reason="glibc's malloc settings exist on Linux with glibc only")
 def test_an_entry_point_restarts_once_with_the_settings_and_the_same_arguments(monkeypatch, restarts):
     argv = ["python3", "-X", "dev", "-u", "-m", "launch.study", "--workdir=w", "--config.cohort_size=4"]
     assert _restart(monkeypatch, argv)

@@ -90,7 +90,7 @@ def _entry_points(tmp_path, *argvs):
 
 def _launch(*args, **kwargs):
     """The entry point as a user starts it: without the suite's malloc settings, which it then sets itself."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
+    env = {k: v for k, v in os.environ.items() if k not in host_memory.user_malloc_settings(os.environ)}
     env["PYTHONPATH"] = os.pathsep.join([ROOT, os.path.join(ROOT, "tests")])
     return subprocess.Popen([sys.executable, "-m", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **kwargs)
@@ -115,11 +115,6 @@ def uninterrupted(uninterrupted_workdir):
     return _rows(uninterrupted_workdir / "results.csv")
 
 
-def glibc_entry_point_restarts() -> bool:
-    """Whether an entry point started by _launch restarts with host_memory.SETTINGS: on glibc."""
-    return sys.platform.startswith("linux") and bool(os.confstr("CS_GNU_LIBC_VERSION"))
-
-
 def _wait_for_save(workdir, proc, step_dir="10"):
     path = os.path.join(workdir, "cohorts", "cohort_00000", "checkpoints", step_dir)
     deadline = time.time() + 300
@@ -133,7 +128,7 @@ def _wait_for_save(workdir, proc, step_dir="10"):
 def test_a_killed_study_resumes_from_its_last_save_to_the_same_results(tmp_path, uninterrupted, signum):
     proc = _launch("launch.study", f"--workdir={tmp_path}", *LONG)
     _wait_for_save(tmp_path, proc)
-    if glibc_entry_point_restarts():  # the running study is the entry point restarted with malloc's settings
+    if host_memory.on_glibc():  # the running study is the entry point restarted with malloc's settings
         with open(f"/proc/{proc.pid}/environ", "rb") as f:
             environ = dict(v.decode().partition("=")[::2] for v in f.read().split(b"\0") if v)
         assert {k: environ.get(k) for k in host_memory.SETTINGS} == host_memory.SETTINGS
